@@ -1,0 +1,90 @@
+"""The ``qabench`` command line.
+
+Sub-commands live in their own modules and are imported only when used, so
+``qabench tasks list`` and ``qabench leaderboard show`` never import torch.
+Errors a user can cause carry ``qabench_user_error = True`` (see
+harness/errors.py) and are printed as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from harness import __version__
+
+# command name -> (module, attribute); imported on first use.
+_LAZY: dict[str, tuple[str, str]] = {
+    "tasks": ("harness.cli.tasks_cmd", "tasks"),
+    "models": ("harness.cli.models_cmd", "models"),
+    "leaderboard": ("harness.cli.leaderboard_cmd", "leaderboard"),
+    "run": ("harness.cli.run_cmd", "run"),
+    "train": ("harness.cli.run_cmd", "train"),
+    "eval": ("harness.cli.run_cmd", "eval_"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(_LAZY))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in _LAZY:
+            module, attr = _LAZY[name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as err:
+            import difflib
+
+            if args and not args[0].startswith("-"):
+                close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
+                if close:
+                    raise click.UsageError(f"no such command {args[0]!r}; did you mean {close[0]!r}?", ctx) from err
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as err:  # noqa: BLE001 - only user errors are caught, see below
+            if not getattr(err, "qabench_user_error", False):
+                raise
+            click.echo(f"error: {err}", err=True)
+            ctx.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="qabench")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    envvar="QABENCH_DATA",
+    default=None,
+    help="Local mirror laid out as <hub_id>/<config>/<split>.jsonl (env: QABENCH_DATA).",
+)
+@click.option("--task-dir", "task_dirs", multiple=True, type=click.Path(), help="A zero-code task: a directory of train/validation JSONL {question, context, answer}. Repeatable.")
+@click.option("--include", "includes", multiple=True, type=click.Path(), help="A Python file that registers tasks. Repeatable.")
+@click.pass_context
+def main(ctx: click.Context, data_dir: str | None, task_dirs: tuple[str, ...], includes: tuple[str, ...]) -> None:
+    """qabench: every NLP task as question answering, every model as one backbone under shared heads."""
+    ctx.ensure_object(dict)
+    ctx.obj["data_dir"] = data_dir
+    ctx.obj["task_dirs"] = task_dirs
+    ctx.obj["includes"] = includes
+
+
+def run() -> None:  # pragma: no cover - console entry point helper
+    main(prog_name="qabench")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main(prog_name="qabench"))

@@ -1,0 +1,16 @@
+"""Errors a user can cause on the task side (one line, exit 2 in the CLI)."""
+
+from __future__ import annotations
+
+
+class TaskError(Exception):
+    """Bad task input: unknown task, missing split, malformed data file, missing column."""
+
+    qabench_user_error = True
+
+
+class UnknownTaskError(TaskError, KeyError):
+    """No task of that name is registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
