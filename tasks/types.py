@@ -141,20 +141,27 @@ class Source:
     ``.parquet``); then the Hugging Face hub via
     ``datasets.load_dataset(hub_id, config, revision=...)``.
 
-    ``reader`` replaces the JSONL/parquet reader for sources whose raw files
-    are not row files (decaNLP's ``schema.txt``): it gets a path and yields
-    rows. ``derived`` maps a split name that the source does not have to
-    ``(base_split, keep)``: the rows of ``base_split`` for which the pure
-    predicate ``keep(row, all_rows)`` holds.
+    - ``split_files``: file names inside the mirror directory for splits
+      whose file is not ``<split>.jsonl`` (decaNLP's ``schema.txt``).
+    - ``reader``: replaces the JSONL/parquet reader for raw files that are not
+      row files; it gets a path and returns the rows.
+    - ``derived``: split name -> ``(base_split, select)``, a split made from
+      another one: ``select(rows)`` is a pure function returning the indices
+      of the rows to keep (SQuAD's train-on-part-of-validation splits).
+    - ``on_hub``: False when the source exists only as a local file.
+    - ``local_dir``: a directory that holds the split files itself (a
+      zero-code task directory); it takes the place of the mirror.
     """
 
     hub_id: str
     config: str | None = None
     revision: str | None = None
-    files: Mapping[str, str] = field(default_factory=dict)
-    reader: Callable[[str], Iterable[Row]] | None = None
+    split_files: Mapping[str, str] = field(default_factory=dict)
+    reader: Callable[[str], list[Row]] | None = None
     mirror_path: str | None = None  # overrides "<hub_id>/<config>" inside the mirror
-    derived: Mapping[str, tuple[str, Callable[[Row, Sequence[Row]], bool]]] = field(default_factory=dict)
+    derived: Mapping[str, tuple[str, Callable[[Sequence[Row]], list[int]]]] = field(default_factory=dict)
+    on_hub: bool = True
+    local_dir: str | None = None
 
     @property
     def mirror_dir(self) -> str:
@@ -178,7 +185,9 @@ class Task:
     -1); ``skip_reason`` says why, for ``qabench tasks validate``.
 
     ``metrics[0]`` is the headline metric that decaScore adds up.
-    ``train_split`` is None for evaluation-only tasks.
+    ``train_split`` is None for evaluation-only tasks. ``sample_rows`` are a
+    few raw rows in the source's own columns, written by hand: they document
+    the row shape and feed the task contract test (tests/test_task_contract.py).
     """
 
     name: str
@@ -197,6 +206,7 @@ class Task:
     keep: Callable[[Row], bool] | None = None
     skip_reason: str = ""
     notes: str = ""
+    sample_rows: tuple[Row, ...] = ()
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

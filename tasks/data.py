@@ -1,0 +1,203 @@
+"""Rows and examples of a task's split, resolved in DESIGN.md's order.
+
+1. files the user names (``files={"train": "my.jsonl"}``);
+2. a local mirror (``data_dir`` argument, else ``QABENCH_DATA``) laid out as
+   ``<hub_id>/<config>/<split>.jsonl`` or ``.parquet``;
+3. the Hugging Face hub: ``datasets.load_dataset(hub_id, config, split=...,
+   revision=...)``.
+
+Row files are read with ``datasets.load_dataset("json" | "parquet", ...)``,
+which caches them as Arrow, so a second read is fast. ``datasets`` is imported
+only when rows are actually loaded.
+
+>>> import os; from tasks.data import resolve_data_dir
+>>> resolve_data_dir("/nowhere") is None
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+from tasks.errors import TaskError
+from tasks.types import Example, Row, Task
+
+DATA_ENV = "QABENCH_DATA"
+ROW_SUFFIXES = (".jsonl", ".parquet")
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The mirror directory to use: the argument, else ``$QABENCH_DATA``; None if neither exists."""
+    candidate = data_dir if data_dir is not None else os.environ.get(DATA_ENV)
+    if not candidate:
+        return None
+    path = Path(candidate).expanduser()
+    return path if path.is_dir() else None
+
+
+def local_split_file(task: Task, split: str, data_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The mirror file of ``split`` for ``task``, or None when the mirror lacks it."""
+    if task.source.local_dir is not None:
+        base = Path(task.source.local_dir)
+    else:
+        root = resolve_data_dir(data_dir)
+        if root is None:
+            return None
+        base = root / task.source.mirror_dir
+    if split in task.source.split_files:
+        path = base / task.source.split_files[split]
+        return path if path.is_file() else None
+    for suffix in ROW_SUFFIXES:
+        path = base / f"{split}{suffix}"
+        if path.is_file():
+            return path
+    return None
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows in a local JSONL file (lines that are not blank); None for other formats."""
+    if path.suffix != ".jsonl":
+        return None
+    with path.open("rb") as fh:
+        return sum(1 for line in fh if line.strip())
+
+
+def local_splits(task: Task, data_dir: str | os.PathLike[str] | None = None) -> dict[str, int | str | None]:
+    """Split -> row count (or 'from <base>' for derived splits) for the splits present locally."""
+    found: dict[str, int | str | None] = {}
+    for split in task.splits:
+        if split in task.source.derived:
+            base = task.source.derived[split][0]
+            if local_split_file(task, base, data_dir) is not None:
+                found[split] = f"from {base}"
+            continue
+        path = local_split_file(task, split, data_dir)
+        if path is not None:
+            found[split] = count_rows(path)
+    return found
+
+
+def load_rows(
+    task: Task,
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    files: Mapping[str, str] | None = None,
+) -> Sequence[Row]:
+    """The raw rows of ``split`` (a ``datasets.Dataset`` or a list of dicts)."""
+    if split not in task.splits and not (files and split in files):
+        raise TaskError(f"task {task.name!r} has no split {split!r}; its splits are: {', '.join(task.splits)}")
+    if split in task.source.derived and not (files and split in files):
+        base, select = task.source.derived[split]
+        rows = load_rows(task, base, data_dir, files)
+        indices = select(rows)
+        return rows.select(indices) if hasattr(rows, "select") else [rows[i] for i in indices]
+    if files and split in files:
+        return _read_file(task, Path(files[split]))
+    path = local_split_file(task, split, data_dir)
+    if path is not None:
+        return _read_file(task, path)
+    return _load_from_hub(task, split, data_dir)
+
+
+def load_examples(
+    task: Task,
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    files: Mapping[str, str] | None = None,
+    limit: int | None = None,
+) -> list[Example]:
+    """Recast the rows of ``split`` into examples (the first ``limit`` when given)."""
+    rows = load_rows(task, split, data_dir, files)
+    examples: list[Example] = []
+    for index, row in enumerate(_iter_rows(rows)):
+        try:
+            examples.extend(task.rows_to_examples([row]))
+        except KeyError as err:
+            columns = ", ".join(sorted(row)) if isinstance(row, Mapping) else "?"
+            raise TaskError(
+                f"task {task.name!r}, split {split!r}, row {index}: missing column {err.args[0]!r} (row has: {columns})"
+            ) from None
+        if limit is not None and len(examples) >= limit:
+            return examples[:limit]
+    return examples
+
+
+def fingerprint(examples: Iterable[Example]) -> str:
+    """sha256 over the examples' canonical JSON: equal iff the evaluated data is equal."""
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(json.dumps(example.to_dict(), sort_keys=True, ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def _iter_rows(rows: Sequence[Row]) -> Iterable[Row]:
+    return iter(rows)
+
+
+def _read_file(task: Task, path: Path) -> Sequence[Row]:
+    """Rows of one local file, through the task's reader or ``datasets``."""
+    if not path.is_file():
+        raise TaskError(f"{path}: no such file (task {task.name!r})")
+    if task.source.reader is not None:
+        return task.source.reader(str(path))
+    if path.suffix == ".parquet":
+        return _datasets_load("parquet", path)
+    if path.suffix in (".jsonl", ".json"):
+        check_jsonl(path)
+        return _datasets_load("json", path)
+    raise TaskError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl or .parquet")
+
+
+def check_jsonl(path: Path) -> None:
+    """Raise a one-line error naming the file and line of the first malformed JSONL line."""
+    with path.open("r", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise TaskError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(value, dict):
+                raise TaskError(f"{path}:{lineno}: expected a JSON object per line, got {type(value).__name__}")
+
+
+def _datasets_load(builder: str, path: Path) -> Sequence[Row]:
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        return datasets.load_dataset(builder, data_files={"rows": str(path)}, split="rows")
+    except Exception as err:  # noqa: BLE001 - nested rows Arrow cannot type (WOZ's mixed lists)
+        if builder != "json":
+            raise TaskError(f"{path}: could not be read as {builder}: {err}") from err
+        return read_jsonl(path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Plain JSONL reader for rows whose nesting Arrow cannot type."""
+    with path.open("r", encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _load_from_hub(task: Task, split: str, data_dir: str | os.PathLike[str] | None) -> Sequence[Row]:
+    where = resolve_data_dir(data_dir)
+    looked = f"{where / task.source.mirror_dir}" if where else f"no data dir (set {DATA_ENV} or --data-dir)"
+    if not task.source.on_hub:
+        raise TaskError(f"task {task.name!r}: split {split!r} is not available locally (looked in {looked}) and the source is not on the hub")
+    import datasets
+
+    datasets.disable_progress_bars()
+    try:
+        return datasets.load_dataset(task.source.hub_id, task.source.config, split=split, revision=task.source.revision)
+    except Exception as err:  # noqa: BLE001 - offline, missing split, gated repo ...
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TaskError(
+            f"task {task.name!r}: split {split!r} is not available locally (looked in {looked}) "
+            f"and loading {task.source.describe()} from the hub failed: {first}"
+        ) from None

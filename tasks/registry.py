@@ -1,0 +1,145 @@
+"""The task registry: one name, one :class:`~tasks.types.Task`.
+
+Built-in tasks register themselves from the explicit import list in
+``tasks/__init__.py``. Users add tasks without touching qabench in three ways,
+all handled by :func:`load_plugins`:
+
+- a zero-code task directory (``--task-dir DIR``, see :mod:`tasks.taskdir`);
+- a Python file that calls :func:`register` (``--include FILE.py``);
+- an installed package exposing the entry-point group ``qabench.tasks``.
+
+>>> from tasks.registry import get
+>>> get("sst2").format
+'choice'
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Iterable
+
+from tasks.errors import TaskError, UnknownTaskError
+from tasks.types import Task
+
+ENTRY_POINT_GROUP = "qabench.tasks"
+
+_TASKS: dict[str, Task] = {}
+_entry_points_loaded = False
+
+
+def register(task: Task) -> Task:
+    """Add ``task`` to the registry and return it.
+
+    Rejects objects that are not a :class:`Task` and names that are taken.
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"register() takes a tasks.Task, not {type(task).__name__}")
+    if task.name in _TASKS and _TASKS[task.name] is not task:
+        raise TaskError(f"task {task.name!r} is already registered (version {_TASKS[task.name].version}); pick another name")
+    _TASKS[task.name] = task
+    return task
+
+
+def unregister(name: str) -> None:
+    """Remove a task (tests and plugin reloads use this)."""
+    _TASKS.pop(name, None)
+
+
+def suggest(name: str, candidates: Iterable[str]) -> str:
+    """' (did you mean 'x'?)' for the closest candidate, or ''."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def get(name: str) -> Task:
+    """The task called ``name``; an unknown name raises with a close suggestion."""
+    _ensure_entry_points()
+    try:
+        return _TASKS[name]
+    except KeyError:
+        hint = suggest(name, _TASKS) or "; run 'qabench tasks list' to see them"
+        raise UnknownTaskError(f"unknown task {name!r}{hint}") from None
+
+
+def all_tasks(family: str | None = None) -> list[Task]:
+    """Every registered task, sorted by family then name."""
+    _ensure_entry_points()
+    tasks = [t for t in _TASKS.values() if family is None or t.family == family]
+    return sorted(tasks, key=lambda t: (t.family, t.name))
+
+
+def names() -> list[str]:
+    """Sorted names of every registered task."""
+    return sorted(t.name for t in all_tasks())
+
+
+def include_file(path: str | Path) -> list[Task]:
+    """Import a plugin file that calls :func:`register`; return the tasks it added."""
+    path = Path(path)
+    if not path.is_file():
+        raise TaskError(f"--include {path}: no such file")
+    before = set(_TASKS)
+    module_name = f"qabench_plugin_{path.stem}_{abs(hash(str(path.resolve()))):x}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise TaskError(f"--include {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except TaskError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any import failure becomes one clear line
+        sys.modules.pop(module_name, None)
+        line = _error_line(err, path)
+        raise TaskError(f"--include {path}{line}: failed to import: {type(err).__name__}: {err}") from err
+    return [_TASKS[n] for n in sorted(set(_TASKS) - before)]
+
+
+def _error_line(err: BaseException, path: Path) -> str:
+    """':LINE' of the innermost frame of ``err`` inside ``path``, if any."""
+    if isinstance(err, SyntaxError) and err.lineno:
+        return f":{err.lineno}"
+    tb = err.__traceback__
+    line = ""
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).resolve() == path.resolve():
+            line = f":{tb.tb_lineno}"
+        tb = tb.tb_next
+    return line
+
+
+def _ensure_entry_points() -> None:
+    """Load installed plugins of the ``qabench.tasks`` entry-point group, once."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            loaded = ep.load()
+        except Exception as err:  # noqa: BLE001
+            raise TaskError(f"installed task plugin {ep.name!r} ({ep.value}) failed to import: {type(err).__name__}: {err}") from err
+        # An entry point may name a module (registration on import), a Task, or a callable returning tasks.
+        if isinstance(loaded, Task):
+            register(loaded)
+        elif callable(loaded) and not isinstance(loaded, type):
+            result = loaded()
+            for task in [result] if isinstance(result, Task) else list(result or ()):
+                register(task)
+
+
+def load_plugins(task_dirs: Iterable[str] = (), includes: Iterable[str] = ()) -> list[Task]:
+    """Register zero-code task directories and plugin files; return the new tasks."""
+    from tasks.taskdir import task_from_directory
+
+    added: list[Task] = []
+    for directory in task_dirs:
+        added.append(register(task_from_directory(directory)))
+    for path in includes:
+        added.extend(include_file(path))
+    return added

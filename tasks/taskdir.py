@@ -1,0 +1,129 @@
+"""Zero-code tasks: a directory of JSONL triples is a task (``--task-dir DIR``).
+
+The directory holds ``train.jsonl`` and/or ``validation.jsonl`` (and
+optionally ``test.jsonl``), one object per line with ``question``,
+``context`` and ``answer`` and optionally ``id``, ``answer_start`` (a span
+answer: character offset in the context) or ``choices`` (a list that
+contains the answer). The format follows from the fields:
+
+- every row has ``choices``  -> ``choice`` format, metric accuracy
+- every row has ``answer_start`` -> ``span`` format, metrics nF1 and EM
+- otherwise -> ``text`` format, metrics nF1 and EM
+
+An optional ``task.json`` sets ``name`` (default: the directory's name),
+``family`` (default ``custom``), ``description`` and ``metrics`` (names from
+:mod:`tasks.metrics`).
+
+>>> import json, tempfile, pathlib
+>>> d = pathlib.Path(tempfile.mkdtemp()) / "capitals"; d.mkdir()
+>>> _ = (d / "train.jsonl").write_text(json.dumps(
+...     {"question": "What is the capital?", "context": "Paris is the capital of France.", "answer": "Paris",
+...      "answer_start": 0}) + "\\n")
+>>> task = task_from_directory(d)
+>>> task.name, task.format, [m.name for m in task.metrics]
+('capitals', 'span', ['nf1', 'em'])
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from tasks.errors import TaskError
+from tasks.types import Example, Format, Row, Source, Task
+
+REQUIRED = ("question", "context", "answer")
+SPLITS = ("train", "validation", "test")
+_FORMAT_METRICS: dict[str, tuple[str, ...]] = {"choice": ("accuracy",), "span": ("nf1", "em"), "text": ("nf1", "em")}
+
+
+def read_triples(path: str | Path) -> list[dict[str, Any]]:
+    """Rows of a zero-code JSONL file, checked line by line (errors name file and line)."""
+    path = Path(path)
+    rows: list[dict[str, Any]] = []
+    with path.open("r", encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise TaskError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
+            if not isinstance(row, dict):
+                raise TaskError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            missing = [key for key in REQUIRED if not isinstance(row.get(key), str)]
+            if missing:
+                raise TaskError(
+                    f"{path}:{lineno}: missing or non-string field {missing[0]!r} "
+                    f"(zero-code task rows need {', '.join(REQUIRED)})"
+                )
+            if "choices" in row and row["answer"] not in row["choices"]:
+                raise TaskError(f"{path}:{lineno}: answer {row['answer']!r} is not one of its choices {row['choices']}")
+            row.setdefault("id", f"{path.stem}-{lineno}")
+            rows.append(row)
+    return rows
+
+
+def recast_triple(row: Row) -> Example:
+    """A zero-code row is already a triple."""
+    return Example(
+        id=str(row["id"]),
+        question=row["question"],
+        context=row["context"],
+        answer=row["answer"],
+        answers=tuple(row.get("answers") or ()),
+        choices=tuple(row.get("choices") or ()),
+        answer_start=row.get("answer_start"),
+    )
+
+
+def _infer_format(rows: list[dict[str, Any]]) -> Format:
+    if rows and all("choices" in r for r in rows):
+        return "choice"
+    if rows and all("answer_start" in r for r in rows):
+        return "span"
+    return "text"
+
+
+def task_from_directory(directory: str | Path) -> Task:
+    """Build (but do not register) the task a zero-code directory describes."""
+    from tasks.metrics import get_metric
+
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise TaskError(f"--task-dir {directory}: no such directory")
+    splits = tuple(s for s in SPLITS if (directory / f"{s}.jsonl").is_file())
+    if not splits:
+        raise TaskError(f"--task-dir {directory}: no train.jsonl, validation.jsonl or test.jsonl inside")
+    meta: dict[str, Any] = {}
+    meta_path = directory / "task.json"
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise TaskError(f"{meta_path}:{err.lineno}: not valid JSON ({err.msg})") from None
+        unknown = sorted(set(meta) - {"name", "family", "description", "metrics", "version"})
+        if unknown:
+            raise TaskError(f"{meta_path}: unknown key {unknown[0]!r} (allowed: name, family, description, metrics, version)")
+    sample = read_triples(directory / f"{splits[0]}.jsonl")
+    fmt = _infer_format(sample)
+    name = meta.get("name") or re.sub(r"[^A-Za-z0-9_]+", "_", directory.resolve().name).strip("_").lower()
+    metrics = tuple(get_metric(m) for m in meta.get("metrics", _FORMAT_METRICS[fmt]))
+    train = "train" if "train" in splits else None
+    evaluation = "validation" if "validation" in splits else splits[-1]
+    return Task(
+        name=name,
+        version=str(meta.get("version", "1")),
+        family=meta.get("family", "custom"),
+        format=fmt,
+        source=Source(hub_id=f"local:{directory}", reader=read_triples, on_hub=False, local_dir=str(directory)),
+        recast=recast_triple,
+        metrics=metrics,
+        splits=splits,
+        train_split=train,
+        eval_split=evaluation,
+        description=meta.get("description", f"zero-code task from {directory}"),
+        sample_rows=tuple(sample[:2]),
+    )

@@ -1,0 +1,41 @@
+"""Shared fixtures: where the real data mirror is, and a clean environment.
+
+No test touches the network: the hub is switched to offline mode here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def mirror_path() -> Path | None:
+    """The real data mirror: $QABENCH_DATA, else ../shared/data beside the repo; None if absent."""
+    for candidate in (os.environ.get("QABENCH_DATA"), REPO.parent / "shared" / "data"):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture
+def mirror() -> Path:
+    """The real data mirror, or skip the test with the reason."""
+    path = mirror_path()
+    if path is None:
+        pytest.skip("real data mirror absent: set QABENCH_DATA or place it at ../shared/data")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests name their data explicitly; the leaderboard DB and caches go to a temp dir."""
+    monkeypatch.setenv("QABENCH_DB", str(tmp_path / "leaderboard.db"))
+    monkeypatch.setenv("QABENCH_CACHE", str(tmp_path / "qabench-cache"))

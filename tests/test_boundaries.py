@@ -1,0 +1,65 @@
+"""DESIGN.md's package table, enforced: who may import whom, and which commands stay torch-free."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# package -> top-level modules it must never import (DESIGN.md, "The four packages").
+FORBIDDEN: dict[str, set[str]] = {
+    "tasks": {"torch", "transformers", "models", "harness"},
+    "models": {"tasks", "harness", "leaderboard"},
+    "leaderboard": {"torch", "models", "harness"},
+    "harness": set(),
+}
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Top-level names of every module a file imports, at any depth of its code."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_package_imports_respect_the_design_table(package: str) -> None:
+    broken = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted((REPO / package).rglob("*.py"))
+        for name in sorted(imported_modules(path) & FORBIDDEN[package])
+    ]
+    assert not broken, "DESIGN.md forbids: " + "; ".join(broken)
+
+
+def _torch_loaded_after(args: list[str], tmp_path: Path) -> tuple[int, bool, str]:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from harness.cli import main\n"
+        f"result = CliRunner().invoke(main, {args!r})\n"
+        "print(result.exit_code, 'torch' in sys.modules)\n"
+        "sys.stderr.write(result.output)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "QABENCH_DB": str(tmp_path / "lb.db"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    exit_code, loaded = done.stdout.split()
+    return int(exit_code), loaded == "True", done.stderr
+
+
+@pytest.mark.parametrize("args", [["tasks", "list"], ["tasks", "show", "sst2", "--help"], ["leaderboard", "show"], ["--help"]])
+def test_fast_commands_do_not_import_torch(args: list[str], tmp_path: Path) -> None:
+    exit_code, loaded, output = _torch_loaded_after(args, tmp_path)
+    assert exit_code == 0, output
+    assert not loaded, f"'qabench {' '.join(args)}' imported torch"
