@@ -1,0 +1,495 @@
+"""The metrics of qabench: predicted answer strings against gold Examples.
+
+Every metric is a :class:`~tasks.types.Metric` on a 0-100 scale and a pure
+function of the predictions and the examples: whatever it needs (choices,
+tokens, gold tags, gold values, dialogue ids) comes from the
+:class:`~tasks.types.Example`. Where a well-kept library computes the score
+(sacrebleu, rouge-score, seqeval, scikit-learn, scipy) the metric calls it and
+the tests compare against it exactly; the libraries are imported on first use
+so that importing :mod:`tasks` (``qabench tasks list``) stays fast.
+
+Look metrics up by name with :func:`get_metric`, or use the constants:
+
+>>> get_metric("em")(["The Eiffel Tower!"], [Example("0", "q", "c", "eiffel tower")])
+100.0
+>>> ACCURACY(["positive", "Negative "], [
+...     Example("0", "q", "c", "positive", choices=("negative", "positive")),
+...     Example("1", "q", "c", "positive", choices=("negative", "positive"))])
+50.0
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import re
+import string
+from collections import Counter
+from typing import Any, Mapping, Sequence
+
+from tasks.errors import TaskError
+from tasks.tagging import answer_to_tags
+from tasks.types import Example, Metric
+
+# --------------------------------------------------------------------------
+# Text answers: accuracy, SQuAD EM / nF1
+
+
+def _same_text(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def accuracy_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """100 where the prediction equals a gold answer up to case and outer spaces.
+
+    >>> accuracy_scores(["Positive", "negative"], [Example("0", "q", "c", "positive")] * 2)
+    [100.0, 0.0]
+    """
+    return [100.0 * any(_same_text(p, a) for a in ex.answers) for p, ex in zip(predictions, examples)]
+
+
+_PUNCTUATION = frozenset(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD v1.1's normalisation: lower case, no punctuation, no articles, single spaces.
+
+    >>> normalize_answer("The  Eiffel-Tower, (Paris)")
+    'eiffeltower paris'
+    """
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+def squad_exact_match(prediction: str, gold: str) -> float:
+    """1.0 when the normalised strings are equal, as SQuAD v1.1 scores it.
+
+    >>> squad_exact_match("the Denver Broncos", "Denver Broncos!")
+    1.0
+    """
+    return float(normalize_answer(prediction) == normalize_answer(gold))
+
+
+def squad_f1(prediction: str, gold: str) -> float:
+    """SQuAD v1.1 token F1 (0-1) of the normalised strings; 0 when nothing overlaps.
+
+    >>> round(squad_f1("Denver Broncos defense", "the Denver Broncos"), 4)
+    0.8
+    """
+    pred_tokens = normalize_answer(prediction).split()
+    gold_tokens = normalize_answer(gold).split()
+    same = sum((Counter(pred_tokens) & Counter(gold_tokens)).values())
+    if same == 0:
+        return 0.0
+    precision = same / len(pred_tokens)
+    recall = same / len(gold_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def em_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """SQuAD exact match ×100, the best over each example's acceptable answers.
+
+    >>> em_scores(["an apple", "pear"], [Example("0", "q", "c", "Apple", answers=("Apple", "apples")),
+    ...                                   Example("1", "q", "c", "apple")])
+    [100.0, 0.0]
+    """
+    return [100.0 * max(squad_exact_match(p, a) for a in ex.answers) for p, ex in zip(predictions, examples)]
+
+
+def nf1_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """SQuAD token F1 ×100 (decaNLP's nF1), the best over acceptable answers.
+
+    >>> nf1_scores(["red apple"], [Example("0", "q", "c", "apple", answers=("apple", "green pear"))])
+    [66.66666666666666]
+    """
+    return [100.0 * max(squad_f1(p, a) for a in ex.answers) for p, ex in zip(predictions, examples)]
+
+
+# --------------------------------------------------------------------------
+# Generated text: BLEU, ROUGE
+
+
+def bleu_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """sacrebleu's corpus BLEU (13a tokenisation), one reference per example: its ``answer``.
+
+    BLEU counts n-grams up to 4 over the whole corpus, so a corpus whose
+    answers are all shorter than four tokens scores 0 even when it is perfect.
+
+    >>> round(bleu_corpus(["the cat sat on the mat"], [Example("0", "q", "c", "the cat sat on the mat")]), 6)
+    100.0
+    """
+    import sacrebleu  # imported on use: keeps ``import tasks`` light
+
+    return float(sacrebleu.corpus_bleu(list(predictions), [[ex.answer for ex in examples]]).score)
+
+
+@functools.lru_cache(maxsize=None)
+def _rouge_scorer(rouge_type: str) -> Any:
+    from rouge_score import rouge_scorer  # imported on use: it pulls in nltk
+
+    return rouge_scorer.RougeScorer([rouge_type], use_stemmer=True)
+
+
+def rouge_scores(rouge_type: str, predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """rouge-score F-measure ×100 with Porter stemming, the best over acceptable answers.
+
+    ``rouge_type`` is ``rouge1``, ``rouge2`` or ``rougeL``.
+
+    >>> rouge_scores("rouge1", ["cats sat"], [Example("0", "q", "c", "the cat sat")])
+    [80.0]
+    """
+    scorer = _rouge_scorer(rouge_type)
+    return [
+        100.0 * max(scorer.score(a, p)[rouge_type].fmeasure for a in ex.answers)
+        for p, ex in zip(predictions, examples)
+    ]
+
+
+# --------------------------------------------------------------------------
+# Tags: entity F1, token accuracy
+
+
+def entity_f1_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """seqeval micro F1 ×100 (conlleval's default mode) of the spans read from the answers.
+
+    Each prediction is read back to tags with
+    :func:`tasks.tagging.answer_to_tags` (scheme ``bio``) and compared with
+    ``example.tags``. A corpus with no gold and no predicted entity at all
+    scores 100: there was nothing to find and nothing was invented.
+
+    >>> ex = Example("0", "q", "c", "EU (ORG)", tokens=("EU", "rejects", "it"), tags=("B-ORG", "O", "O"))
+    >>> entity_f1_corpus(["EU (ORG)"], [ex]), entity_f1_corpus(["EU (LOC); it (ORG)"], [ex])
+    (100.0, 0.0)
+    """
+    from seqeval.metrics import f1_score  # imported on use: it pulls in scikit-learn
+
+    gold = [list(ex.tags) for ex in examples]
+    predicted = [answer_to_tags(p, ex.tokens, "bio") for p, ex in zip(predictions, examples)]
+    if all(tag == "O" for tags in gold + predicted for tag in tags):
+        return 100.0
+    return 100.0 * float(f1_score(gold, predicted, zero_division=0))
+
+
+def token_accuracy_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """Correct tokens / all tokens ×100 over the corpus, tags read with scheme ``token`` (POS).
+
+    A corpus without tokens scores 100.
+
+    >>> ex = Example("0", "q", "c", "", tokens=("Al", "-", "Zaman"), tags=("PROPN", "PUNCT", "PROPN"))
+    >>> token_accuracy_corpus(["Al (PROPN); - (PUNCT); Zaman (NOUN)"], [ex])
+    66.66666666666667
+    """
+    correct = total = 0
+    for prediction, ex in zip(predictions, examples):
+        predicted = answer_to_tags(prediction, ex.tokens, "token")
+        correct += sum(p == g for p, g in zip(predicted, ex.tags))
+        total += len(ex.tags)
+    return 100.0 * correct / total if total else 100.0
+
+
+# --------------------------------------------------------------------------
+# Labels: MCC, binary F1
+
+
+def choice_label(prediction: str, example: Example) -> str:
+    """The choice a prediction names (up to case and outer spaces), else the prediction itself.
+
+    A prediction outside ``example.choices`` stays its own label, which never
+    equals a gold label, so it counts as wrong.
+
+    >>> ex = Example("0", "q", "c", "positive", choices=("negative", "positive"))
+    >>> choice_label(" Positive", ex), choice_label("great", ex)
+    ('positive', 'great')
+    """
+    for choice in example.choices:
+        if _same_text(prediction, choice):
+            return choice
+    return prediction.strip()
+
+
+def mcc_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """Matthews correlation ×100 (scikit-learn) of predicted and gold labels (CoLA).
+
+    >>> exs = [Example(str(i), "q", "c", a, choices=("unacceptable", "acceptable"))
+    ...        for i, a in enumerate(["acceptable", "unacceptable", "acceptable", "unacceptable"])]
+    >>> mcc_corpus(["acceptable", "unacceptable", "acceptable", "unacceptable"], exs)
+    100.0
+    >>> mcc_corpus(["acceptable"] * 4, exs)
+    0.0
+    """
+    from sklearn.metrics import matthews_corrcoef  # imported on use: heavy
+
+    gold = [ex.answer for ex in examples]
+    predicted = [choice_label(p, ex) for p, ex in zip(predictions, examples)]
+    return 100.0 * float(matthews_corrcoef(gold, predicted))
+
+
+def f1_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """Binary F1 ×100 (scikit-learn); the positive class is the last of each example's choices.
+
+    MRPC's choices are ``("not_equivalent", "equivalent")``, so F1 is that of
+    ``equivalent``. A prediction outside the choices counts as negative.
+
+    >>> exs = [Example(str(i), "q", "c", a, choices=("not_equivalent", "equivalent"))
+    ...        for i, a in enumerate(["equivalent", "equivalent", "not_equivalent"])]
+    >>> round(f1_corpus(["equivalent", "not_equivalent", "equivalent"], exs), 4)
+    50.0
+    """
+    from sklearn.metrics import f1_score  # imported on use: heavy
+
+    for ex in examples:
+        if not ex.choices:
+            raise TaskError(f"example {ex.id!r} has no choices; the f1 metric needs a choice task")
+    gold = [ex.answer == ex.choices[-1] for ex in examples]
+    predicted = [choice_label(p, ex) == ex.choices[-1] for p, ex in zip(predictions, examples)]
+    return 100.0 * float(f1_score(gold, predicted, zero_division=0))
+
+
+# --------------------------------------------------------------------------
+# Numbers: Pearson, Spearman
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def parse_number(text: str) -> float | None:
+    """The first finite number written in ``text``, or None.
+
+    >>> parse_number(" 3.8"), parse_number("about 2.5 of 5"), parse_number("nan"), parse_number("")
+    (3.8, 2.5, None, None)
+    """
+    match = _NUMBER.search(text)
+    if match is None:
+        return None
+    value = float(match.group())
+    return value if math.isfinite(value) else None
+
+
+def _gold_values(examples: Sequence[Example]) -> list[float]:
+    values = []
+    for ex in examples:
+        if ex.value is None:
+            raise TaskError(f"example {ex.id!r} has no value; correlation metrics need a score task")
+        values.append(float(ex.value))
+    return values
+
+
+def _predicted_values(predictions: Sequence[str]) -> list[float]:
+    """Parsed predictions; an unparseable one becomes the mean of those that parse.
+
+    The mean of the model's own predictions carries no information about the
+    example and leaves the other predictions' mean unchanged, so it neither
+    adds nor removes correlation by itself; it also keeps the model's scale
+    (the gold mean would mix in the gold scale). No parseable prediction at
+    all gives a constant list, which scores 0.
+    """
+    parsed = [parse_number(p) for p in predictions]
+    known = [v for v in parsed if v is not None]
+    fill = sum(known) / len(known) if known else 0.0
+    return [fill if v is None else v for v in parsed]
+
+
+def _correlation(kind: str, predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    from scipy import stats  # imported on use: heavy
+
+    gold = _gold_values(examples)
+    predicted = _predicted_values(predictions)
+    if len(gold) < 2 or len(set(gold)) < 2 or len(set(predicted)) < 2:
+        return 0.0  # correlation is undefined for constant inputs; no signal scores 0
+    result = stats.pearsonr(gold, predicted) if kind == "pearson" else stats.spearmanr(gold, predicted)
+    return 100.0 * float(result.statistic)
+
+
+def pearson_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """Pearson correlation ×100 (scipy) of parsed predictions and ``example.value`` (STS-B).
+
+    Unparseable predictions take the mean of the parseable ones; constant
+    predictions (or gold) score 0.0.
+
+    >>> exs = [Example(str(i), "q", "c", str(v), value=v) for i, v in enumerate([0.0, 2.5, 5.0])]
+    >>> round(pearson_corpus(["0", "2.5", "5"], exs), 6), pearson_corpus(["3", "3", "3"], exs)
+    (100.0, 0.0)
+    """
+    return _correlation("pearson", predictions, examples)
+
+
+def spearman_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """Spearman rank correlation ×100 (scipy), parsed as for :func:`pearson_corpus`.
+
+    >>> exs = [Example(str(i), "q", "c", str(v), value=v) for i, v in enumerate([0.0, 2.5, 5.0])]
+    >>> round(spearman_corpus(["1", "2", "30"], exs), 6)
+    100.0
+    """
+    return _correlation("spearman", predictions, examples)
+
+
+# --------------------------------------------------------------------------
+# Dialogue state (decaNLP's WOZ)
+
+NO_CHANGE = "None"  # decaNLP's answer for a turn that changes nothing
+
+
+def parse_dialogue_state(text: str) -> tuple[dict[str, str], list[str]]:
+    """Read a decaNLP dialogue-state answer into (inform slot values, requested slots).
+
+    The answer is ``"slot: value, slot: value; requested, requested"``; either
+    side may be empty and ``None`` (any case) means no change. Malformed text is read as
+    far as it goes: items without ``:`` on the inform side are dropped, text
+    after a second ``;`` joins the requests, and without any ``;`` an item
+    with ``:`` informs and one without requests. A slot informed twice keeps
+    its last value. Whitespace is normalised; case is kept.
+
+    >>> parse_dialogue_state("food: chinese, price range: cheap; phone, address")
+    ({'food': 'chinese', 'price range': 'cheap'}, ['phone', 'address'])
+    >>> parse_dialogue_state("None"), parse_dialogue_state("; phone")
+    (({}, []), ({}, ['phone']))
+    >>> parse_dialogue_state("area: south, garbage")
+    ({'area': 'south'}, ['garbage'])
+    """
+    text = " ".join(text.split())
+    if text in ("", ";") or text.casefold() == NO_CHANGE.casefold():
+        return {}, []
+    if ";" in text:
+        inform_side, request_side = text.split(";", 1)
+        inform_items = inform_side.split(",")
+        request_items = request_side.replace(";", ",").split(",")
+    else:
+        items = text.split(",")
+        inform_items = [item for item in items if ":" in item]
+        request_items = [item for item in items if ":" not in item]
+    inform: dict[str, str] = {}
+    for item in inform_items:
+        slot, colon, value = item.partition(":")
+        if colon and slot.strip():
+            inform[slot.strip()] = value.strip()
+    request: list[str] = []
+    for item in request_items:
+        slot = item.strip()
+        if slot and slot not in request:
+            request.append(slot)
+    return inform, request
+
+
+def dialogue_turn(example: Example) -> tuple[str, int]:
+    """``(dialogue, turn)`` from an id of the form ``"<dialogue_idx>_<turn_idx>"``.
+
+    >>> dialogue_turn(Example("600_3", "q", "c", "None"))
+    ('600', 3)
+    """
+    dialogue, sep, turn = example.id.rpartition("_")
+    if not sep or not dialogue or not turn.isdigit():
+        raise TaskError(
+            f"example id {example.id!r} is not '<dialogue_idx>_<turn_idx>'; "
+            "the dialogue-state metrics group turns by that id"
+        )
+    return dialogue, int(turn)
+
+
+def joint_goal_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """decaNLP's joint goal accuracy: 100 where the accumulated inform states agree.
+
+    Examples are grouped by dialogue and walked in turn order; each turn's
+    predicted and gold inform deltas are folded into a predicted and a gold
+    state (a later value of a slot replaces the earlier one), and the turn
+    scores 100 when the two states are equal. Scores come back in the
+    examples' order.
+
+    >>> exs = [Example("7_1", "q", "c", "; phone"), Example("7_0", "q", "c", "area: south; ")]
+    >>> joint_goal_scores(["area: north; phone", "area: south; "], exs)
+    [0.0, 100.0]
+    """
+    turns = [dialogue_turn(ex) for ex in examples]
+    scores = [0.0] * len(examples)
+    dialogue: str | None = None
+    predicted_state: dict[str, str] = {}
+    gold_state: dict[str, str] = {}
+    for i in sorted(range(len(examples)), key=turns.__getitem__):
+        turn_dialogue = turns[i][0]
+        if turn_dialogue != dialogue:
+            dialogue, predicted_state, gold_state = turn_dialogue, {}, {}
+        predicted_state.update(parse_dialogue_state(predictions[i])[0])
+        gold_state.update(parse_dialogue_state(examples[i].answer)[0])
+        scores[i] = 100.0 * (predicted_state == gold_state)
+    return scores
+
+
+def turn_inform_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """100 where a turn's predicted inform slot values equal the gold ones (decaNLP's turn goal).
+
+    >>> turn_inform_scores(["area: south; phone"], [Example("7_0", "q", "c", "area: south; ")])
+    [100.0]
+    """
+    return [
+        100.0 * (parse_dialogue_state(p)[0] == parse_dialogue_state(ex.answer)[0])
+        for p, ex in zip(predictions, examples)
+    ]
+
+
+def turn_request_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """100 where a turn's predicted requested slots equal the gold ones, as sets.
+
+    >>> turn_request_scores(["; address, phone"], [Example("7_0", "q", "c", "; phone, address")])
+    [100.0]
+    """
+    return [
+        100.0 * (set(parse_dialogue_state(p)[1]) == set(parse_dialogue_state(ex.answer)[1]))
+        for p, ex in zip(predictions, examples)
+    ]
+
+
+# --------------------------------------------------------------------------
+# The metrics, by name
+
+ACCURACY = Metric("accuracy", example_scores=accuracy_scores, description="answer equals gold, ignoring case")
+EM = Metric("em", example_scores=em_scores, description="SQuAD exact match, best over answers")
+NF1 = Metric("nf1", example_scores=nf1_scores, description="SQuAD token F1, best over answers")
+BLEU = Metric("bleu", corpus=bleu_corpus, description="sacrebleu corpus BLEU, 13a tokenisation")
+ROUGE1 = Metric("rouge1", example_scores=functools.partial(rouge_scores, "rouge1"), description="ROUGE-1 F, stemmed")
+ROUGE2 = Metric("rouge2", example_scores=functools.partial(rouge_scores, "rouge2"), description="ROUGE-2 F, stemmed")
+ROUGE_L = Metric("rougeL", example_scores=functools.partial(rouge_scores, "rougeL"), description="ROUGE-L F, stemmed")
+ENTITY_F1 = Metric("entity_f1", corpus=entity_f1_corpus, description="seqeval micro F1 of entity spans")
+TOKEN_ACCURACY = Metric("token_accuracy", corpus=token_accuracy_corpus, description="share of tokens tagged right")
+MCC = Metric("mcc", corpus=mcc_corpus, description="Matthews correlation of labels")
+PEARSON = Metric("pearson", corpus=pearson_corpus, description="Pearson correlation of numbers")
+SPEARMAN = Metric("spearman", corpus=spearman_corpus, description="Spearman correlation of numbers")
+F1 = Metric("f1", corpus=f1_corpus, description="binary F1, positive class = last choice")
+JOINT_GOAL = Metric("joint_goal", example_scores=joint_goal_scores, description="dialogue state so far equals gold")
+TURN_INFORM = Metric("turn_inform", example_scores=turn_inform_scores, description="turn's informed slots equal gold")
+TURN_REQUEST = Metric("turn_request", example_scores=turn_request_scores, description="turn's requests equal gold")
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        ACCURACY, EM, NF1, BLEU, ROUGE1, ROUGE2, ROUGE_L, ENTITY_F1, TOKEN_ACCURACY,
+        MCC, PEARSON, SPEARMAN, F1, JOINT_GOAL, TURN_INFORM, TURN_REQUEST,
+    )
+}  # fmt: skip
+
+
+def get_metric(name: str) -> Metric:
+    """The metric called ``name``; an unknown name raises with a close suggestion.
+
+    >>> get_metric("nf1").decomposable
+    True
+    >>> get_metric("rouge-l")
+    Traceback (most recent call last):
+    ...
+    tasks.errors.TaskError: unknown metric 'rouge-l'; did you mean 'rougeL'?
+    """
+    try:
+        return METRICS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(METRICS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(METRICS))}"
+        raise TaskError(f"unknown metric {name!r}; {hint}") from None
+
+
+def deca_score(headlines: Mapping[str, float]) -> float:
+    """decaScore: the plain sum of each task's headline metric.
+
+    >>> deca_score({"sst2": 90.0, "squad": 75.5, "woz": 84.0})
+    249.5
+    """
+    return float(sum(headlines.values()))
