@@ -1,0 +1,176 @@
+"""``qabench leaderboard``: add run records, show the table, compare two runs, export reports.
+
+This module imports only click, the standard library and ``leaderboard``
+(which never imports torch), so ``qabench leaderboard show`` stays fast.
+
+The database is ``--db PATH``, else ``$QABENCH_DB``, else
+``~/.local/share/qabench/leaderboard.db`` (``$XDG_DATA_HOME`` respected).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from leaderboard.errors import LeaderboardError
+
+
+def _db(ctx: click.Context) -> str | None:
+    return ctx.find_root().meta.get("qabench.leaderboard.db")
+
+
+def _split_tasks(values: tuple[str, ...]) -> list[str] | None:
+    """``--tasks sst2,rte --tasks cola`` -> ``['sst2', 'rte', 'cola']``; nothing -> None (all tasks)."""
+    names = [name.strip() for value in values for name in value.split(",") if name.strip()]
+    return list(dict.fromkeys(names)) or None
+
+
+_tasks_option = click.option(
+    "--tasks", "tasks", multiple=True, metavar="NAME[,NAME...]", help="Only these tasks (comma-separated or repeated)."
+)
+
+
+@click.group()
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    envvar="QABENCH_DB",
+    default=None,
+    help="Leaderboard database (env: QABENCH_DB; default ~/.local/share/qabench/leaderboard.db).",
+)
+@click.pass_context
+def leaderboard(ctx: click.Context, db: str | None) -> None:
+    """Compare runs: a SQLite store of run records with confidence intervals and reports."""
+    ctx.find_root().meta["qabench.leaderboard.db"] = db
+
+
+@leaderboard.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path())
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=10), default=None, help="Bootstrap resamples per interval (default 1000; 200 for corpus metrics).")
+@click.pass_context
+def add(ctx: click.Context, records: tuple[str, ...], n_boot: int | None) -> None:
+    """Add run records (record.json files or run directories); runs already present are skipped.
+
+    Every record is validated first: one bad file adds nothing.
+    """
+    from leaderboard.store import N_BOOT, N_BOOT_CORPUS, add_records, default_db_path
+
+    results = add_records(_db(ctx), records, n_boot=n_boot or N_BOOT, n_boot_corpus=n_boot or N_BOOT_CORPUS)
+    for result in results:
+        for warning in result.warnings:
+            click.echo(f"warning: {warning}", err=True)
+        click.echo(f"{'added' if result.added else 'already present'}: {result.run_id} ({result.path})")
+    added = sum(r.added for r in results)
+    click.echo(f"{added} added, {len(results) - added} already present -> {_db(ctx) or default_db_path()}")
+
+
+@leaderboard.command()
+@_tasks_option
+@click.option("--group-by", type=click.Choice(["model", "backbone", "head-mode", "mixture"]), default=None, help="One row per group: mean ± std over its runs (seeds).")
+@click.option("--sort", "sort", metavar="COLUMN[:asc|desc]", default=None, help="decaScore (default), a task name, parameters, train_seconds, eval_eps, model, created, ...")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (numbers, intervals) instead of a table.")
+@click.pass_context
+def show(ctx: click.Context, tasks: tuple[str, ...], group_by: str | None, sort: str | None, as_json: bool) -> None:
+    """The leaderboard: one row per run (or group), each task's headline score with a 95% bootstrap interval."""
+    from leaderboard.store import connection, default_db_path
+    from leaderboard.table import board_json, load_board, text_frame
+
+    path = Path(_db(ctx) or default_db_path()).expanduser()
+    if not path.exists():  # nothing added yet: say so, and create nothing
+        click.echo("[]" if as_json else f"no leaderboard at {path} yet; add runs with `qabench leaderboard add RECORD.json`")
+        return
+    with connection(path) as conn:
+        board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
+    if as_json:
+        click.echo(json.dumps(board_json(board), indent=2))
+    elif len(board) == 0:
+        click.echo("the leaderboard is empty; add runs with `qabench leaderboard add RECORD.json`")
+    else:
+        frame = text_frame(board)
+        click.echo(frame.to_string(max_colwidth=48))
+        click.echo(
+            "\nscores: headline metric [95% bootstrap interval]; decaScore: sum of headline metrics"
+            if not group_by
+            else f"\nscores: mean ± std over the runs of each {group_by}; decaScore: sum of headline metrics"
+        )
+
+
+@leaderboard.command()
+@click.argument("run_a")
+@click.argument("run_b")
+@_tasks_option
+@click.option("--resamples", type=click.IntRange(min=100), default=None, help="Resamples for the test (default 2000; 300 for corpus metrics).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def compare(ctx: click.Context, run_a: str, run_b: str, tasks: tuple[str, ...], resamples: int | None, as_json: bool) -> None:
+    """Compare two runs (ids or unique prefixes) task by task on the same examples.
+
+    Prints both scores, A - B with its 95% paired-bootstrap interval, and a
+    two-sided approximate-randomisation p-value. Refuses tasks that the two
+    runs evaluated on different examples.
+    """
+    from dataclasses import asdict
+
+    from leaderboard.compare import compare_runs
+    from leaderboard.store import connection
+
+    with connection(_db(ctx)) as conn:
+        result = compare_runs(conn, run_a, run_b, tasks=_split_tasks(tasks), resamples=resamples)
+    if as_json:
+        click.echo(json.dumps(asdict(result), indent=2))
+        return
+    import pandas as pd
+
+    click.echo(f"A: {result.run_a} ({result.model_a})\nB: {result.run_b} ({result.model_b})\n")
+    frame = pd.DataFrame(
+        [
+            {
+                "task": t.task, "metric": t.headline, "A": f"{t.a:.2f}", "B": f"{t.b:.2f}", "A-B": f"{t.delta:+.2f}",
+                "95% CI of A-B": f"[{t.low:+.2f}, {t.high:+.2f}]", "p": _fmt_p(t.p_value, t.resamples),
+                "n": t.examples, "test": t.method,
+            }
+            for t in result.tasks
+        ]
+    )
+    click.echo(frame.to_string(index=False))
+    for task, why in result.skipped:
+        click.echo(f"skipped {task}: {why}")
+    click.echo("\np: two-sided approximate randomisation over examples; CI: paired bootstrap")
+
+
+def _fmt_p(p: float, resamples: int) -> str:
+    floor = 1.0 / (resamples + 1)
+    return f"<{floor:.4f}" if p <= floor else f"{p:.4f}"
+
+
+@leaderboard.command()
+@click.option("--format", "fmt", type=click.Choice(["md", "csv", "latex", "html"]), required=True, help="Report format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), default=None, help="Write here instead of stdout.")
+@_tasks_option
+@click.option("--group-by", type=click.Choice(["model", "backbone", "head-mode", "mixture"]), default=None, help="One row per group: mean ± std.")
+@click.option("--sort", "sort", metavar="COLUMN[:asc|desc]", default=None, help="As for `show`.")
+@click.option("--title", default="qabench leaderboard", show_default=True, help="Report title.")
+@click.pass_context
+def export(ctx: click.Context, fmt: str, output: str | None, tasks: tuple[str, ...], group_by: str | None, sort: str | None, title: str) -> None:
+    """Write the leaderboard as Markdown, CSV, LaTeX or a self-contained HTML page with plots."""
+    from leaderboard.export import export as render
+    from leaderboard.store import connection
+    from leaderboard.table import load_board
+
+    with connection(_db(ctx)) as conn:
+        board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
+    text = render(board, fmt, title=title)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    path = Path(output)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        raise LeaderboardError(f"-o {output}: cannot write: {err.strerror}") from None
+    click.echo(f"wrote {path} ({len(board)} rows, {fmt})", err=True)
+

@@ -1,0 +1,151 @@
+"""Paired comparison of two runs, task by task, on the same examples.
+
+For each task both runs evaluated, :func:`compare_runs` lines their stored
+predictions up by example id and reports both scores, the difference, a 95%
+paired-bootstrap interval of the difference and a two-sided approximate
+randomisation p-value (:func:`leaderboard.stats.paired_test`). Runs scored on
+different examples of a task (another split, task version or data
+fingerprint, or other example ids) are refused: their difference would not
+mean anything.
+
+>>> # with connection(db) as conn: result = compare_runs(conn, "run-a", "run-b", tasks=["sst2"])
+>>> # result.tasks[0].delta, result.tasks[0].p_value
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Sequence
+
+from leaderboard.errors import LeaderboardError
+from leaderboard.stats import N_TEST, CorpusScorer, MeanScorer, paired_test, seed_for
+from leaderboard.store import corpus_metric, resolve_run_id, stored_predictions
+
+#: Resamples for a corpus-level metric, which is recomputed four times per resample.
+N_TEST_CORPUS = 300
+
+
+@dataclass(frozen=True)
+class TaskComparison:
+    """One task of a comparison; ``delta = a - b``."""
+
+    task: str
+    headline: str
+    a: float
+    b: float
+    delta: float
+    low: float
+    high: float
+    p_value: float
+    examples: int
+    resamples: int
+    method: str  # "per-example" or "corpus"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two runs compared on the tasks they share."""
+
+    run_a: str
+    run_b: str
+    model_a: str
+    model_b: str
+    tasks: tuple[TaskComparison, ...]
+    skipped: tuple[tuple[str, str], ...]  # (task, why)
+
+
+_TASK_FIELDS = "task, version, split, fingerprint, ids_sha256, examples, headline"
+
+
+def _tasks_of(conn: sqlite3.Connection, run_id: str) -> dict[str, dict]:
+    cols = [c.strip() for c in _TASK_FIELDS.split(",")]
+    rows = conn.execute(f"SELECT {_TASK_FIELDS} FROM task_results WHERE run_id = ? ORDER BY position", (run_id,))
+    return {r[0]: dict(zip(cols, r)) for r in rows}
+
+
+def check_same_examples(task: str, a: dict, b: dict, run_a: str, run_b: str) -> None:
+    """Raise unless the two runs scored ``task`` on the same examples with the same headline metric."""
+    differences = [
+        f"{label} {a[key]!r} vs {b[key]!r}"
+        for key, label in (("split", "split"), ("version", "task version"), ("examples", "example count"))
+        if a[key] != b[key]
+    ]
+    if a["fingerprint"] and b["fingerprint"] and a["fingerprint"] != b["fingerprint"]:
+        differences.append(f"data fingerprint {a['fingerprint'][:12]} vs {b['fingerprint'][:12]}")
+    if a["ids_sha256"] != b["ids_sha256"] and not differences:
+        differences.append("different example ids")
+    if differences:
+        raise LeaderboardError(
+            f"cannot compare {run_a} and {run_b} on {task!r}: they were evaluated on different examples "
+            f"({'; '.join(differences)}); evaluate both on the same data, or leave the task out with --tasks"
+        )
+    if a["headline"] != b["headline"]:
+        raise LeaderboardError(
+            f"cannot compare {run_a} and {run_b} on {task!r}: headline metrics differ ({a['headline']!r} vs {b['headline']!r})"
+        )
+
+
+def _scorers(task: str, headline: str, rows_a: list[dict], rows_b: list[dict]) -> tuple[MeanScorer | CorpusScorer, MeanScorer | CorpusScorer, str]:
+    by_id = {r["id"]: r for r in rows_b}
+    rows_b = [by_id[r["id"]] for r in rows_a]  # same order: row i is the same example in both
+    if all(headline in r["scores"] for r in rows_a) and all(headline in r["scores"] for r in rows_b):
+        import numpy as np
+
+        values = lambda rows: np.array([r["scores"][headline] for r in rows], dtype=float)  # noqa: E731
+        return MeanScorer(values(rows_a)), MeanScorer(values(rows_b)), "per-example"
+    metric = corpus_metric(headline)
+    if metric is None:
+        raise LeaderboardError(
+            f"task {task!r}: metric {headline!r} has no per-example scores and tasks.metrics does not know it, "
+            "so it cannot be resampled; leave the task out with --tasks"
+        )
+    from tasks.types import Example
+
+    examples = [Example.from_dict(r["example"]) for r in rows_a]
+    return (
+        CorpusScorer(metric, [r["prediction"] for r in rows_a], examples),
+        CorpusScorer(metric, [r["prediction"] for r in rows_b], examples),
+        "corpus",
+    )
+
+
+def compare_runs(
+    conn: sqlite3.Connection,
+    ref_a: str,
+    ref_b: str,
+    tasks: Sequence[str] | None = None,
+    resamples: int | None = None,
+) -> Comparison:
+    """Compare run ``ref_a`` with run ``ref_b`` (ids or unique prefixes) on their shared tasks.
+
+    ``resamples`` overrides :data:`~leaderboard.stats.N_TEST` (per-example
+    metrics) and :data:`N_TEST_CORPUS` (corpus metrics).
+    """
+    run_a, run_b = resolve_run_id(conn, ref_a), resolve_run_id(conn, ref_b)
+    if run_a == run_b:
+        raise LeaderboardError(f"compare needs two different runs; both arguments name {run_a}")
+    tasks_a, tasks_b = _tasks_of(conn, run_a), _tasks_of(conn, run_b)
+    wanted = list(tasks) if tasks else list(dict.fromkeys([*tasks_a, *tasks_b]))
+    for task in wanted:
+        if task not in tasks_a and task not in tasks_b:
+            raise LeaderboardError(f"--tasks: neither {run_a} nor {run_b} evaluated task {task!r}")
+    skipped = tuple(
+        (t, f"only {run_a if t in tasks_a else run_b} evaluated it") for t in wanted if (t in tasks_a) != (t in tasks_b)
+    )
+    shared = [t for t in wanted if t in tasks_a and t in tasks_b]
+    if not shared:
+        raise LeaderboardError(f"{run_a} and {run_b} share no evaluated task; nothing to compare")
+    for task in shared:  # refuse before any (slow) resampling
+        check_same_examples(task, tasks_a[task], tasks_b[task], run_a, run_b)
+
+    results = []
+    for task in shared:
+        headline = tasks_a[task]["headline"]
+        scorer_a, scorer_b, method = _scorers(task, headline, stored_predictions(conn, run_a, task), stored_predictions(conn, run_b, task))
+        count = resamples or (N_TEST if method == "per-example" else N_TEST_CORPUS)
+        test = paired_test(scorer_a, scorer_b, n_resamples=count, seed=seed_for(run_a, run_b, task))
+        results.append(TaskComparison(task, headline, test.a, test.b, test.delta, test.low, test.high, test.p_value,
+                                      test.n_examples, test.n_resamples, method))
+    model = lambda rid: conn.execute("SELECT model FROM runs WHERE run_id = ?", (rid,)).fetchone()[0]  # noqa: E731
+    return Comparison(run_a, run_b, model(run_a), model(run_b), tuple(results), skipped)

@@ -1,0 +1,304 @@
+"""Leaderboard reports: Markdown, CSV, LaTeX and one self-contained HTML page.
+
+Markdown and LaTeX follow the GLUE/decaNLP tables: rank, model, decaScore
+first, then one column per task (headline metric with its 95% interval), the
+best score of each column in bold. CSV keeps every number in its own column
+for spreadsheets. HTML holds the table and three matplotlib plots embedded as
+base64 PNG (no network needed to view it): per-task scores with interval
+whiskers, decaScore against parameters, and decaScore against training time.
+Every string that comes from a record is escaped for its format.
+
+>>> # with connection(db) as conn: text = export(load_board(conn), "md")
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+from datetime import datetime, timezone
+from typing import Callable
+
+from leaderboard.errors import LeaderboardError
+from leaderboard.table import Board, cell_texts
+
+FORMATS = ("md", "csv", "latex", "html")
+#: Runs drawn in the per-task bar chart (the best by the board's order).
+BAR_CHART_RUNS = 8
+
+
+def export(board: Board, fmt: str, title: str = "qabench leaderboard") -> str:
+    """The board rendered as ``fmt`` (one of :data:`FORMATS`)."""
+    writers: dict[str, Callable[[Board, str], str]] = {"md": to_markdown, "csv": to_csv, "latex": to_latex, "html": to_html}
+    if fmt not in writers:
+        raise LeaderboardError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if len(board) == 0:
+        raise LeaderboardError("the leaderboard has no runs to export; add some with `qabench leaderboard add`")
+    return writers[fmt](board, title)
+
+
+def _best_rows(board: Board) -> dict[int, set[int]]:
+    """Column index (in :func:`cell_texts`' header) -> rows holding its best score, for bolding."""
+    header, _ = cell_texts(board)
+    best: dict[int, set[int]] = {}
+    columns = {"decaScore": board.rows["decaScore"], **{c.title: board.score[c.task] for c in board.tasks}}
+    for name, values in columns.items():
+        if values.notna().any():
+            top = values.max()
+            best[header.index(name)] = set(values.index[values == top])
+    return best
+
+
+# --- Markdown ----------------------------------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    """Record text that cannot break a GitHub Markdown table or turn into markup or HTML."""
+    return re.sub(r"([\\`*_{}\[\]<>#!~|])", r"\\\1", text.replace("\n", " "))
+
+
+def to_markdown(board: Board, title: str = "qabench leaderboard") -> str:
+    """A GLUE-style Markdown table: rank, labels, decaScore, tasks, size and time."""
+    header, body = cell_texts(board)
+    best = _best_rows(board)
+    numeric_from = header.index("decaScore")
+    lines = [
+        "| # | " + " | ".join(_md_escape(h) for h in header) + " |",
+        "|--:|" + "|".join("---" if i < numeric_from else "--:" for i in range(len(header))) + "|",
+    ]
+    for r, row in enumerate(body):
+        # Label cells come from records and are escaped; score cells are ours ("81.2 [79.0, 83.4]").
+        cells = [_md_escape(c) if i < numeric_from else f"**{c}**" if r in best.get(i, ()) else c for i, c in enumerate(row)]
+        lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
+    note = (
+        "Scores are each task's headline metric with its 95% bootstrap interval; decaScore is their sum."
+        if not board.grouped
+        else f"Mean ± standard deviation over the runs of each {board.grouped}; decaScore is the sum of headline metrics."
+    )
+    return f"### {_md_escape(title)}\n\n" + "\n".join(lines) + f"\n\n{note}\n"
+
+
+# --- CSV ---------------------------------------------------------------------------------------------------------------
+
+
+def to_csv(board: Board, title: str = "") -> str:
+    """One row per run (or group), every number in its own column: ``<task>``, ``<task>_low``, ``<task>_high``."""
+    rows = board.rows
+    if board.grouped:
+        frame = rows[["group", "runs", "decaScore", "decaScore_std"]].rename(columns={"group": board.grouped}).copy()
+    else:
+        frame = rows[["run_id", "model", "backbone", "preset", "head_mode", "regime", "mixture", "seed", "created",
+                      "decaScore", "decaScore_low", "decaScore_high"]].copy()
+    for col in board.tasks:
+        frame[col.task] = board.score[col.task]
+        if board.grouped:
+            frame[f"{col.task}_std"] = board.std[col.task]
+        else:
+            frame[f"{col.task}_low"] = board.low[col.task]
+            frame[f"{col.task}_high"] = board.high[col.task]
+    for src, dst in (("parameters", "parameters"), ("train_seconds", "train_seconds"), ("eval_eps", "eval_examples_per_second")):
+        frame[dst] = rows[src]
+    for col in ("seed", "parameters", "runs"):
+        if col in frame.columns:
+            frame[col] = frame[col].round().astype("Int64")
+    # A cell starting with = + - @ is a formula to spreadsheets; a quote makes it text.
+    text_cols = frame.select_dtypes(include=["object", "string"]).columns
+    for col in text_cols:
+        frame[col] = frame[col].map(lambda v: f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
+    return frame.to_csv(index=False, float_format="%.4f")
+
+
+# --- LaTeX -------------------------------------------------------------------------------------------------------------
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Text safe inside a LaTeX table cell."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _latex_cell(text: str, bold: bool = False) -> str:
+    """``81.2 [79.0, 83.4]`` -> ``81.2 {\\scriptsize [79.0, 83.4]}`` (score bold if asked); labels are escaped."""
+    match = re.fullmatch(r"(-?[\d.]+) (\[.*\]|± [\d.]+)", text)
+    if not match:
+        value = latex_escape(text).replace("–", "--")
+        return f"\\textbf{{{value}}}" if bold else value
+    score = f"\\textbf{{{match.group(1)}}}" if bold else match.group(1)
+    spread = latex_escape(match.group(2)).replace("±", "$\\pm$")
+    return f"{score} {{\\scriptsize {spread}}}"
+
+
+def to_latex(board: Board, title: str = "qabench leaderboard") -> str:
+    """A booktabs table (needs ``\\usepackage{booktabs}``), GLUE-style, best scores in bold."""
+    header, body = cell_texts(board)
+    best = _best_rows(board)
+    numeric_from = header.index("decaScore")
+    spec = "r" + "l" * numeric_from + "r" * (len(header) - numeric_from)
+    lines = [
+        "% " + latex_escape(title).replace("\n", " "),
+        f"\\begin{{tabular}}{{{spec}}}",
+        "\\toprule",
+        "\\# & " + " & ".join(latex_escape(h) for h in header) + " \\\\",
+        "\\midrule",
+    ]
+    for r, row in enumerate(body):
+        cells = [_latex_cell(c, bold=r in best.get(i, ())) for i, c in enumerate(row)]
+        lines.append(f"{r + 1} & " + " & ".join(cells) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+# --- HTML --------------------------------------------------------------------------------------------------------------
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px;color:#1b1f24;background:#fff}
+h1{font-size:1.5em;margin:0 0 4px} p.meta{color:#57606a;margin:0 0 16px}
+table{border-collapse:collapse;font-size:13px;margin-bottom:24px}
+th,td{border-bottom:1px solid #d0d7de;padding:4px 8px;white-space:nowrap}
+th{background:#f6f8fa;text-align:left;position:sticky;top:0}
+td.num{text-align:right;font-variant-numeric:tabular-nums} td.best{font-weight:700}
+tr:nth-child(even) td{background:#fafbfc}
+small{color:#57606a;font-size:11px} .wide{overflow-x:auto}
+figure{display:inline-block;margin:0 16px 16px 0;vertical-align:top} figcaption{color:#57606a;font-size:13px}
+img{max-width:100%;height:auto;border:1px solid #d0d7de}
+"""
+
+
+def _figure_png(draw: Callable[["object"], None], size: tuple[float, float]) -> str:
+    """Draw on a fresh Agg figure and return it as base64 PNG (no pyplot, no global state)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context({"font.size": 9}):
+        fig = Figure(figsize=size, dpi=100, layout="constrained")
+        draw(fig)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _plain(text: str) -> str:
+    """Record text for a matplotlib label: ``$`` escaped so it is never read as mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _labels(board: Board) -> list[str]:
+    """Plot labels: the group, or ``model · <last part of the run id>``."""
+    if board.grouped:
+        return [_plain(g) for g in board.rows["group"].astype(str)]
+    return [_plain(f"{m} · {r.rsplit('-', 1)[-1][-10:]}") for m, r in zip(board.rows["model"], board.rows["run_id"])]
+
+
+def _bar_chart(board: Board) -> Callable[[object], None]:
+    import numpy as np
+
+    top = min(BAR_CHART_RUNS, len(board))
+    labels = _labels(board)[:top]
+    tasks = board.task_names
+
+    def draw(fig: object) -> None:
+        ax = fig.subplots()  # type: ignore[attr-defined]
+        width = 0.8 / max(top, 1)
+        x = np.arange(len(tasks))
+        for i in range(top):
+            scores = board.score.iloc[i][tasks].to_numpy(dtype=float)
+            if board.grouped:
+                err = np.vstack([board.std.iloc[i][tasks].to_numpy(dtype=float)] * 2)
+            else:
+                err = np.vstack([scores - board.low.iloc[i][tasks].to_numpy(dtype=float),
+                                 board.high.iloc[i][tasks].to_numpy(dtype=float) - scores])
+            ax.bar(x + (i - (top - 1) / 2) * width, np.nan_to_num(scores), width, yerr=np.nan_to_num(err),
+                   capsize=2, label=labels[i], error_kw={"elinewidth": 0.8})
+        ax.set_xticks(x, [_plain(c.title) for c in board.tasks], rotation=30, ha="right")
+        ax.set_ylabel("score (0-100)")
+        ax.set_title("Per-task headline score" + (" (mean ± std)" if board.grouped else " with 95% bootstrap intervals"))
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.grid(axis="y", alpha=0.3)
+
+    return draw
+
+
+def _scatter(board: Board, column: str, xlabel: str) -> Callable[[object], None]:
+    import numpy as np
+
+    labels = _labels(board)
+
+    def draw(fig: object) -> None:
+        ax = fig.subplots()  # type: ignore[attr-defined]
+        x = board.rows[column].to_numpy(dtype=float)
+        y = board.rows["decaScore"].to_numpy(dtype=float)
+        ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
+        if board.grouped:
+            yerr = np.nan_to_num(board.rows["decaScore_std"].to_numpy(dtype=float))[ok]
+        else:
+            yerr = np.nan_to_num(np.vstack([y - board.rows["decaScore_low"].to_numpy(dtype=float),
+                                            board.rows["decaScore_high"].to_numpy(dtype=float) - y]))[:, ok]
+        ax.errorbar(x[ok], y[ok], yerr=yerr, fmt="o", capsize=2, markersize=4, elinewidth=0.8)
+        for i in np.flatnonzero(ok)[:BAR_CHART_RUNS]:
+            ax.annotate(labels[i], (x[i], y[i]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        if ok.any():
+            ax.set_xscale("log")
+        else:
+            ax.text(0.5, 0.5, f"no run records {xlabel.lower()}", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel(xlabel + " (log scale)")
+        ax.set_ylabel("decaScore")
+        ax.set_title(f"decaScore vs {xlabel.lower()}")
+        ax.grid(alpha=0.3)
+
+    return draw
+
+
+def to_html(board: Board, title: str = "qabench leaderboard") -> str:
+    """One self-contained HTML page: the table and three plots as base64 PNG."""
+    header, body = cell_texts(board)
+    best = _best_rows(board)
+    numeric_from = header.index("decaScore")
+    esc = lambda s: html.escape(str(s), quote=True)  # noqa: E731
+    head = "<tr><th>#</th>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+    rows = []
+    for r, row in enumerate(body):
+        cells = []
+        for i, c in enumerate(row):
+            classes = (["num"] if i >= numeric_from else []) + (["best"] if r in best.get(i, ()) else [])
+            attr = f' class="{" ".join(classes)}"' if classes else ""
+            match = re.fullmatch(r"(-?[\d.]+) (\[.*\]|± [\d.]+)", c) if i >= numeric_from else None
+            content = f"{esc(match.group(1))} <small>{esc(match.group(2))}</small>" if match else esc(c)
+            cells.append(f"<td{attr}>{content}</td>")
+        rows.append(f'<tr><td class="num">{r + 1}</td>' + "".join(cells) + "</tr>")
+    n_tasks = max(len(board.tasks), 1)
+    figures = [
+        (_figure_png(_bar_chart(board), (max(6.0, 1.1 * n_tasks + 3.0), 4.2)),
+         f"Per-task headline scores of the top {min(BAR_CHART_RUNS, len(board))} rows"
+         + (" (whiskers: standard deviation over runs)." if board.grouped else " (whiskers: 95% bootstrap intervals).")),
+        (_figure_png(_scatter(board, "parameters", "Parameters"), (5.5, 4.0)), "decaScore against parameter count."),
+        (_figure_png(_scatter(board, "train_seconds", "Training time (s)"), (5.5, 4.0)), "decaScore against training time."),
+    ]
+    figure_html = "\n".join(
+        f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{png}"><figcaption>{esc(caption)}</figcaption></figure>'
+        for png, caption in figures
+    )
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    what = f"grouped by {board.grouped}, mean ± std" if board.grouped else "one row per run, 95% bootstrap intervals"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(title)}</title>
+<style>{_CSS}</style>
+</head><body>
+<h1>{esc(title)}</h1>
+<p class="meta">{len(board)} rows ({esc(what)}); decaScore is the sum of each task's headline metric. Generated {esc(generated)}.</p>
+<div class="wide"><table id="leaderboard"><thead>{head}</thead><tbody>
+{chr(10).join(rows)}
+</tbody></table></div>
+<section id="plots">
+{figure_html}
+</section>
+</body></html>
+"""

@@ -1,0 +1,110 @@
+"""``qabench leaderboard export``: GLUE-style Markdown/LaTeX, CSV, and a self-contained, escaped HTML page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from leaderboard_fixtures import accuracy_task, write_run
+
+from harness.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EVIL = '<script>alert("x")</script>'
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    """Two runs; one backbone name carries markup that every format must neutralise."""
+    path = tmp_path / "lb.db"
+    runs = [
+        write_run(tmp_path, "run-good", [accuracy_task("sst2", [100] * 8 + [0] * 2), accuracy_task("cola", [100, 0] * 5)],
+                  backbone="bert", parameters=4_000_000, train_seconds=40.0),
+        write_run(tmp_path, "run-evil", [accuracy_task("sst2", [100] * 6 + [0] * 4), accuracy_task("cola", [0, 0, 100] * 3 + [0])],
+                  backbone=f"gpt{EVIL}|$_&%", parameters=1_000_000, train_seconds=10.0),
+    ]
+    assert CliRunner().invoke(main, ["leaderboard", "--db", str(path), "add", *map(str, runs)]).exit_code == 0
+    return path
+
+
+def export(db: Path, *args: str) -> str:
+    result = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "export", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_markdown_is_a_glue_style_table_with_decascore_first(db: Path) -> None:
+    text = export(db, "--format", "md")
+    header = next(line for line in text.splitlines() if line.startswith("| #"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    assert cells[cells.index("decaScore") + 1 :][:2] == ["sst2 (accuracy)", "cola (accuracy)"]
+    first = next(line for line in text.splitlines() if line.startswith("| 1 |"))
+    assert "run-good" in first and "**130.0 [" in first  # the best score of a column is bold
+    assert "<script>" not in text and "\\<script\\>" in text
+    rows = [line for line in text.splitlines() if line.startswith("| 2 |")]
+    assert rows and rows[0].count(" | ") == header.count(" | ")  # the '|' in the name did not add a column
+
+
+def test_latex_escapes_record_text_and_uses_booktabs(db: Path) -> None:
+    text = export(db, "--format", "latex")
+    assert "\\toprule" in text and "\\bottomrule" in text
+    assert "\\textless{}script\\textgreater{}" in text and "\\$\\_\\&\\%" in text
+    assert "\\textbf{130.0}" in text
+
+
+def test_csv_has_one_numeric_column_per_score_and_bound(db: Path) -> None:
+    frame = pd.read_csv(io.StringIO(export(db, "--format", "csv")))
+    assert list(frame["run_id"]) == ["run-good", "run-evil"]
+    assert {"decaScore", "sst2", "sst2_low", "sst2_high", "cola", "cola_low", "cola_high", "parameters"} <= set(frame.columns)
+    good = frame.iloc[0]
+    assert good["sst2"] == 80.0 and good["sst2_low"] < 80.0 < good["sst2_high"]
+    assert good["decaScore"] == 130.0
+
+
+def test_html_is_self_contained_escaped_and_has_three_plots(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "board.html"
+    export(db, "--format", "html", "-o", str(out))
+    page = out.read_text()
+    assert EVIL not in page and "<script" not in page.lower()
+    assert html_escaped(EVIL) in page
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing fetched at view time
+    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    assert len(images) == 3
+    assert all(base64.b64decode(png).startswith(b"\x89PNG") for png in images)
+    assert page.count("<tr>") == 3  # header and two runs
+
+
+def html_escaped(text: str) -> str:
+    import html
+
+    return html.escape(text, quote=True)
+
+
+def test_grouped_export_reports_mean_and_spread(db: Path) -> None:
+    text = export(db, "--format", "md", "--group-by", "head-mode")
+    assert "| 1 | typed | 2 | **" in text and "±" in text
+
+
+def test_an_unknown_format_is_a_usage_error(db: Path) -> None:
+    result = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "export", "--format", "pdf"])
+    assert result.exit_code == 2 and "'pdf' is not one of" in result.output
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian chromium is not installed (bench/html_screenshot.py installs it)")
+def test_the_html_page_renders_in_headless_chromium(db: Path, tmp_path: Path) -> None:
+    sys.path.insert(0, str(REPO / "bench"))
+    try:
+        from html_screenshot import check_screenshot, screenshot
+    finally:
+        sys.path.remove(str(REPO / "bench"))
+    page = tmp_path / "board.html"
+    export(db, "--format", "html", "-o", str(page))
+    report = check_screenshot(screenshot(page, tmp_path / "board.png"))
+    assert report.table_ink > 0.01 and report.plot_ink > 0.01, report
