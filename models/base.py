@@ -7,6 +7,7 @@ of the lecture's models (word2vec ... XLNet) can sit under the same heads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,6 +39,9 @@ class Backbone(nn.Module):
     name: str = ""
     hidden_size: int = 0
     causal: bool = False
+    preset: str | None = None  # size preset it was built from; None when loaded as pretrained
+    source: str | None = None  # pretrained directory, hub id or vectors it was loaded from
+    load_report: Any = None  # what loading found (e.g. word2vec's vocabulary coverage)
 
     def encode(
         self,
@@ -49,6 +53,18 @@ class Backbone(nn.Module):
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> Encoded:  # noqa: D401 - nn.Module hook
         return self.encode(input_ids, attention_mask, token_type_ids)
+
+    def config_dict(self) -> dict[str, Any]:
+        """JSON-ready hyper-parameters that rebuild this architecture (saved with checkpoints)."""
+        return {}
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters grouped bottom-up (embeddings first, top layer last).
+
+        The trainer uses these for ULMFiT's discriminative learning rates and
+        gradual unfreezing. Every parameter appears in exactly one group.
+        """
+        return [list(self.parameters())]
 
     def num_parameters(self) -> int:
         """Number of parameters (trainable or not)."""

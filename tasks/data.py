@@ -17,11 +17,12 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from tasks.errors import TaskError
 from tasks.types import Example, Row, Task
@@ -113,9 +114,10 @@ def load_examples(
     """Recast the rows of ``split`` into examples (the first ``limit`` when given)."""
     rows = load_rows(task, split, data_dir, files)
     examples: list[Example] = []
+    seen: dict[str, int] = {}
     for index, row in enumerate(_iter_rows(rows)):
         try:
-            examples.extend(task.rows_to_examples([row]))
+            examples.extend(unique_ids(task.rows_to_examples([row]), seen))
         except KeyError as err:
             columns = ", ".join(sorted(row)) if isinstance(row, Mapping) else "?"
             raise TaskError(
@@ -124,6 +126,22 @@ def load_examples(
         if limit is not None and len(examples) >= limit:
             return examples[:limit]
     return examples
+
+
+def unique_ids(examples: Iterable[Example], seen: dict[str, int]) -> Iterator[Example]:
+    """Examples with ids made unique within a split: a repeated id gets ``#2``, ``#3``, ...
+
+    Content-derived ids (translation pairs, NLI pairs) repeat where the data
+    repeats a pair; predictions and paired comparisons need one id per example.
+
+    >>> ex = Example(id="a", question="q", context="c", answer="x")
+    >>> [e.id for e in unique_ids([ex, ex, ex], {})]
+    ['a', 'a#2', 'a#3']
+    """
+    for example in examples:
+        count = seen.get(example.id, 0) + 1
+        seen[example.id] = count
+        yield example if count == 1 else dataclasses.replace(example, id=f"{example.id}#{count}")
 
 
 def fingerprint(examples: Iterable[Example]) -> str:

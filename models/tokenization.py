@@ -1,0 +1,117 @@
+"""The one shared local vocabulary of locally built backbones.
+
+Every backbone built from a preset in one comparison tokenizes with the same
+WordPiece vocabulary, trained with the ``tokenizers`` library on the text of
+the tasks in the run, so differences between backbones are never differences
+of tokenization. Backbones loaded as pretrained keep their own tokenizer.
+
+>>> # tok = train_tokenizer(["the cat sat", "a dog ran"], vocab_size=200)
+>>> # tok("is it a cat?", "the cat sat", truncation="only_second")["token_type_ids"]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable
+
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+"""Special tokens, in id order: [PAD] is 0 everywhere."""
+
+MODEL_MAX_LENGTH = 512
+"""Longest sequence a locally built backbone accepts (its position tables)."""
+
+_CACHE_FORMAT = "qabench-wordpiece-v1"  # bump when the recipe below changes
+
+
+def default_cache_dir() -> Path:
+    """``$QABENCH_CACHE/tokenizers`` or ``~/.cache/qabench/tokenizers``."""
+    root = os.environ.get("QABENCH_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "qabench")
+    return Path(root) / "tokenizers"
+
+
+def texts_fingerprint(texts: Iterable[str], vocab_size: int) -> str:
+    """sha256 of the training texts (length-prefixed, so boundaries count) and the vocabulary size."""
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{vocab_size}\n".encode())
+    for text in texts:
+        data = text.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def wrap_tokenizer(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
+    """Wrap a ``tokenizers.Tokenizer`` whose vocabulary holds :data:`SPECIAL_TOKENS` for ``transformers``."""
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_max_length=MODEL_MAX_LENGTH,
+        padding_side="right",
+        model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+    )
+
+
+def pair_template(tokenizer: Tokenizer) -> processors.TemplateProcessing:
+    """BERT's template: ``[CLS] A [SEP]`` and ``[CLS] A [SEP] B [SEP]`` with segment ids 0 then 1."""
+    cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
+    return processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B:1 [SEP]:1",
+        special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)],
+    )
+
+
+def _train(texts: list[str], vocab_size: int) -> Tokenizer:
+    tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.decoder = decoders.WordPiece()
+    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    tokenizer.post_processor = pair_template(tokenizer)
+    return tokenizer
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 8000, cache_dir: str | None = None
+) -> PreTrainedTokenizerFast:
+    """Train (or load from the cache) the shared lowercase WordPiece vocabulary on ``texts``.
+
+    The result is cached under ``cache_dir`` (default :func:`default_cache_dir`)
+    in a folder named by the sha256 of the texts and ``vocab_size``; a second
+    call with the same texts loads it instead of training again.
+
+    >>> # tok = train_tokenizer(task_texts, vocab_size=8000)
+    >>> # enc = tok(question, context, truncation="only_second", stride=64,
+    >>> #           return_overflowing_tokens=True, return_offsets_mapping=True)
+    """
+    corpus = [text for text in texts if text]
+    if not corpus:
+        raise ValueError("train_tokenizer needs at least one non-empty text")
+    if vocab_size < len(SPECIAL_TOKENS) + 1:
+        raise ValueError(f"vocab_size={vocab_size} is too small; it must exceed the {len(SPECIAL_TOKENS)} special tokens")
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    target = root / texts_fingerprint(corpus, vocab_size)
+    if (target / "tokenizer.json").is_file():
+        return wrap_tokenizer(Tokenizer.from_file(str(target / "tokenizer.json")))
+    tokenizer = _train(corpus, vocab_size)
+    root.mkdir(parents=True, exist_ok=True)
+    # Write into a private folder and rename it, so a concurrent run never sees half a tokenizer.
+    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+    tokenizer.save(str(staging / "tokenizer.json"))
+    try:
+        os.replace(staging, target)
+    except OSError:  # another process won the race; its files are the same
+        for leftover in staging.iterdir():
+            leftover.unlink()
+        staging.rmdir()
+    return wrap_tokenizer(tokenizer)
