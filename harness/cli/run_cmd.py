@@ -1,0 +1,120 @@
+"""``qabench run``, ``qabench train`` and ``qabench eval``: the benchmark's main job.
+
+``qabench run`` with no config runs the bundled quickstart (four tiny tasks,
+a tiny local BERT) offline in about a minute on two CPU cores.
+
+    qabench run                                   # the quickstart
+    qabench run my.yaml --set optim.lr=3e-4       # any config, with overrides
+    qabench run my.yaml --resume runs/<run_id>    # continue an interrupted run
+    qabench train my.yaml && qabench eval runs/<run_id> --split validation
+    torchrun --nproc_per_node 2 --no-python qabench run my.yaml   # several GPUs (or CPU processes)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from harness.errors import UserError
+
+
+def _data_dir(ctx: click.Context) -> str | None:
+    """``--data-dir`` when given on the command line; else None, so the config's data_dir (then $QABENCH_DATA) applies."""
+    root = ctx.find_root()
+    if root.get_parameter_source("data_dir") == click.core.ParameterSource.COMMANDLINE:
+        return root.obj.get("data_dir")
+    return None
+
+
+def _load_plugins(ctx: click.Context) -> None:
+    obj = ctx.find_root().obj or {}
+    if obj.get("task_dirs") or obj.get("includes"):
+        from tasks.registry import load_plugins
+
+        load_plugins(obj.get("task_dirs", ()), obj.get("includes", ()))
+
+
+def _config(path: str | None, overrides: tuple[str, ...], quiet: bool) -> Any:
+    from harness.config import load_config
+
+    config = load_config(path, overrides)
+    if quiet:
+        import dataclasses
+
+        config = dataclasses.replace(config, output=dataclasses.replace(config.output, progress=False))
+    return config
+
+
+def _report(outcome: Any) -> None:
+    from harness.record import print_table
+
+    print_table(outcome.record)
+    click.echo(f"record: {outcome.record_path}")
+    click.echo(outcome.leaderboard_note)
+
+
+_set_option = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a config key, e.g. --set optim.lr=3e-4 (repeatable).")
+_resume_option = click.option("--resume", type=click.Path(), default=None, help="Continue from the last checkpoint of this run directory (or checkpoint file).")
+_quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+
+
+@click.command()
+@click.argument("config", required=False, type=click.Path())
+@_set_option
+@_resume_option
+@_quiet_option
+@click.pass_context
+def run(ctx: click.Context, config: str | None, overrides: tuple[str, ...], resume: str | None, quiet: bool) -> None:
+    """Train, evaluate and record a run; print the per-task table and the record's path.
+
+    Without CONFIG, runs the bundled quickstart (sst2, rte, squad, conll2003
+    on tiny samples with a tiny local BERT; offline, about a minute on CPU).
+    """
+    from harness.runner import run as run_job
+
+    _load_plugins(ctx)
+    cfg = _config(config, overrides, quiet)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process speaks
+        click.echo(f"config: {cfg.origin}")
+    outcome = run_job(cfg, data_dir=_data_dir(ctx), resume=resume, echo=click.echo)
+    if outcome is not None:
+        _report(outcome)
+
+
+@click.command()
+@click.argument("config", type=click.Path())
+@_set_option
+@_resume_option
+@_quiet_option
+@click.pass_context
+def train(ctx: click.Context, config: str, overrides: tuple[str, ...], resume: str | None, quiet: bool) -> None:
+    """Train only; the run directory then holds the model for 'qabench eval'."""
+    from harness.runner import train_only
+
+    _load_plugins(ctx)
+    cfg = _config(config, overrides, quiet)
+    run_dir, result = train_only(cfg, data_dir=_data_dir(ctx), resume=resume)
+    click.echo(f"trained {result.steps} steps in {result.seconds:.1f}s ({result.examples_per_second:.0f} examples/s), final loss {result.final_loss:.4f}")
+    click.echo(f"run: {run_dir}")
+
+
+@click.command(name="eval")
+@click.argument("run_or_checkpoint", type=click.Path())
+@click.option("--tasks", "task_names", default="", help="Comma-separated tasks to evaluate (default: all of the run's).")
+@click.option("--split", default=None, help="Evaluate this split of each task instead of the configured one.")
+@click.option("--out", default=None, type=click.Path(file_okay=False), help="Write the record here (default: the run directory, or a new one beside it).")
+@click.pass_context
+def eval_(ctx: click.Context, run_or_checkpoint: str, task_names: str, split: str | None, out: str | None) -> None:
+    """Evaluate a trained run directory (or a training checkpoint) and write a run record."""
+    from pathlib import Path
+
+    from harness.runner import eval_only
+
+    _load_plugins(ctx)
+    if not Path(run_or_checkpoint).exists():
+        raise UserError(f"eval {run_or_checkpoint}: no such run directory or checkpoint")
+    names = [n.strip() for n in task_names.split(",") if n.strip()]
+    outcome = eval_only(run_or_checkpoint, data_dir=_data_dir(ctx), tasks=names, split=split, output=out)
+    _report(outcome)

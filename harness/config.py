@@ -1,0 +1,426 @@
+"""The run configuration: a YAML file mapped onto frozen dataclasses.
+
+Every field has a default except ``tasks``; a config names only what it
+changes. Unknown keys and bad values are errors that name the key, the file
+and its line. ``--set a.b=value`` overrides a key; the value is read as a YAML
+scalar (``--set optim.lr=3e-4``, ``--set tasks.0.limit=50``,
+``--set "tasks=[sst2, rte]"``).
+
+>>> cfg = parse_config("tasks: [sst2]\\noptim: {steps: 10}", origin="inline")
+>>> cfg.optim.steps, cfg.tasks[0].name, cfg.model.backbone
+(10, 'sst2', 'bert')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import yaml
+
+from harness.errors import UserError
+
+QUICKSTART = Path(__file__).parent / "quickstart" / "quickstart.yaml"
+"""The config ``qabench run`` uses when given none."""
+
+MIXTURES = ("proportional", "temperature", "round_robin", "anti_curriculum")
+RECIPES = ("auto", "adamw", "ulmfit")
+HEAD_MODES = ("typed", "text")
+OVERRIDDEN = -1  # line marker of a key set by --set
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The backbone."""
+
+    backbone: str = "bert"  # registry name: word2vec, elmo, ulmfit, transformer, gpt, bert, ernie, xlnet
+    preset: str = "tiny"  # size preset of a locally built backbone: tiny, small, base
+    pretrained: str | None = None  # a directory or hub id to load instead (it keeps its own tokenizer)
+    allow_pickle: bool = False  # let a pretrained checkpoint load pickled (.bin) weights
+    vocab_size: int = 8000  # size of the local WordPiece vocabulary trained on the run's text
+    max_length: int = 256  # tokens per window (question + context)
+    stride: int = 64  # overlap in tokens between the windows of a long context
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    """The answer heads."""
+
+    mode: str = "typed"  # typed: each task uses the head of its format (MT-DNN); text: one generative head
+    task_specific: bool = False  # MT-DNN's own variant: one output layer per task instead of per format
+    dropout: float = 0.1
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """One task of the run; a bare name in the YAML list means all defaults."""
+
+    name: str
+    train_split: str | None = None  # default: the task's own training split
+    eval_split: str | None = None  # default: the task's own evaluation split
+    limit: int | None = None  # train on the first N examples only
+    eval_limit: int | None = None  # evaluate on the first N examples only
+    train: bool = True  # false: evaluate only
+
+
+@dataclass(frozen=True)
+class MixtureConfig:
+    """Which task each training step draws its batch from."""
+
+    strategy: str = "proportional"  # proportional | temperature | round_robin | anti_curriculum
+    temperature: float = 2.0  # temperature: weights proportional to size ** (1 / T)
+    first_task: str | None = None  # anti_curriculum: the task trained alone first (default: the first task)
+    first_steps: int = 0  # anti_curriculum: steps of the first task alone
+    then: str = "round_robin"  # anti_curriculum: the mixture after the first phase
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """Optimisation."""
+
+    steps: int = 100  # optimizer steps
+    batch_size: int = 16  # examples (windows) per batch, per process
+    accumulate: int = 1  # batches per optimizer step
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.1  # fraction of the steps spent warming up (adamw recipe)
+    clip: float = 1.0  # gradient norm clipping; 0 = off
+    recipe: str = "auto"  # adamw | ulmfit | auto (ulmfit for the ulmfit backbone)
+    lr_decay: float = 2.6  # ulmfit: each layer group down learns at lr / lr_decay ** depth
+    unfreeze_every: int = 0  # ulmfit: steps between unfreezing layer groups (0 = steps / groups)
+    cut_frac: float = 0.1  # ulmfit: fraction of steps the slanted triangular schedule rises
+    ratio: float = 32.0  # ulmfit: how much smaller the lowest learning rate is than the peak
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation, and early stopping on the validation decaScore."""
+
+    batch_size: int = 64
+    every: int = 0  # evaluate every N steps during training (0 = only at the end)
+    patience: int = 0  # stop after N evaluations without a better decaScore (0 = never stop early)
+    limit: int | None = None  # examples per task in the evaluations during training
+    max_answer_length: int = 30  # span head: longest answer in tokens
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where results go."""
+
+    dir: str = "runs"  # run directories are <dir>/<run_id>/
+    checkpoint_every: int = 0  # save a resumable checkpoint every N steps (0 = never)
+    leaderboard: bool = True  # add the record to the leaderboard database when the run finishes
+    db: str | None = None  # database path (default: $QABENCH_DB or the leaderboard's default)
+    progress: bool = True  # show a progress bar
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run. ``origin`` is the file it came from; ``lines`` maps key paths to its lines."""
+
+    tasks: tuple[TaskConfig, ...]
+    model: ModelConfig = ModelConfig()
+    heads: HeadsConfig = HeadsConfig()
+    mixture: MixtureConfig = MixtureConfig()
+    optim: OptimConfig = OptimConfig()
+    eval: EvalConfig = EvalConfig()
+    output: OutputConfig = OutputConfig()
+    seed: int = 0  # one seed for all randomness: weights, dropout, data order, mixture
+    data_dir: str | None = None  # local mirror; a relative path is relative to the config file
+    cache_dir: str | None = None  # features and tokenizers cache (default: $QABENCH_CACHE or ~/.cache/qabench)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int | None = None  # CPU threads for torch (None: torch's default); tiny models run fastest on 1, and shared CPUs punish more
+    origin: str = field(default="<none>", compare=False)
+    lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, *path: str | int) -> str:
+        """``file:line`` of a key (or of the file alone, or the ``--set`` that gave it), for error messages."""
+        return _where(self.origin, self.lines, tuple(str(p) for p in path))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config as a plain, JSON-ready dict (what the run record keeps)."""
+        data = dataclasses.asdict(self)
+        data.pop("origin")
+        data.pop("lines")
+        data["tasks"] = [dict(t) for t in data["tasks"]]
+        return data
+
+
+# --- loading --------------------------------------------------------------------------------------------------------
+
+
+def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -> RunConfig:
+    """Read a YAML config (default: the quickstart) and apply ``--set`` overrides."""
+    path = Path(path) if path is not None else QUICKSTART
+    if not path.is_file():
+        raise UserError(f"config {path}: no such file")
+    config = parse_config(path.read_text(encoding="utf-8"), origin=str(path), overrides=overrides)
+    if config.data_dir is not None and not Path(config.data_dir).expanduser().is_absolute():
+        config = dataclasses.replace(config, data_dir=str((path.parent / config.data_dir).resolve()))
+    return config
+
+
+def parse_config(text: str, origin: str = "<string>", overrides: Sequence[str] = ()) -> RunConfig:
+    """Build a :class:`RunConfig` from YAML text; errors name ``origin`` and the line."""
+    data, lines = _read_yaml(text, origin)
+    for item in overrides:
+        data = apply_override(data, item)
+        key = tuple(item.split("=", 1)[0].strip().split("."))
+        for path in [p for p in lines if p[: len(key)] == key]:
+            del lines[path]
+        lines[key] = OVERRIDDEN
+    data = _normalise_tasks(data, origin, lines)
+    config = _build(RunConfig, data, (), origin, lines)
+    config = dataclasses.replace(config, origin=origin, lines=lines)
+    validate(config)
+    return config
+
+
+def from_dict(data: Mapping[str, Any], origin: str = "<dict>") -> RunConfig:
+    """Rebuild a config from :meth:`RunConfig.to_dict` (checkpoints and records keep that form)."""
+    lines: dict[tuple[str, ...], int] = {}
+    config = _build(RunConfig, _normalise_tasks(dict(data), origin, lines), (), origin, lines)
+    return dataclasses.replace(config, origin=origin)
+
+
+def apply_override(data: Mapping[str, Any], item: str) -> dict[str, Any]:
+    """Return ``data`` with one ``key.path=value`` override applied (value read as YAML).
+
+    >>> apply_override({"optim": {"lr": 1.0}}, "optim.lr=0.0003")
+    {'optim': {'lr': 0.0003}}
+    """
+    if "=" not in item:
+        raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set optim.lr=3e-4")
+    key, raw = item.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as err:
+        raise UserError(f"--set {key}: value {raw!r} is not valid YAML ({err.problem if hasattr(err, 'problem') else err})") from None
+    parts = key.strip().split(".")
+    if not all(parts):
+        raise UserError(f"--set {item!r}: empty key part; write keys like optim.lr")
+    root: dict[str, Any] = _deep_copy(data)
+    node: Any = root
+    for depth, part in enumerate(parts[:-1]):
+        nxt = _child(node, part, parts[: depth + 1], item)
+        if nxt is None:
+            nxt = {}
+            _assign(node, part, nxt, item)
+        node = nxt
+    _assign(node, parts[-1], value, item)
+    return root
+
+
+def _child(node: Any, part: str, path: list[str], item: str) -> Any:
+    if isinstance(node, list):
+        index = _index(node, part, item)
+        if isinstance(node[index], str):  # a bare task name becomes a mapping to hold the key
+            node[index] = {"name": node[index]}
+        return node[index]
+    if isinstance(node, dict):
+        return node.get(part)
+    raise UserError(f"--set {item}: {'.'.join(path[:-1])} is not a section")
+
+
+def _assign(node: Any, part: str, value: Any, item: str) -> None:
+    if isinstance(node, list):
+        node[_index(node, part, item)] = value
+    elif isinstance(node, dict):
+        node[part] = value
+    else:
+        raise UserError(f"--set {item}: cannot set {part!r} inside a {type(node).__name__}")
+
+
+def _index(node: list, part: str, item: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise UserError(f"--set {item}: {part!r} is not an index of the list (0..{len(node) - 1})")
+    return int(part)
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(v) for v in value]
+    return value
+
+
+def _read_yaml(text: str, origin: str) -> tuple[dict[str, Any], dict[tuple[str, ...], int]]:
+    """The YAML document as plain data, and the line of every key path."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{origin}:{mark.line + 1}" if mark is not None else origin
+        raise UserError(f"config {where}: not valid YAML: {getattr(err, 'problem', None) or err}") from None
+    finally:
+        loader.dispose()
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise UserError(f"config {origin}: expected a mapping of sections (model:, tasks:, ...), got {type(data).__name__}")
+    lines: dict[tuple[str, ...], int] = {}
+    if node is not None:
+        _collect_lines(node, (), lines)
+    return data, lines
+
+
+def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = path + (str(key.value),)
+            lines[sub] = key.start_mark.line + 1
+            _collect_lines(value, sub, lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, value in enumerate(node.value):
+            _collect_lines(value, path + (str(index),), lines)
+
+
+def _normalise_tasks(data: dict[str, Any], origin: str, lines: Mapping[tuple[str, ...], int]) -> dict[str, Any]:
+    """``tasks: [sst2, {name: rte, limit: 5}]`` -> a list of mappings."""
+    tasks = data.get("tasks")
+    if tasks is None:
+        raise UserError(f"config {origin}: no tasks; add e.g. 'tasks: [sst2, rte]'")
+    if isinstance(tasks, str):
+        tasks = [tasks]
+    if not isinstance(tasks, list) or not tasks:
+        raise UserError(f"config {_where(origin, lines, ('tasks',))}: tasks must be a non-empty list of task names or mappings")
+    out = []
+    for index, item in enumerate(tasks):
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or "name" not in item:
+            raise UserError(f"config {_where(origin, lines, ('tasks', str(index)))}: tasks[{index}] needs a name (a task name or a mapping with name:)")
+        out.append(item)
+    return {**data, "tasks": out}
+
+
+def _where(origin: str, lines: Mapping[tuple[str, ...], int], path: tuple[str, ...]) -> str:
+    while path and path not in lines:
+        path = path[:-1]
+    line = lines.get(path)
+    if line == OVERRIDDEN:
+        return f"{origin} (--set {'.'.join(path)})"
+    return f"{origin}:{line}" if line else origin
+
+
+def _build(cls: type, data: Any, path: tuple[str, ...], origin: str, lines: Mapping[tuple[str, ...], int]) -> Any:
+    """An instance of the dataclass ``cls`` from a mapping, checking keys and value types."""
+    section = ".".join(path) or "the top level"
+    if not isinstance(data, dict):
+        raise UserError(f"config {_where(origin, lines, path)}: {section} must be a mapping, got {_show(data)}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("origin", "lines")}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        key_path = path + (str(key),)
+        dotted = ".".join(key_path)
+        if key not in known:
+            close = _close(str(key), list(known))
+            raise UserError(f"config {_where(origin, lines, key_path)}: unknown key {dotted!r}{close}")
+        values[key] = _convert(hints[key], value, key_path, origin, lines)
+    missing = [f.name for f in known.values() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in values]
+    if missing:
+        raise UserError(f"config {_where(origin, lines, path)}: {section} needs {', '.join(missing)}")
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any, path: tuple[str, ...], origin: str, lines: Mapping[tuple[str, ...], int]) -> Any:
+    dotted = ".".join(path)
+    where = _where(origin, lines, path)
+    origin_type = typing.get_origin(hint)
+    if origin_type in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(options[0], value, path, origin, lines)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, path, origin, lines)
+    if origin_type is tuple:
+        item_type = typing.get_args(hint)[0]
+        if not isinstance(value, list):
+            raise UserError(f"config {where}: {dotted} must be a list, got {_show(value)}")
+        return tuple(_convert(item_type, v, path + (str(i),), origin, lines) for i, v in enumerate(value))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+    else:  # pragma: no cover - every field type is handled above
+        raise TypeError(f"config field {dotted} has an unsupported type {hint}")
+    raise UserError(f"config {where}: {dotted} must be {hint.__name__}, got {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}" if value is not None else "nothing"
+
+
+def _close(name: str, candidates: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, candidates, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(candidates)}"
+
+
+def validate(config: RunConfig) -> None:
+    """Check values the types alone do not (choices, ranges); errors name the key."""
+
+    def bad(path: tuple[str, ...], message: str) -> UserError:
+        return UserError(f"config {config.where(*path)}: {'.'.join(path)} {message}")
+
+    checks: list[tuple[tuple[str, ...], bool, str]] = [
+        (("mixture", "strategy"), config.mixture.strategy in MIXTURES, f"must be one of {', '.join(MIXTURES)}"),
+        (("mixture", "then"), config.mixture.then in MIXTURES[:3], f"must be one of {', '.join(MIXTURES[:3])}"),
+        (("mixture", "temperature"), config.mixture.temperature > 0, "must be > 0"),
+        (("mixture", "first_steps"), config.mixture.first_steps >= 0, "must be >= 0"),
+        (("optim", "recipe"), config.optim.recipe in RECIPES, f"must be one of {', '.join(RECIPES)}"),
+        (("optim", "steps"), config.optim.steps >= 1, "must be >= 1"),
+        (("optim", "batch_size"), config.optim.batch_size >= 1, "must be >= 1"),
+        (("optim", "accumulate"), config.optim.accumulate >= 1, "must be >= 1"),
+        (("optim", "lr"), config.optim.lr > 0, "must be > 0"),
+        (("optim", "warmup"), 0 <= config.optim.warmup < 1, "must be a fraction in [0, 1)"),
+        (("optim", "cut_frac"), 0 < config.optim.cut_frac < 1, "must be a fraction in (0, 1)"),
+        (("heads", "mode"), config.heads.mode in HEAD_MODES, f"must be one of {', '.join(HEAD_MODES)}"),
+        (("heads", "dropout"), 0 <= config.heads.dropout < 1, "must be in [0, 1)"),
+        (("model", "max_length"), config.model.max_length >= 16, "must be >= 16"),
+        (("model", "stride"), 0 <= config.model.stride <= config.model.max_length // 2, "must be >= 0 and at most half of model.max_length"),
+        (("eval", "batch_size"), config.eval.batch_size >= 1, "must be >= 1"),
+        (("eval", "every"), config.eval.every >= 0, "must be >= 0"),
+        (("eval", "patience"), config.eval.patience >= 0, "must be >= 0"),
+        (("output", "checkpoint_every"), config.output.checkpoint_every >= 0, "must be >= 0"),
+        (("threads",), config.threads is None or config.threads >= 1, "must be >= 1 (or left out for torch's default)"),
+    ]
+    for path, ok, message in checks:
+        if not ok:
+            raise bad(path, message)
+    names = [t.name for t in config.tasks]
+    for index, name in enumerate(names):
+        if names.index(name) != index:
+            raise bad(("tasks", str(index)), f"names task {name!r} twice")
+        limits = (config.tasks[index].limit, config.tasks[index].eval_limit)
+        if any(v is not None and v < 1 for v in limits):
+            raise bad(("tasks", str(index)), "limits must be >= 1")
+    if not any(t.train for t in config.tasks):
+        raise bad(("tasks",), "has no task to train on (every task says train: false)")
+    first = config.mixture.first_task
+    if first is not None and first not in names:
+        raise bad(("mixture", "first_task"), f"{first!r} is not one of the run's tasks ({', '.join(names)})")

@@ -1,0 +1,531 @@
+"""The whole job of ``qabench run``: config -> tasks and data -> model -> training -> evaluation -> record.
+
+Each step is a plain function, so ``qabench train`` and ``qabench eval`` are
+the two halves of :func:`run`:
+
+- :func:`prepare` resolves the tasks, loads their examples, builds (or loads)
+  the backbone with the shared heads and the features;
+- :func:`train_run` trains and saves the model into the run directory;
+- :func:`evaluate_run` evaluates it and writes ``record.json`` and
+  ``predictions.jsonl`` atomically, then adds the record to the leaderboard.
+
+A run directory ``<output.dir>/<run_id>/`` holds ``config.json``,
+``model/`` (the backbone as ``models.registry.save_backbone`` writes it, plus
+``heads.pt`` and ``heads.json``), ``train.json``, ``checkpoints/last.pt``
+when checkpoints are on, and finally the record and predictions.
+
+>>> # outcome = run(load_config("quickstart.yaml"))
+>>> # outcome.record_path
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from harness import config as config_module
+from harness.config import RunConfig
+from harness.errors import UserError
+from harness.evaluate import EvalSet, TaskResult, deca_score, evaluate_tasks
+from harness.features import FeatureConfig, build_features, default_cache_dir
+from harness.record import PREDICTIONS_FILE, RECORD_FILE, build_record, directory_sha256, hardware_info, new_run_id, write_json_atomic
+from harness.train import TrainResult, TrainSet, check_compatible, find_checkpoint, load_checkpoint, seed_everything, train
+from models.heads import HEAD_FORMATS, HeadSpec, MultiTaskModel
+from tasks.data import fingerprint, load_examples
+from tasks.types import Example, Task
+
+MODEL_DIR = "model"
+HEADS_WEIGHTS = "heads.pt"
+HEADS_FILE = "heads.json"
+TRAIN_FILE = "train.json"
+CONFIG_FILE = "config.json"
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """A task of the run with its resolved splits and caps."""
+
+    task: Task
+    train_split: str | None  # None: evaluation only
+    eval_split: str
+    limit: int | None
+    eval_limit: int | None
+
+
+@dataclass
+class Prepared:
+    """Everything training and evaluation need."""
+
+    config: RunConfig
+    tasks: list[RunTask]
+    model: MultiTaskModel
+    device: torch.device
+    pad_id: int
+    train_sets: list[TrainSet]
+    eval_sets: list[EvalSet]
+    data_dir: str | None
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run wrote its record, and the record itself."""
+
+    run_dir: Path
+    record_path: Path
+    record: dict[str, Any]
+    leaderboard_note: str
+
+
+# --- tasks and data --------------------------------------------------------------------------------------------------
+
+
+def resolve_tasks(config: RunConfig) -> list[RunTask]:
+    """The run's tasks from the registry; unknown names and formats without a head are :class:`UserError`."""
+    from tasks.errors import TaskError
+    from tasks.registry import get
+
+    if config.heads.mode != "typed":
+        raise UserError(
+            f"config {config.where('heads', 'mode')}: heads.mode {config.heads.mode!r} needs the text head (a decoder), "
+            "which is not available in this qabench; use heads.mode: typed"
+        )
+    resolved = []
+    for index, item in enumerate(config.tasks):
+        try:
+            task = get(item.name)
+        except TaskError as err:
+            raise UserError(f"config {config.where('tasks', index)}: {err}") from None
+        if task.format not in HEAD_FORMATS:
+            raise UserError(
+                f"config {config.where('tasks', index)}: task {task.name!r} answers in format {task.format!r}, which needs the text head; "
+                f"the text head is not available in head mode 'typed' (typed heads: {', '.join(HEAD_FORMATS)}); remove the task from the config"
+            )
+        train_split = item.train_split or task.train_split
+        if not item.train:
+            train_split = None
+        for split in (train_split, item.eval_split):
+            if split is not None and split not in task.splits:
+                raise UserError(f"config {config.where('tasks', index)}: task {task.name!r} has no split {split!r}; its splits: {', '.join(task.splits)}")
+        resolved.append(RunTask(task, train_split, item.eval_split or task.eval_split, item.limit, item.eval_limit))
+    return resolved
+
+
+def head_specs(tasks: Sequence[RunTask], task_specific: bool) -> dict[str, HeadSpec]:
+    """Each task's head: shared per format, tag layers shared per label set (or one per task when ``task_specific``)."""
+    label_sets: dict[tuple[str, ...], str] = {}
+    for t in sorted(tasks, key=lambda t: t.task.name):
+        if t.task.format == "tags":
+            label_sets.setdefault(tuple(t.task.labels), t.task.name)
+    return {
+        t.task.name: HeadSpec(
+            format=t.task.format,
+            num_labels=len(t.task.labels) if t.task.format == "tags" else 0,
+            label_set=label_sets.get(tuple(t.task.labels), "") if t.task.format == "tags" else "",
+            task_specific=task_specific,
+        )
+        for t in tasks
+    }
+
+
+def _load(task: Task, split: str, data_dir: str | None, limit: int | None) -> list[Example]:
+    from tasks.errors import TaskError
+
+    try:
+        examples = load_examples(task, split, data_dir=data_dir, limit=limit)
+    except TaskError as err:
+        raise UserError(str(err)) from None
+    if not examples:
+        raise UserError(f"task {task.name!r}, split {split!r}: no examples")
+    return examples
+
+
+def tokenizer_texts(examples: Sequence[Example]) -> list[str]:
+    """The text a local vocabulary is trained on: questions, contexts and answers."""
+    texts: list[str] = []
+    for e in examples:
+        texts.extend((e.question, " ".join(e.tokens) if e.tokens else e.context, e.answer))
+    return texts
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` is CUDA when present, else CPU (under torchrun, each process its own GPU)."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        return torch.device("cpu")
+    return torch.device(name)
+
+
+# --- the model -------------------------------------------------------------------------------------------------------
+
+
+def build_model(config: RunConfig, specs: dict[str, HeadSpec], texts: Sequence[str]) -> MultiTaskModel:
+    """The backbone (built from a preset over a local vocabulary, or loaded as pretrained) under fresh heads."""
+    from models.errors import ModelError
+    from models.registry import build_backbone, load_backbone
+    from models.tokenization import train_tokenizer
+
+    seed_everything(config.seed)
+    m = config.model
+    try:
+        if m.pretrained:
+            backbone = load_backbone(m.backbone, m.pretrained, allow_pickle=m.allow_pickle)
+        else:
+            cache = Path(config.cache_dir) / "tokenizers" if config.cache_dir else None
+            tokenizer = train_tokenizer(texts, vocab_size=m.vocab_size, cache_dir=str(cache) if cache else None)
+            backbone = build_backbone(m.backbone, m.preset, tokenizer=tokenizer)
+    except ModelError as err:
+        raise UserError(f"config {config.where('model')}: {err}") from None
+    return MultiTaskModel(backbone, specs, dropout=config.heads.dropout)
+
+
+def save_model(model: MultiTaskModel, directory: Path) -> None:
+    """The backbone (``save_backbone``), the heads' weights and their specs."""
+    from models.registry import save_backbone
+
+    save_backbone(model.backbone, str(directory))
+    torch.save(model.heads.state_dict(), directory / HEADS_WEIGHTS)
+    specs = {name: dataclasses.asdict(spec) for name, spec in model.specs.items()}
+    write_json_atomic(directory / HEADS_FILE, {"specs": specs, "dropout": _dropout(model)})
+
+
+def load_model(directory: Path) -> MultiTaskModel:
+    """Reload :func:`save_model`'s directory."""
+    from models.errors import ModelError
+    from models.registry import load_saved
+
+    if not (directory / HEADS_FILE).is_file():
+        raise UserError(f"{directory}: no {HEADS_FILE}; not a model saved by qabench train/run")
+    try:
+        backbone = load_saved(str(directory))
+    except ModelError as err:
+        raise UserError(str(err)) from None
+    meta = json.loads((directory / HEADS_FILE).read_text())
+    model = MultiTaskModel(backbone, {k: HeadSpec(**v) for k, v in meta["specs"].items()}, dropout=meta["dropout"])
+    model.heads.load_state_dict(torch.load(directory / HEADS_WEIGHTS, map_location="cpu", weights_only=True))
+    return model
+
+
+def _dropout(model: MultiTaskModel) -> float:
+    for module in model.heads.modules():
+        if isinstance(module, torch.nn.Dropout):
+            return float(module.p)
+    return 0.1
+
+
+def pad_id_of(model: MultiTaskModel) -> int:
+    """The padding id of the backbone's tokenizer (0 when it has none, as GPT-2)."""
+    pad = model.backbone.tokenizer.pad_token_id
+    return int(pad) if pad is not None else 0
+
+
+# --- prepare ---------------------------------------------------------------------------------------------------------
+
+
+def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, model: MultiTaskModel | None = None) -> Prepared:
+    """Resolve tasks, load examples, build the model (unless given) and the features.
+
+    Sets torch's CPU threads when the config names them (a process-wide setting).
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    data_dir = data_dir or config.data_dir
+    tasks = resolve_tasks(config)
+    if train and not any(t.train_split for t in tasks):
+        raise UserError(f"config {config.where('tasks')}: no task has a training split to train on")
+    train_examples = {t.task.name: _load(t.task, t.train_split, data_dir, t.limit) for t in tasks if train and t.train_split}
+    eval_examples = {t.task.name: _load(t.task, t.eval_split, data_dir, t.eval_limit) for t in tasks}
+    if model is None:
+        texts = [text for name in sorted(train_examples) for text in tokenizer_texts(train_examples[name])]
+        texts += [e.question for name in sorted(eval_examples) for e in eval_examples[name]]
+        model = build_model(config, head_specs(tasks, config.heads.task_specific), texts)
+    device = resolve_device(config.device)
+    model.to(device)
+    tokenizer = model.backbone.tokenizer
+    features = FeatureConfig(max_length=min(config.model.max_length, tokenizer.model_max_length), stride=config.model.stride)
+    cache = config.cache_dir or str(default_cache_dir())
+
+    def featurize(task: Task, examples: list[Example]) -> Any:
+        return build_features(task.format, examples, tokenizer, features, labels=task.labels, cache_dir=cache)
+
+    train_sets = [TrainSet(t.task.name, t.task.format, featurize(t.task, train_examples[t.task.name])) for t in tasks if t.task.name in train_examples]
+    eval_sets = [
+        EvalSet(t.task, t.eval_split, eval_examples[t.task.name], featurize(t.task, eval_examples[t.task.name]), fingerprint(eval_examples[t.task.name]))
+        for t in tasks
+    ]
+    return Prepared(config, tasks, model, device, pad_id_of(model), train_sets, eval_sets, data_dir)
+
+
+def _limited(eval_sets: Sequence[EvalSet], limit: int | None) -> list[EvalSet]:
+    """The evaluation sets cut to their first ``limit`` examples (for evaluations during training)."""
+    if limit is None:
+        return list(eval_sets)
+    out = []
+    for s in eval_sets:
+        if len(s.examples) <= limit:
+            out.append(s)
+            continue
+        rows = [i for i, example in enumerate(s.features["example_index"]) if example < limit]
+        out.append(dataclasses.replace(s, examples=s.examples[:limit], features=s.features.select(rows)))
+    return out
+
+
+# --- the two halves --------------------------------------------------------------------------------------------------
+
+
+def model_info(model: MultiTaskModel, config: RunConfig) -> dict[str, Any]:
+    """The record's ``model`` section."""
+    from harness.pretrain import read_pretrain_record
+
+    backbone = model.backbone
+    pretrained = config.model.pretrained
+    digest = directory_sha256(pretrained) if pretrained else None
+    return {
+        "backbone": backbone.name,
+        "preset": None if pretrained else config.model.preset,
+        "parameters": backbone.num_parameters(),
+        "head_parameters": sum(p.numel() for p in model.heads.parameters()),
+        "pretrained": pretrained,
+        "pretrained_sha256": digest,
+        "pretrain_record": read_pretrain_record(pretrained) if pretrained else None,  # a qabench-pretrained directory says how it was made
+    }
+
+
+def new_run_dir(config: RunConfig, created: datetime) -> tuple[str, Path]:
+    """A fresh run id and its directory (shared by every process of a distributed run)."""
+    preset = None if config.model.pretrained else config.model.preset
+    run_id = new_run_id(created, config.model.backbone, preset, config.to_dict())
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        box = [run_id]
+        torch.distributed.broadcast_object_list(box, src=0)
+        run_id = box[0]
+    return run_id, Path(config.output.dir) / run_id
+
+
+def train_run(prep: Prepared, run_dir: Path, resume: Path | None = None) -> TrainResult:
+    """Train and save the model, its config and a training summary into ``run_dir``."""
+    config = prep.config
+    rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        write_json_atomic(run_dir / CONFIG_FILE, config.to_dict())
+    periodic = _limited(prep.eval_sets, config.eval.limit)
+
+    def validation_score(model: MultiTaskModel) -> float:
+        return deca_score(evaluate_tasks(model, periodic, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length))
+
+    result = train(
+        prep.model,
+        prep.train_sets,
+        config,
+        prep.device,
+        prep.pad_id,
+        checkpoint_dir=run_dir / "checkpoints",
+        evaluate=validation_score if config.eval.every else None,
+        resume=resume,
+        progress=config.output.progress,
+    )
+    if rank == 0:
+        save_model(prep.model, run_dir / MODEL_DIR)
+        summary = dataclasses.asdict(result) | {"mixture": config.mixture.strategy, "seed": config.seed, "tasks": [s.name for s in prep.train_sets]}
+        write_json_atomic(run_dir / TRAIN_FILE, summary)
+    return result
+
+
+def evaluate_run(
+    prep: Prepared,
+    run_dir: Path,
+    run_id: str,
+    created: datetime,
+    training: TrainResult | dict[str, Any] | None,
+) -> RunOutcome:
+    """Evaluate every task, write predictions and the record atomically, add the record to the leaderboard."""
+    config = prep.config
+    run_dir.mkdir(parents=True, exist_ok=True)
+    predictions_path = run_dir / PREDICTIONS_FILE
+    tmp = run_dir / f".{PREDICTIONS_FILE}.tmp"
+    started = time.perf_counter()
+    try:
+        with tmp.open("w", encoding="utf-8") as writer:
+            results = evaluate_tasks(prep.model, prep.eval_sets, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length, writer)
+        eval_seconds = time.perf_counter() - started
+        train_info = dataclasses.asdict(training) if isinstance(training, TrainResult) else dict(training or {})
+        record = build_record(
+            run_id=run_id,
+            created=created,
+            config=config.to_dict(),
+            model=model_info(prep.model, config),
+            head_mode=config.heads.mode,
+            training={
+                "regime": "multitask" if len(prep.train_sets) > 1 else "single-task",
+                "mixture": config.mixture.strategy,
+                "steps": train_info.get("steps", 0),
+                "seed": config.seed,
+                "recipe": _recipe(config),
+                "best_step": train_info.get("best_step"),
+                "stopped_early": train_info.get("stopped_early", False),
+                "resumed_from_step": train_info.get("resumed_from_step"),
+                "train_tasks": [s.name for s in prep.train_sets] or train_info.get("tasks", []),
+            },
+            results=results,
+            timings=_timings(train_info, results, eval_seconds),
+            hardware=hardware_info(prep.device),
+        )
+        os.replace(tmp, predictions_path)
+        record_path = run_dir / RECORD_FILE
+        write_json_atomic(record_path, record)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return RunOutcome(run_dir, record_path, record, add_to_leaderboard(config, record_path))
+
+
+def _recipe(config: RunConfig) -> str:
+    from harness.train import resolve_recipe
+
+    return resolve_recipe(config.optim, config.model.backbone)
+
+
+def _timings(train_info: dict[str, Any], results: Sequence[TaskResult], eval_seconds: float) -> dict[str, float]:
+    evaluated = sum(r.examples for r in results)
+    return {
+        "train_seconds": float(train_info.get("seconds", 0.0)),
+        "eval_seconds": eval_seconds,
+        "train_examples_per_second": float(train_info.get("examples_per_second", 0.0)),
+        "eval_examples_per_second": evaluated / eval_seconds if eval_seconds > 0 else 0.0,
+    }
+
+
+def add_to_leaderboard(config: RunConfig, record_path: Path) -> str:
+    """Add the record to the leaderboard database; a failure is reported, never fatal (the record is safe on disk)."""
+    if not config.output.leaderboard:
+        return "leaderboard: skipped (output.leaderboard is false)"
+    try:
+        from leaderboard.store import add_record, default_db_path
+
+        db = config.output.db or str(default_db_path())
+        added = add_record(db, record_path)
+    except Exception as err:  # noqa: BLE001 - the run's result is already written; say why it is not in the database
+        return f"leaderboard: not added ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); add it later with 'qabench leaderboard add {record_path}'"
+    return f"leaderboard: {'added to' if added else 'already in'} {db}"
+
+
+# --- whole runs ------------------------------------------------------------------------------------------------------
+
+
+def _distributed_setup() -> None:
+    """Join the process group when launched by torchrun / accelerate (``WORLD_SIZE`` > 1)."""
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+        torch.distributed.init_process_group(backend)
+
+
+def _is_main() -> bool:
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
+
+
+def run(config: RunConfig, data_dir: str | None = None, resume: str | None = None, echo: Callable[[str], None] = print) -> RunOutcome | None:
+    """Train, evaluate, record. Returns the outcome on the main process (None on the others).
+
+    ``echo`` gets the run directory as soon as it is known (where checkpoints go).
+    """
+    _distributed_setup()
+    checkpoint = None
+    if resume is not None:
+        checkpoint = find_checkpoint(resume)
+        check_compatible(load_checkpoint(checkpoint), config, checkpoint)  # fail before the slow preparation
+        run_dir = checkpoint.parent.parent
+        run_id = run_dir.name
+        created = datetime.now(timezone.utc)
+    else:
+        created = datetime.now(timezone.utc)
+        run_id, run_dir = new_run_dir(config, created)
+    if _is_main():
+        echo(f"run: {run_dir}" + (f" (resuming {checkpoint})" if checkpoint else ""))
+    prep = prepare(config, data_dir)
+    result = train_run(prep, run_dir, resume=checkpoint)
+    if not _is_main():
+        return None
+    return evaluate_run(prep, run_dir, run_id, created, result)
+
+
+def train_only(config: RunConfig, data_dir: str | None = None, resume: str | None = None) -> tuple[Path, TrainResult]:
+    """``qabench train``: the training half; the run directory then holds the model for ``qabench eval``."""
+    _distributed_setup()
+    if resume is not None:
+        checkpoint: Path | None = find_checkpoint(resume)
+        check_compatible(load_checkpoint(checkpoint), config, checkpoint)
+        run_dir = checkpoint.parent.parent
+    else:
+        checkpoint = None
+        _, run_dir = new_run_dir(config, datetime.now(timezone.utc))
+    prep = prepare(config, data_dir)
+    return run_dir, train_run(prep, run_dir, resume=checkpoint)
+
+
+def eval_only(
+    path: str,
+    data_dir: str | None = None,
+    tasks: Sequence[str] = (),
+    split: str | None = None,
+    output: str | None = None,
+) -> RunOutcome:
+    """``qabench eval``: evaluate a run directory's saved model (or a training checkpoint) and write a record.
+
+    ``tasks`` narrows the run's tasks, ``split`` evaluates another split of
+    each. The record goes to the run directory when it has none yet, else to
+    a new run directory beside it.
+    """
+    source = Path(path)
+    if (source / MODEL_DIR / HEADS_FILE).is_file():
+        run_dir, model = source, load_model(source / MODEL_DIR)
+        saved = json.loads((source / CONFIG_FILE).read_text())
+        training = json.loads((source / TRAIN_FILE).read_text()) if (source / TRAIN_FILE).is_file() else {}
+        checkpoint_state = None
+    else:
+        checkpoint = find_checkpoint(source)
+        checkpoint_state = load_checkpoint(checkpoint)
+        saved, run_dir, model = checkpoint_state["config"], checkpoint.parent.parent, None
+        training = {"steps": checkpoint_state["step"]}
+    full = config_module.from_dict(saved, origin=str(run_dir / CONFIG_FILE))
+    config = _narrow(full, tasks, split)
+    if model is None:  # a bare checkpoint: rebuild its model (and local vocabulary) from its config, then load the weights
+        model = prepare(full, data_dir, train=True).model
+        try:
+            model.load_state_dict(checkpoint_state["model"])
+        except RuntimeError as err:
+            raise UserError(f"{path}: checkpoint weights do not fit the model of its config ({str(err).splitlines()[0]})") from None
+    specs = model.specs
+    missing = [t.name for t in config.tasks if t.name not in specs]
+    if missing:
+        raise UserError(f"--tasks: {missing[0]!r} was not trained in {path}; its tasks: {', '.join(specs)}")
+    prep = prepare(config, data_dir, train=False, model=model)
+    created = datetime.now(timezone.utc)
+    if (run_dir / RECORD_FILE).exists() or output:
+        run_id = new_run_id(created, config.model.backbone, None if config.model.pretrained else config.model.preset, config.to_dict())
+        run_dir = Path(output) if output else run_dir.parent / run_id
+    else:
+        run_id = run_dir.name
+    return evaluate_run(prep, run_dir, run_id, created, training)
+
+
+def _narrow(config: RunConfig, names: Sequence[str], split: str | None) -> RunConfig:
+    tasks = list(config.tasks)
+    if names:
+        known = {t.name: t for t in tasks}
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise UserError(f"--tasks: {unknown[0]!r} is not a task of this run ({', '.join(known)})")
+        tasks = [known[n] for n in names]
+    if split:
+        tasks = [dataclasses.replace(t, eval_split=split) for t in tasks]
+    return dataclasses.replace(config, tasks=tuple(tasks))

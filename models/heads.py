@@ -1,0 +1,297 @@
+"""MT-DNN's shared answer heads, and the model that joins them to one backbone.
+
+One head per answer format, shared by every task of that format, as MT-DNN
+shares its encoder:
+
+- :class:`ChoiceHead` scores each candidate answer from the states of the
+  candidate's own words in the question, so a task with a new label set needs
+  no new parameters;
+- :class:`SpanHead` points at the start and end of the answer in the context;
+- :class:`TagHead` labels each context word, one output layer per label set;
+- :class:`ScoreHead` regresses a number.
+
+:class:`MultiTaskModel` holds the backbone and the heads by key
+(allennlp's heads-by-name) and routes each batch to its task's head. Heads see
+plain values only (a format name, a label count), never a ``tasks.Task``:
+``models/`` does not import ``tasks``.
+
+>>> # specs = {"sst2": HeadSpec("choice"), "conll2003": HeadSpec("tags", num_labels=9, label_set="conll2003")}
+>>> # model = MultiTaskModel(backbone, specs)
+>>> # out = model("sst2", batch); out.loss.backward()
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from models.base import Backbone, Encoded
+
+HEAD_FORMATS: tuple[str, ...] = ("choice", "span", "tags", "score")
+"""Answer formats that have a typed head. ``text`` needs the text head (a decoder)."""
+
+IGNORE_INDEX = -100
+"""Label of positions that carry no loss (padding, sub-tokens after the first, the question)."""
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What a task needs from the heads, as plain values.
+
+    format:        one of :data:`HEAD_FORMATS`.
+    num_labels:    size of the label set (``tags`` only).
+    label_set:     name of the label set; tasks with equal label sets share a tag layer (``tags`` only).
+    task_specific: MT-DNN's own variant: this task gets its own output layer instead of the format's shared one.
+    """
+
+    format: str
+    num_labels: int = 0
+    label_set: str = ""
+    task_specific: bool = False
+
+    def key(self, task: str) -> str:
+        """The key of this task's head in :attr:`MultiTaskModel.heads`."""
+        if self.format not in HEAD_FORMATS:
+            raise ValueError(f"no typed head for format {self.format!r}; typed heads: {', '.join(HEAD_FORMATS)}")
+        if self.task_specific:
+            return f"{self.format}-task-{task}"
+        if self.format == "tags":
+            return f"tags-{self.label_set or task}"
+        return self.format
+
+
+@dataclass
+class HeadOutput:
+    """A head's answer for one batch: its loss (when labels were given) and its raw outputs.
+
+    logits: choice [B, C]; span start and end [B, T] each (``end_logits``);
+            tags [B, T, L]; score [B].
+    """
+
+    logits: torch.Tensor
+    loss: torch.Tensor | None = None
+    end_logits: torch.Tensor | None = None
+
+
+def pooled(encoded: Encoded, causal: bool) -> torch.Tensor:
+    """One vector per sequence: the first token, or for a causal backbone the last real token (the only one that has seen everything).
+
+    >>> h = torch.arange(6.).view(1, 3, 2); m = torch.tensor([[True, True, False]])
+    >>> pooled(Encoded(h, m), causal=True).tolist()
+    [[2.0, 3.0]]
+    """
+    hidden, mask = encoded.hidden, encoded.mask  # [B, T, D], [B, T]
+    if not causal:
+        return hidden[:, 0]  # [B, D]
+    last = mask.long().sum(dim=1).clamp(min=1) - 1  # [B]
+    return hidden[torch.arange(hidden.size(0), device=hidden.device), last]  # [B, D]
+
+
+def masked_mean(encoded: Encoded) -> torch.Tensor:
+    """Mean state over the real tokens: [B, T, D] -> [B, D]."""
+    weights = encoded.mask.to(encoded.hidden.dtype).unsqueeze(-1)  # [B, T, 1]
+    return (encoded.hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)  # [B, D]
+
+
+class Pooler(nn.Module):
+    """One vector per sequence for the choice and score heads: ``tanh(W [h_anchor; h_mean])``.
+
+    The anchor is the first token (BERT's [CLS]), or the last real token of a
+    causal backbone; the mean over real tokens lets a backbone without
+    context (word2vec's static vectors, a bag of vectors) classify too.
+    """
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(2 * hidden_size, hidden_size)
+
+    def forward(self, encoded: Encoded, causal: bool) -> torch.Tensor:
+        both = torch.cat([pooled(encoded, causal), masked_mean(encoded)], dim=-1)  # [B, 2D]
+        return torch.tanh(self.dense(both))  # [B, D]
+
+
+def span_mean(hidden: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+    """Mean of ``hidden`` over token spans ``[start, end)``; empty spans give zeros.
+
+    hidden: [B, T, D]; spans: [B, C, 2] long. Returns [B, C, D].
+    """
+    positions = torch.arange(hidden.size(1), device=hidden.device)  # [T]
+    start, end = spans[..., :1], spans[..., 1:]  # [B, C, 1] each
+    weights = ((positions >= start) & (positions < end)).to(hidden.dtype)  # [B, C, T]
+    weights = weights / weights.sum(dim=-1, keepdim=True).clamp(min=1.0)
+    return weights @ hidden  # [B, C, D]
+
+
+class ChoiceHead(nn.Module):
+    """Scores each candidate answer; the softmax over candidates picks one.
+
+    A candidate is represented by the mean state of its own words where the
+    question names it (decaNLP writes the choices into the question: "...
+    negative or positive?"), and scored by a small MLP over
+    ``[h_seq; h_choice; h_seq * h_choice]`` (``h_seq`` from :class:`Pooler`). No parameter belongs to a label,
+    so any label set works.
+    """
+
+    def __init__(self, hidden_size: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.pooler = Pooler(hidden_size)
+        self.dropout = nn.Dropout(dropout)
+        self.scorer = nn.Sequential(nn.Linear(3 * hidden_size, hidden_size), nn.GELU(), nn.Linear(hidden_size, 1))
+
+    def forward(
+        self,
+        encoded: Encoded,
+        causal: bool,  # the backbone sees left context only
+        choice_spans: torch.Tensor,  # [B, C, 2] token span of each candidate
+        choice_mask: torch.Tensor,  # [B, C] bool, False at padding candidates
+        labels: torch.Tensor | None = None,  # [B] index of the gold candidate
+    ) -> HeadOutput:
+        choices = span_mean(encoded.hidden, choice_spans)  # [B, C, D]
+        seq = self.pooler(encoded, causal).unsqueeze(1).expand_as(choices)  # [B, C, D]
+        features = self.dropout(torch.cat([seq, choices, seq * choices], dim=-1))  # [B, C, 3D]
+        logits = self.scorer(features).squeeze(-1)  # [B, C]
+        logits = logits.float().masked_fill(~choice_mask, torch.finfo(torch.float32).min)
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return HeadOutput(logits=logits, loss=loss)
+
+
+class SpanHead(nn.Module):
+    """Start and end pointers over the context tokens (SQuAD's head).
+
+    Positions outside the context are masked, except position 0, which is
+    the target of a window that does not contain the answer (a long context is
+    split into several windows).
+    """
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.pointer = nn.Linear(hidden_size, 2)
+
+    def forward(
+        self,
+        encoded: Encoded,
+        context_mask: torch.Tensor,  # [B, T] bool, True at context tokens
+        start_positions: torch.Tensor | None = None,  # [B]
+        end_positions: torch.Tensor | None = None,  # [B]
+    ) -> HeadOutput:
+        allowed = context_mask.clone()
+        allowed[:, 0] = True
+        logits = self.pointer(encoded.hidden).float()  # [B, T, 2]
+        neg = torch.finfo(torch.float32).min
+        start = logits[..., 0].masked_fill(~allowed, neg)  # [B, T]
+        end = logits[..., 1].masked_fill(~allowed, neg)  # [B, T]
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            loss = (F.cross_entropy(start, start_positions) + F.cross_entropy(end, end_positions)) / 2
+        return HeadOutput(logits=start, end_logits=end, loss=loss)
+
+
+def best_spans(
+    start_logits: torch.Tensor,  # [B, T]
+    end_logits: torch.Tensor,  # [B, T]
+    context_mask: torch.Tensor,  # [B, T] bool
+    max_answer_length: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The best context span of each window: ``(start, end, score)``, each [B], end inclusive.
+
+    Only spans inside the context with ``start <= end < start + max_answer_length``
+    count; the score is ``start_logit + end_logit``, so windows of one example
+    can be compared and the best kept.
+    """
+    t = start_logits.size(1)
+    scores = start_logits.unsqueeze(2) + end_logits.unsqueeze(1)  # [B, T, T]
+    offsets = torch.arange(t, device=start_logits.device)
+    width = offsets.unsqueeze(0) - offsets.unsqueeze(1)  # [T, T] end - start
+    valid = (width >= 0) & (width < max_answer_length)  # [T, T]
+    valid = valid.unsqueeze(0) & context_mask.unsqueeze(2) & context_mask.unsqueeze(1)  # [B, T, T]
+    scores = scores.masked_fill(~valid, float("-inf"))
+    flat = scores.view(scores.size(0), -1)  # [B, T*T]
+    score, index = flat.max(dim=1)  # [B]
+    return index // t, index % t, score
+
+
+class TagHead(nn.Module):
+    """One label per word, from the state of the word's first sub-token."""
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_labels)
+
+    def forward(self, encoded: Encoded, labels: torch.Tensor | None = None) -> HeadOutput:  # labels [B, T], -100 = no loss
+        logits = self.classifier(self.dropout(encoded.hidden)).float()  # [B, T, L]
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
+        return HeadOutput(logits=logits, loss=loss)
+
+
+class ScoreHead(nn.Module):
+    """Regression of one number (STS-B's similarity) from the pooled state, with MSE loss."""
+
+    def __init__(self, hidden_size: int, dropout: float = 0.1) -> None:
+        super().__init__()
+        self.pooler = Pooler(hidden_size)
+        self.regressor = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size), nn.GELU(), nn.Linear(hidden_size, 1))
+
+    def forward(self, encoded: Encoded, causal: bool, values: torch.Tensor | None = None) -> HeadOutput:  # values [B]
+        logits = self.regressor(self.pooler(encoded, causal)).squeeze(-1).float()  # [B]
+        loss = F.mse_loss(logits, values.float()) if values is not None else None
+        return HeadOutput(logits=logits, loss=loss)
+
+
+def build_head(spec: HeadSpec, hidden_size: int, dropout: float = 0.1) -> nn.Module:
+    """A fresh head for ``spec``."""
+    if spec.format == "choice":
+        return ChoiceHead(hidden_size, dropout)
+    if spec.format == "span":
+        return SpanHead(hidden_size)
+    if spec.format == "tags":
+        return TagHead(hidden_size, spec.num_labels, dropout)
+    if spec.format == "score":
+        return ScoreHead(hidden_size, dropout)
+    raise ValueError(f"no typed head for format {spec.format!r}; typed heads: {', '.join(HEAD_FORMATS)}")
+
+
+class MultiTaskModel(nn.Module):
+    """One shared backbone under shared answer heads (MT-DNN).
+
+    ``specs`` maps each task name to its :class:`HeadSpec`; tasks whose specs
+    give the same :meth:`HeadSpec.key` share one head. ``forward(task, batch)``
+    encodes the batch once and applies that task's head. ``batch`` is a dict of
+    tensors: ``input_ids``, ``attention_mask``, ``token_type_ids`` and the
+    format's fields (``choice_spans``/``choice_mask``/``labels``,
+    ``context_mask``/``start_positions``/``end_positions``, ``labels``,
+    ``values``); label fields are optional (prediction).
+    """
+
+    def __init__(self, backbone: Backbone, specs: Mapping[str, HeadSpec], dropout: float = 0.1) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.specs = dict(specs)
+        self.heads = nn.ModuleDict()
+        for task in sorted(self.specs):
+            key = self.specs[task].key(task)
+            if key not in self.heads:
+                self.heads[key] = build_head(self.specs[task], backbone.hidden_size, dropout)
+            elif self.specs[task].format == "tags" and self.heads[key].classifier.out_features != self.specs[task].num_labels:
+                raise ValueError(f"task {task!r}: label set {key!r} is shared with a task of a different size")
+
+    def head_for(self, task: str) -> nn.Module:
+        """The head that answers ``task``."""
+        return self.heads[self.specs[task].key(task)]
+
+    def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
+        encoded = self.backbone.encode(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        spec, head = self.specs[task], self.head_for(task)
+        if spec.format == "choice":
+            return head(encoded, self.backbone.causal, batch["choice_spans"], batch["choice_mask"], batch.get("labels"))
+        if spec.format == "span":
+            return head(encoded, batch["context_mask"], batch.get("start_positions"), batch.get("end_positions"))
+        if spec.format == "tags":
+            return head(encoded, batch.get("labels"))
+        return head(encoded, self.backbone.causal, batch.get("values"))

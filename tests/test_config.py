@@ -1,0 +1,65 @@
+"""The run config: YAML onto frozen dataclasses, errors that name the key, file and line, --set overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from harness.config import QUICKSTART, RunConfig, from_dict, load_config, parse_config
+from harness.errors import UserError
+
+
+def test_a_config_names_only_what_it_changes() -> None:
+    config = parse_config("tasks: [sst2, {name: squad, train_split: validation_a, eval_split: validation_b, limit: 50}]\noptim: {steps: 10}")
+    assert config.optim.steps == 10 and config.optim.lr == 5e-5
+    assert [t.name for t in config.tasks] == ["sst2", "squad"]
+    assert (config.tasks[1].train_split, config.tasks[1].eval_split, config.tasks[1].limit) == ("validation_a", "validation_b", 50)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.seed = 3  # type: ignore[misc]
+
+
+def test_the_quickstart_config_loads_and_finds_its_bundled_data() -> None:
+    config = load_config()
+    assert config.origin == str(QUICKSTART)
+    assert Path(config.data_dir, "nyu-mll", "glue", "sst2", "train.jsonl").is_file()
+
+
+def test_unknown_keys_name_the_key_the_file_and_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "run.yaml"
+    path.write_text("tasks: [sst2]\nmodel:\n  backbone: bert\n  presett: tiny\n")
+    with pytest.raises(UserError, match=rf"config {path}:4: unknown key 'model.presett'; did you mean 'preset'\?"):
+        load_config(path)
+
+
+def test_bad_values_name_the_key() -> None:
+    with pytest.raises(UserError, match=r"inline:2: optim.steps must be int, got str 'ten'"):
+        parse_config("tasks: [sst2]\noptim: {steps: ten}", origin="inline")
+    with pytest.raises(UserError, match=r"mixture.strategy must be one of proportional"):
+        parse_config("tasks: [sst2]\nmixture: {strategy: random}")
+    with pytest.raises(UserError, match=r"no tasks"):
+        parse_config("seed: 1")
+
+
+def test_set_overrides_keys_lists_and_list_items() -> None:
+    config = parse_config(
+        "tasks: [sst2, rte]\noptim: {lr: 1.0}",
+        overrides=["optim.lr=3e-4", "tasks.1.limit=5", "model.pretrained=some/dir", "heads.task_specific=true"],
+    )
+    assert config.optim.lr == 3e-4 and config.tasks[1].limit == 5
+    assert config.model.pretrained == "some/dir" and config.heads.task_specific is True
+    assert [t.name for t in parse_config("tasks: [sst2]", overrides=["tasks=[rte, squad]"]).tasks] == ["rte", "squad"]
+
+
+def test_a_bad_override_names_the_set_option() -> None:
+    with pytest.raises(UserError, match=r"\(--set optim.batch_size\): optim.batch_size must be int"):
+        parse_config("tasks: [sst2]", origin="run.yaml", overrides=["optim.batch_size=big"])
+    with pytest.raises(UserError, match="expected KEY=VALUE"):
+        parse_config("tasks: [sst2]", overrides=["optim.lr"])
+
+
+def test_to_dict_and_from_dict_round_trip() -> None:
+    config = parse_config("tasks: [sst2, {name: rte, limit: 3}]\nseed: 4")
+    again = from_dict(config.to_dict())
+    assert isinstance(again, RunConfig) and again == config

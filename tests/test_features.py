@@ -1,0 +1,111 @@
+"""Features: choice spans, span windows mapped back to characters, tag alignment, the cache, batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import harness.features as features
+from harness.features import FeatureConfig, build_features, collate, length_grouped_batches, locate_choices
+from tasks.types import Example
+
+CONTEXT = (
+    "Honey bees live in colonies that can contain tens of thousands of individuals. "
+    "Each colony has a single queen, whose main task is to lay eggs. "
+    "Workers collect nectar and pollen from flowers and build the wax comb. "
+    "Male bees, called drones, do not collect food; their role is to mate with a queen from another colony. "
+    "Honey is made from nectar, which the bees store in the comb and dry by fanning it with their wings."
+)
+
+
+@pytest.fixture(scope="module")
+def tokenizer(tmp_path_factory: pytest.TempPathFactory):
+    from models.tokenization import train_tokenizer
+
+    texts = [CONTEXT, "Is this review negative or positive?", "a gorgeous , witty film", "EU rejects German call to boycott British lamb ."]
+    return train_tokenizer(texts * 3, vocab_size=300, cache_dir=str(tmp_path_factory.mktemp("tok")))
+
+
+def span_examples() -> list[Example]:
+    questions = [("What are male bees called?", "drones"), ("What do workers build?", "the wax comb"), ("What is honey made from?", "nectar")]
+    return [
+        Example(id=str(i), question=q, context=CONTEXT, answer=a, answer_start=CONTEXT.index(a, CONTEXT.index("Honey is") if a == "nectar" else 0))
+        for i, (q, a) in enumerate(questions)
+    ]
+
+
+def test_locate_choices_finds_each_choice_word_or_appends_it() -> None:
+    assert locate_choices("Is this review negative or positive?", ["negative", "positive"])[1] == [(15, 23), (27, 35)]
+    question, spans = locate_choices("Does the premise entail the hypothesis?", ["entailment", "not_entailment"])
+    assert [question[s:e] for s, e in spans] == ["entailment", "not_entailment"]
+
+
+def test_choice_features_point_at_each_candidate_in_the_question(tokenizer, tmp_path: Path) -> None:
+    example = Example(id="0", question="Is this review negative or positive?", context="a gorgeous , witty film", answer="positive", choices=("negative", "positive"))
+    row = build_features("choice", [example], tokenizer, FeatureConfig(max_length=64), cache_dir=tmp_path)[0]
+    pieces = [tokenizer.decode(row["input_ids"][s:e]) for s, e in row["choice_spans"]]
+    assert pieces == ["negative", "positive"] and row["label"] == 1
+    assert row["token_type_ids"][-2] == 1  # the context is the second segment
+
+
+def test_long_contexts_become_overlapping_windows_whose_answers_map_back_to_characters(tokenizer, tmp_path: Path) -> None:
+    examples = span_examples()
+    dataset = build_features("span", examples, tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    windows_per_example = np.bincount(dataset["example_index"])
+    assert (windows_per_example > 1).all()  # every context needed several windows
+    found = set()
+    for row in dataset:
+        example = examples[row["example_index"]]
+        if row["start_position"] == 0:  # this window does not hold the answer
+            continue
+        start, end = row["offsets"][row["start_position"]][0], row["offsets"][row["end_position"]][1]
+        assert example.context[start:end] == example.answer
+        assert row["context_start"] <= row["start_position"] <= row["end_position"] < row["context_end"]
+        found.add(row["example_index"])
+    assert found == {0, 1, 2}
+
+
+def test_tag_labels_sit_on_the_first_sub_token_of_each_word(tokenizer, tmp_path: Path) -> None:
+    labels = ("O", "B-ORG", "B-MISC")
+    tokens = ("EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", ".")
+    tags = ("B-ORG", "O", "B-MISC", "O", "O", "O", "B-MISC", "O", "O")
+    example = Example(id="0", question="Which entities are mentioned?", context=" ".join(tokens), answer="EU (ORG)", tokens=tokens, tags=tags)
+    row = build_features("tags", [example], tokenizer, FeatureConfig(max_length=64), labels=labels, cache_dir=tmp_path)[0]
+    labelled = [(w, lab) for w, lab in zip(row["word_ids"], row["labels"]) if lab != -100]
+    assert [w for w, _ in labelled] == list(range(len(tokens)))  # each word labelled once, in order
+    assert [labels[lab] for _, lab in labelled] == list(tags)
+    assert sum(w >= 0 for w in row["word_ids"]) == len(tokens)
+
+
+def test_a_second_identical_build_loads_the_cache_without_tokenizing(tokenizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("tokenized again despite the cache")
+
+    monkeypatch.setitem(features._ENCODERS, "span", must_not_run)
+    second = build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    assert second.to_list() == first.to_list()
+    assert len(list((tmp_path / "features").glob("span-*.arrow"))) == 1
+    with pytest.raises(AssertionError, match="tokenized again"):  # other settings are another cache entry
+        build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=64, stride=16), cache_dir=tmp_path)
+
+
+def test_collate_pads_to_the_longest_row_of_the_batch(tokenizer, tmp_path: Path) -> None:
+    dataset = build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    rows = dataset[0:3]
+    batch = collate("span", rows, pad_id=tokenizer.pad_token_id)
+    width = max(len(ids) for ids in rows["input_ids"])
+    assert batch["input_ids"].shape == batch["attention_mask"].shape == batch["context_mask"].shape == (3, width)
+    assert batch["attention_mask"].sum().item() == sum(len(ids) for ids in rows["input_ids"])
+    assert batch["start_positions"].tolist() == rows["start_position"]
+
+
+def test_length_grouped_batches_cover_every_row_once_and_group_similar_lengths() -> None:
+    lengths = list(np.random.default_rng(0).integers(5, 500, size=1000))
+    batches = length_grouped_batches(lengths, batch_size=10, rng=np.random.default_rng(1), group=100)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
+    assert spread < 20  # random batches of 10 would spread over ~400

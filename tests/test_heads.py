@@ -1,0 +1,156 @@
+"""The shared answer heads: shapes, losses, masking, sharing between tasks."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from models.base import Encoded
+from models.heads import (
+    ChoiceHead,
+    HeadSpec,
+    MultiTaskModel,
+    ScoreHead,
+    SpanHead,
+    TagHead,
+    best_spans,
+    pooled,
+    span_mean,
+)
+
+B, T, D = 2, 7, 16
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread; on shared CPUs two threads can be ten times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def encoded() -> Encoded:
+    torch.manual_seed(0)
+    mask = torch.ones(B, T, dtype=torch.bool)
+    mask[1, 5:] = False  # the second row is padded after 5 tokens
+    return Encoded(torch.randn(B, T, D), mask)
+
+
+@pytest.fixture
+def backbone():
+    from models.registry import build_backbone
+    from models.tokenization import train_tokenizer
+
+    texts = ["is this review negative or positive ?", "a warm , funny film", "the plot goes nowhere", "EU rejects German call"]
+    tokenizer = train_tokenizer(texts * 5, vocab_size=120)
+    torch.manual_seed(0)
+    return build_backbone("bert", "tiny", tokenizer=tokenizer)
+
+
+def test_pooled_takes_the_first_token_or_the_last_real_token_for_causal_backbones(encoded: Encoded) -> None:
+    assert torch.equal(pooled(encoded, causal=False), encoded.hidden[:, 0])
+    assert torch.equal(pooled(encoded, causal=True)[1], encoded.hidden[1, 4])
+
+
+def test_span_mean_averages_each_span_and_gives_zeros_for_an_empty_one(encoded: Encoded) -> None:
+    spans = torch.tensor([[[1, 3], [0, 0]], [[2, 3], [4, 6]]])  # [B, C=2, 2]
+    means = span_mean(encoded.hidden, spans)
+    assert means.shape == (B, 2, D)
+    assert torch.allclose(means[0, 0], encoded.hidden[0, 1:3].mean(0))
+    assert torch.equal(means[0, 1], torch.zeros(D))
+
+
+def test_choice_head_scores_any_number_of_candidates_with_the_same_parameters(encoded: Encoded) -> None:
+    head = ChoiceHead(D)
+    two = head(encoded, False, torch.tensor([[[1, 2], [3, 4]]] * B), torch.ones(B, 2, dtype=torch.bool), torch.tensor([0, 1]))
+    three_spans = torch.tensor([[[1, 2], [3, 4], [5, 6]]] * B)
+    three_mask = torch.tensor([[True, True, True], [True, True, False]])  # the second example has two candidates
+    three = head(encoded, False, three_spans, three_mask, torch.tensor([2, 0]))
+    assert two.logits.shape == (B, 2) and three.logits.shape == (B, 3)
+    assert three.logits[1, 2] < -1e30  # a padding candidate can never win
+    assert two.loss.ndim == 0 and torch.isfinite(three.loss)
+
+
+def test_span_head_masks_everything_but_the_context_and_position_0(encoded: Encoded) -> None:
+    context = torch.zeros(B, T, dtype=torch.bool)
+    context[:, 3:5] = True
+    out = SpanHead(D)(encoded, context, torch.tensor([3, 0]), torch.tensor([4, 0]))
+    allowed = context.clone()
+    allowed[:, 0] = True
+    assert (out.logits[~allowed] < -1e30).all() and (out.end_logits[~allowed] < -1e30).all()
+    assert torch.isfinite(out.loss)
+
+
+def test_best_spans_stays_in_the_context_and_under_the_length_cap() -> None:
+    start = torch.tensor([[9.0, 0.0, 5.0, 1.0, 0.0, 0.0]])
+    end = torch.tensor([[9.0, 0.0, 0.0, 1.0, 0.0, 6.0]])
+    context = torch.tensor([[False, True, True, True, True, True]])
+    s, e, _ = best_spans(start, end, context, max_answer_length=10)
+    assert (s.item(), e.item()) == (2, 5)  # position 0 scores highest but is not context
+    s, e, _ = best_spans(start, end, context, max_answer_length=2)
+    assert (s.item(), e.item()) == (2, 3)  # 2..5 is too long now
+
+
+def test_tag_head_ignores_positions_labelled_minus_100(encoded: Encoded) -> None:
+    head = TagHead(D, num_labels=5)
+    labels = torch.full((B, T), -100)
+    labels[:, 1] = torch.tensor([3, 4])
+    out = head(encoded, labels)
+    assert out.logits.shape == (B, T, 5)
+    expected = torch.nn.functional.cross_entropy(out.logits[:, 1], labels[:, 1])
+    assert torch.allclose(out.loss, expected)
+
+
+def test_score_head_regresses_one_number_with_mse(encoded: Encoded) -> None:
+    head = ScoreHead(D).eval()
+    out = head(encoded, False, torch.tensor([1.0, 4.5]))
+    assert out.logits.shape == (B,)
+    assert torch.allclose(out.loss, ((out.logits - torch.tensor([1.0, 4.5])) ** 2).mean())
+
+
+def test_tasks_share_the_head_of_their_format_and_tag_layers_per_label_set(backbone) -> None:
+    specs = {
+        "sst2": HeadSpec("choice"),
+        "rte": HeadSpec("choice"),
+        "conll2003": HeadSpec("tags", num_labels=9, label_set="conll2003"),
+        "wnut17": HeadSpec("tags", num_labels=13, label_set="wnut17"),
+        "stsb": HeadSpec("score"),
+    }
+    model = MultiTaskModel(backbone, specs)
+    assert sorted(model.heads) == ["choice", "score", "tags-conll2003", "tags-wnut17"]
+    assert model.head_for("sst2") is model.head_for("rte")
+
+
+def test_task_specific_variant_gives_each_task_its_own_output_layer(backbone) -> None:
+    model = MultiTaskModel(backbone, {"sst2": HeadSpec("choice", task_specific=True), "rte": HeadSpec("choice", task_specific=True)})
+    assert sorted(model.heads) == ["choice-task-rte", "choice-task-sst2"]
+
+
+def test_a_text_format_task_has_no_typed_head(backbone) -> None:
+    with pytest.raises(ValueError, match="no typed head for format 'text'"):
+        MultiTaskModel(backbone, {"multi30k_en_de": HeadSpec("text")})
+
+
+def test_multitask_model_routes_a_batch_to_its_task_head_and_learns(backbone) -> None:
+    model = MultiTaskModel(backbone, {"sst2": HeadSpec("choice")}, dropout=0.0)
+    tok = backbone.tokenizer
+    enc = tok(["is this review negative or positive ?"] * 2, ["a warm , funny film", "the plot goes nowhere"], padding=True, return_tensors="pt")
+    batch = {
+        "input_ids": enc["input_ids"],
+        "attention_mask": enc["attention_mask"],
+        "token_type_ids": enc["token_type_ids"],
+        "choice_spans": torch.tensor([[[4, 5], [6, 7]]] * 2),
+        "choice_mask": torch.ones(2, 2, dtype=torch.bool),
+        "labels": torch.tensor([1, 0]),
+    }
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(30):
+        out = model("sst2", batch)
+        losses.append(out.loss.item())
+        out.loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    assert losses[-1] < losses[0] / 2

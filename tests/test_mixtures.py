@@ -1,0 +1,73 @@
+"""Task mixtures: proportions, temperature, round-robin, anti-curriculum, determinism, resumable state."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from harness.mixtures import Mixture, TaskSchedule, mixture_weights
+
+
+def shares(schedule: TaskSchedule, steps: int) -> list[float]:
+    counts = Counter(schedule.task_at(s) for s in range(steps))
+    return [counts[i] / steps for i in range(len(schedule.sizes))]
+
+
+def test_proportional_draws_tasks_in_proportion_to_their_size() -> None:
+    observed = shares(TaskSchedule([600, 300, 100], "proportional", seed=0), 5000)
+    assert observed == pytest.approx([0.6, 0.3, 0.1], abs=0.03)
+
+
+def test_temperature_flattens_the_proportions() -> None:
+    assert mixture_weights([900, 100], "temperature", temperature=1.0).tolist() == pytest.approx([0.9, 0.1])
+    assert mixture_weights([900, 100], "temperature", temperature=2.0).tolist() == pytest.approx([0.75, 0.25])
+    assert mixture_weights([900, 100], "temperature", temperature=1e9).tolist() == pytest.approx([0.5, 0.5])
+    observed = shares(TaskSchedule([900, 100], "temperature", temperature=2.0, seed=0), 4000)
+    assert observed == pytest.approx([0.75, 0.25], abs=0.03)
+
+
+def test_round_robin_takes_the_tasks_in_turn() -> None:
+    schedule = TaskSchedule([5, 500, 50], "round_robin")
+    assert [schedule.task_at(s) for s in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+
+
+def test_anti_curriculum_trains_one_task_alone_then_all() -> None:
+    schedule = TaskSchedule([100, 100, 100], "anti_curriculum", first_task=2, first_steps=5, then="round_robin")
+    assert [schedule.task_at(s) for s in range(11)] == [2, 2, 2, 2, 2, 0, 1, 2, 0, 1, 2]
+
+
+def test_the_schedule_is_a_function_of_the_seed() -> None:
+    first = [TaskSchedule([3, 2, 1], seed=7).task_at(s) for s in range(50)]
+    again = [TaskSchedule([3, 2, 1], seed=7).task_at(s) for s in range(50)]
+    other = [TaskSchedule([3, 2, 1], seed=8).task_at(s) for s in range(50)]
+    assert first == again != other
+
+
+def make_mixture(**kw) -> Mixture:
+    return Mixture(["a", "b"], [[5, 9, 2, 7, 3], [4, 4, 8]], batch_size=2, strategy="proportional", seed=3, **kw)
+
+
+def test_every_epoch_of_a_task_covers_each_row_once() -> None:
+    mixture = make_mixture()
+    rows_a = [rows for task, rows in (mixture.next() for _ in range(40)) if task == "a"]
+    first_epoch = [i for rows in rows_a[:3] for i in rows]  # 5 rows in batches of 2: 3 batches an epoch
+    assert sorted(first_epoch) == [0, 1, 2, 3, 4]
+
+
+def test_a_restored_state_continues_exactly_where_it_stopped() -> None:
+    whole = make_mixture()
+    expected = [whole.next() for _ in range(30)]
+    cut = make_mixture()
+    head = [cut.next() for _ in range(12)]
+    resumed = make_mixture()
+    resumed.load_state_dict(cut.state_dict())
+    assert head + [resumed.next() for _ in range(18)] == expected
+
+
+def test_distributed_processes_draw_the_same_task_and_different_batches() -> None:
+    ranks = [make_mixture(rank=r, world_size=2) for r in range(2)]
+    for _ in range(20):
+        (task0, rows0), (task1, rows1) = ranks[0].next(), ranks[1].next()
+        assert task0 == task1
+        assert rows0 != rows1

@@ -1,0 +1,165 @@
+"""`qabench run / train / eval` end to end through click's CliRunner, on the bundled quickstart data.
+
+Runs are kept tiny (a few steps) so the whole file takes well under two minutes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.config import QUICKSTART
+
+# A few steps: the pipeline, not a result.
+FAST = ("--set", "optim.steps=6", "--set", "optim.batch_size=4", "-q")
+# Three formats on a handful of examples, for the tests that run several times.
+SMALL = ("--set", "tasks=[{name: sst2, limit: 8, eval_limit: 6}, {name: squad, limit: 8, eval_limit: 6}, {name: conll2003, limit: 8, eval_limit: 6}]")
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread; on shared CPUs two threads can be ten times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class Interrupted(Exception):
+    """A crash in the middle of training (click turns KeyboardInterrupt into an exit code)."""
+
+
+def invoke(*args: str) -> object:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def run_quickstart(tmp_path: Path, *extra: str) -> tuple[object, dict]:
+    result = invoke("run", *FAST, "--set", f"output.dir={tmp_path / 'runs'}", *extra)
+    assert result.exit_code == 0, result.output
+    record_path = Path(result.output.split("record: ")[1].split()[0])
+    return result, json.loads(record_path.read_text())
+
+
+def without_times(record: dict) -> dict:
+    """A record minus what legitimately differs between two identical runs: ids, clocks and output paths."""
+    skip = {"run_id", "created", "timings"}
+    out = {k: v for k, v in record.items() if k not in skip}
+    out["config"] = {**record["config"], "output": {**record["config"]["output"], "dir": None}}
+    return out
+
+
+def test_quickstart_runs_end_to_end_and_is_read_by_the_leaderboard(tmp_path: Path) -> None:
+    result, record = run_quickstart(tmp_path)
+    assert "decaScore" in result.output and "leaderboard: added to" in result.output
+    assert [t["name"] for t in record["tasks"]] == ["sst2", "rte", "squad", "conll2003"]
+    assert record["schema_version"] == 1 and record["head_mode"] == "typed"
+    assert record["training"]["steps"] == 6
+
+    from leaderboard.records import load_run
+
+    run = load_run(Path(record["config"]["output"]["dir"]) / record["run_id"] / "record.json")
+    assert {name: len(rows) for name, rows in run.predictions.items()} == {t["name"]: t["examples"] for t in record["tasks"]}
+    assert record["deca_score"] == pytest.approx(sum(t["metrics"][t["headline"]] for t in record["tasks"]))
+
+
+def test_two_runs_with_one_seed_give_the_same_record_apart_from_times(tmp_path: Path) -> None:
+    _, first = run_quickstart(tmp_path / "a", *SMALL)
+    _, second = run_quickstart(tmp_path / "b", *SMALL)
+    assert without_times(first) == without_times(second)
+    predictions = [(tmp_path / d / "runs" / r["run_id"] / "predictions.jsonl").read_text() for d, r in (("a", first), ("b", second))]
+    assert predictions[0] == predictions[1]
+
+
+def test_resume_after_an_interruption_gives_exactly_the_uninterrupted_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    checkpoints = (*SMALL, "--set", "output.checkpoint_every=2", "--set", "output.leaderboard=false")
+    _, whole = run_quickstart(tmp_path / "whole", *checkpoints)
+
+    import harness.train
+
+    real_save = harness.train.save_checkpoint
+
+    def save_then_crash(path: Path, state: dict) -> None:
+        real_save(path, state)
+        if state["step"] == 4:
+            raise Interrupted("simulated crash right after the step-4 checkpoint")
+
+    monkeypatch.setattr(harness.train, "save_checkpoint", save_then_crash)
+    with pytest.raises(Interrupted):
+        invoke("run", *FAST, "--set", f"output.dir={tmp_path / 'cut' / 'runs'}", *checkpoints)
+    monkeypatch.setattr(harness.train, "save_checkpoint", real_save)
+    (run_dir,) = (tmp_path / "cut" / "runs").iterdir()
+    assert not (run_dir / "record.json").exists()
+
+    _, resumed = run_quickstart(tmp_path / "cut", *checkpoints, "--resume", str(run_dir))
+    assert resumed["training"]["resumed_from_step"] == 4
+    assert [t["metrics"] for t in resumed["tasks"]] == [t["metrics"] for t in whole["tasks"]]
+    assert (run_dir / "predictions.jsonl").read_text() == (tmp_path / "whole" / "runs" / whole["run_id"] / "predictions.jsonl").read_text()
+
+
+def test_train_then_eval_another_split(tmp_path: Path) -> None:
+    result = invoke("train", str(QUICKSTART), *FAST, "--set", f"output.dir={tmp_path}")
+    assert result.exit_code == 0, result.output
+    run_dir = result.output.split("run: ")[1].split()[0]
+    result = invoke("eval", run_dir, "--tasks", "sst2,conll2003", "--split", "train")
+    assert result.exit_code == 0, result.output
+    record = json.loads((Path(run_dir) / "record.json").read_text())
+    assert [(t["name"], t["split"], t["examples"]) for t in record["tasks"]] == [("sst2", "train", 40), ("conll2003", "train", 41)]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (("--set", "tasks=[sst2, sst3]"), "unknown task 'sst3'; did you mean 'sst2'?"),
+        (("--set", "model.backbone=bret"), "unknown backbone 'bret'"),
+        (("--set", "optim.lernrate=1"), "unknown key 'optim.lernrate'"),
+        (("--set", "optim.steps=many"), "optim.steps must be int"),
+        (("--set", "tasks=[sst2, multi30k_en_de]"), "needs the text head"),
+        (("--set", "optim.lr=1e30"), "training diverged"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2_without_a_record(tmp_path: Path, overrides: tuple[str, ...], message: str) -> None:
+    result = CliRunner().invoke(main, ["run", *FAST, *SMALL, "--set", f"output.dir={tmp_path}", *overrides])
+    assert result.exit_code == 2, result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and message in error_lines[0], result.output
+    assert not list(tmp_path.rglob("record.json"))
+
+
+def test_unknown_key_in_a_file_names_the_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("tasks: [sst2]\noptim:\n  steps: 3\n  stpes: 4\n")
+    result = CliRunner().invoke(main, ["run", str(config)])
+    assert result.exit_code == 2
+    assert f"{config}:4: unknown key 'optim.stpes'; did you mean 'steps'?" in result.output
+
+
+def test_corrupt_checkpoint_for_resume_is_a_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "run" / "checkpoints" / "last.pt"
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not a checkpoint")
+    result = CliRunner().invoke(main, ["run", *FAST, "--resume", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "not a readable checkpoint" in result.output and "Traceback" not in result.output
+
+
+def test_incompatible_checkpoint_names_the_difference(tmp_path: Path) -> None:
+    _, record = run_quickstart(tmp_path, *SMALL, "--set", "output.checkpoint_every=6")
+    run_dir = tmp_path / "runs" / record["run_id"]
+    result = CliRunner().invoke(main, ["run", *FAST, *SMALL, "--set", "optim.lr=0.5", "--resume", str(run_dir)])
+    assert result.exit_code == 2
+    assert "incompatible" in result.output and "optim.lr" in result.output
+
+
+def test_eval_a_bare_checkpoint_rebuilds_its_model_and_matches_the_run(tmp_path: Path) -> None:
+    _, record = run_quickstart(tmp_path, *SMALL, "--set", "output.checkpoint_every=6", "--set", "output.leaderboard=false")
+    checkpoint = tmp_path / "runs" / record["run_id"] / "checkpoints" / "last.pt"
+    result = invoke("eval", str(checkpoint), "--tasks", "squad")
+    assert result.exit_code == 0, result.output
+    again = json.loads(Path(result.output.split("record: ")[1].split()[0]).read_text())
+    squad = next(t for t in record["tasks"] if t["name"] == "squad")
+    assert again["tasks"][0]["metrics"] == squad["metrics"]

@@ -1,0 +1,120 @@
+"""Training: the loss falls on a task mixture, ULMFiT's recipe, NaN handling, early stopping."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.config import load_config
+from harness.features import collate
+from harness.runner import prepare
+from harness.train import (
+    LAST_CHECKPOINT,
+    SlantedTriangular,
+    TrainingDiverged,
+    build_optimizer,
+    layer_groups,
+    resolve_recipe,
+    train,
+)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread; on shared CPUs two threads can be ten times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def quick_config(tmp_path: Path, *overrides: str):
+    """The quickstart's data and tiny BERT, on two tasks and a few examples."""
+    return load_config(
+        None,
+        [
+            "tasks=[{name: sst2, limit: 16, eval_limit: 8}, {name: conll2003, limit: 16, eval_limit: 8}]",
+            "optim.batch_size=8",
+            "output.progress=false",
+            f"output.dir={tmp_path}",
+            *overrides,
+        ],
+    )
+
+
+def mean_loss(prep) -> float:
+    """Loss over every training row, without dropout."""
+    prep.model.eval()
+    losses = []
+    with torch.no_grad():
+        for s in prep.train_sets:
+            out = prep.model(s.name, collate(s.format, s.features[:], prep.pad_id))
+            losses.append(out.loss.item())
+    prep.model.train()
+    return sum(losses) / len(losses)
+
+
+def test_the_loss_falls_on_a_two_task_mixture(tmp_path: Path) -> None:
+    prep = prepare(quick_config(tmp_path, "optim.steps=20", "optim.lr=0.003", "optim.accumulate=2"))
+    before = mean_loss(prep)
+    result = train(prep.model, prep.train_sets, prep.config, prep.device, prep.pad_id, progress=False)
+    assert result.steps == 20 and result.examples == 20 * 2 * 8
+    assert mean_loss(prep) < 0.5 * before
+
+
+def test_ulmfit_recipe_gives_each_layer_group_a_smaller_learning_rate_down_the_stack(tmp_path: Path) -> None:
+    prep = prepare(quick_config(tmp_path, "optim.recipe=ulmfit", "optim.lr=0.01"))
+    optimizer, scheduler = build_optimizer(prep.model, prep.config.optim, "ulmfit")
+    peaks = [g["initial_lr"] for g in optimizer.param_groups]
+    assert peaks[-1] == pytest.approx(0.01)  # the heads
+    assert [a / b for a, b in zip(peaks[1:], peaks[:-1])] == pytest.approx([2.6] * (len(peaks) - 1))
+    assert len(peaks) == len(prep.model.backbone.layer_groups()) + 1
+    assert resolve_recipe(prep.config.optim, "ulmfit") == "ulmfit" and resolve_recipe(prep.config.optim, "bert") == "ulmfit"
+
+
+def test_slanted_triangular_rises_fast_then_decays_slowly() -> None:
+    stlr = SlantedTriangular(total=100, cut_frac=0.1, ratio=32)
+    lrs = [stlr(t) for t in range(101)]
+    assert max(lrs) == lrs[10] == 1.0
+    assert all(a < b for a, b in zip(lrs[:10], lrs[1:11])) and all(a >= b for a, b in zip(lrs[10:], lrs[11:]))
+
+
+def test_gradual_unfreezing_trains_the_top_first(tmp_path: Path) -> None:
+    prep = prepare(quick_config(tmp_path, "optim.recipe=ulmfit", "optim.steps=2", "optim.unfreeze_every=100"))
+    groups = layer_groups(prep.model)
+    before = [[p.detach().clone() for p in g] for g in groups]
+    train(prep.model, prep.train_sets, prep.config, prep.device, prep.pad_id, progress=False)
+    changed = [any(not torch.equal(p, q) for p, q in zip(g, b)) for g, b in zip(groups, before)]
+    assert changed == [False] * (len(groups) - 1) + [True]  # only the heads have moved
+
+
+def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    prep = prepare(quick_config(tmp_path, "optim.steps=20", "optim.lr=1e30", "optim.warmup=0", "output.checkpoint_every=1"))
+    with pytest.raises(TrainingDiverged, match=r"loss is nan at step (\d+) .*the last good checkpoint is .*last\.pt") as caught:
+        train(prep.model, prep.train_sets, prep.config, prep.device, prep.pad_id, checkpoint_dir=tmp_path / "ckpt", progress=False)
+    failed_step = int(caught.value.args[0].split(" at step ")[1].split()[0])
+    saved = torch.load(tmp_path / "ckpt" / LAST_CHECKPOINT, weights_only=True)
+    assert saved["step"] == failed_step - 1
+    assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
+
+
+def test_early_stopping_stops_after_patience_and_restores_the_best_weights(tmp_path: Path) -> None:
+    prep = prepare(quick_config(tmp_path, "optim.steps=50", "eval.every=2", "eval.patience=2"))
+    scores = iter([10.0, 30.0, 20.0, 25.0, 99.0])
+    snapshots = []
+
+    def fake_validation(model) -> float:
+        snapshots.append({k: v.clone() for k, v in model.state_dict().items()})
+        return next(scores)
+
+    result = train(prep.model, prep.train_sets, prep.config, prep.device, prep.pad_id, evaluate=fake_validation, progress=False)
+    assert (result.stopped_early, result.steps, result.best_step, result.best_score) == (True, 8, 4, 30.0)
+    assert all(torch.equal(v, snapshots[1][k]) for k, v in prep.model.state_dict().items())
+
+
+def test_the_recipe_follows_the_backbone_unless_set(tmp_path: Path) -> None:
+    optim = dataclasses.replace(quick_config(tmp_path).optim, recipe="auto")
+    assert resolve_recipe(optim, "ulmfit") == "ulmfit" and resolve_recipe(optim, "bert") == "adamw"
