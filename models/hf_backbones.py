@@ -30,6 +30,7 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from torch import nn
+from transformers.utils import logging as hf_logging
 from transformers import (
     AutoConfig,
     AutoTokenizer,
@@ -236,6 +237,10 @@ def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersB
         raise ModelError(f"{source}: a {model_type!r} checkpoint, not {name}; {fix}")
     model_class = ARCHITECTURES[model_type][1]
     kwargs: dict[str, Any] = {"add_pooling_layer": False} if model_type in _NO_POOLER else {}
+    # qabench checks the loading info itself (below); transformers' own load report would only repeat it.
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         model, info = model_class.from_pretrained(
             location,
@@ -247,6 +252,10 @@ def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersB
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         hint = "; pass allow_pickle=True if you trust pickle weights" if "safetensors" in str(err) and not allow_pickle else ""
         raise ModelError(f"{source}: cannot load the {name} weights: {_first_line(err)}{hint}") from err
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     missing = [key for key in info.get("missing_keys", ()) if "pooler" not in key]
     if missing:
         raise ModelError(
