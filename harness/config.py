@@ -30,6 +30,7 @@ QUICKSTART = Path(__file__).parent / "quickstart" / "quickstart.yaml"
 MIXTURES = ("proportional", "temperature", "round_robin", "anti_curriculum")
 RECIPES = ("auto", "adamw", "ulmfit")
 HEAD_MODES = ("typed", "text")
+DECODERS = ("auto", "tiny", "small", "base")  # text head sizes: models.text_head.TEXT_HEAD_PRESETS; auto = the backbone's preset
 OVERRIDDEN = -1  # line marker of a key set by --set
 
 
@@ -42,6 +43,7 @@ class ModelConfig:
     pretrained: str | None = None  # a directory or hub id to load instead (it keeps its own tokenizer)
     allow_pickle: bool = False  # let a pretrained checkpoint load pickled (.bin) weights
     vocab_size: int = 8000  # size of the local WordPiece vocabulary trained on the run's text
+    lowercase: bool | None = None  # local vocabulary folds case and accents; default: cased when a task answers through the text head
     max_length: int = 256  # tokens per window (question + context)
     stride: int = 64  # overlap in tokens between the windows of a long context
 
@@ -50,9 +52,11 @@ class ModelConfig:
 class HeadsConfig:
     """The answer heads."""
 
-    mode: str = "typed"  # typed: each task uses the head of its format (MT-DNN); text: one generative head
+    mode: str = "typed"  # typed: each task uses the head of its format (MT-DNN), text-format tasks the text head; text: every task the text head (decaNLP)
     task_specific: bool = False  # MT-DNN's own variant: one output layer per task instead of per format
     dropout: float = 0.1
+    decoder: str = "auto"  # text head size: tiny | small | base | auto (the backbone's preset; small for a pretrained one)
+    max_answer_tokens: int = 64  # text head: answers are cut to this many tokens (EOS included) in training, and decoding stops there
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,8 @@ class EvalConfig:
     patience: int = 0  # stop after N evaluations without a better decaScore (0 = never stop early)
     limit: int | None = None  # examples per task in the evaluations during training
     max_answer_length: int = 30  # span head: longest answer in tokens
+    beam_size: int = 1  # text head: 1 = greedy decoding, more = beam search
+    length_penalty: float = 1.0  # text head, beam search: a finished answer scores sum(log p) / length ** length_penalty
 
 
 @dataclass(frozen=True)
@@ -401,6 +407,9 @@ def validate(config: RunConfig) -> None:
         (("optim", "cut_frac"), 0 < config.optim.cut_frac < 1, "must be a fraction in (0, 1)"),
         (("heads", "mode"), config.heads.mode in HEAD_MODES, f"must be one of {', '.join(HEAD_MODES)}"),
         (("heads", "dropout"), 0 <= config.heads.dropout < 1, "must be in [0, 1)"),
+        (("heads", "decoder"), config.heads.decoder in DECODERS, f"must be one of {', '.join(DECODERS)}"),
+        (("heads", "max_answer_tokens"), config.heads.max_answer_tokens >= 2, "must be >= 2 (one answer token and EOS)"),
+        (("eval", "beam_size"), config.eval.beam_size >= 1, "must be >= 1"),
         (("model", "max_length"), config.model.max_length >= 16, "must be >= 16"),
         (("model", "stride"), 0 <= config.model.stride <= config.model.max_length // 2, "must be >= 0 and at most half of model.max_length"),
         (("eval", "batch_size"), config.eval.batch_size >= 1, "must be >= 1"),

@@ -21,20 +21,28 @@ import datasets
 import torch
 
 from harness.features import collate
-from models.heads import MultiTaskModel, best_spans
+from harness.text_answers import AnswerCodec
+from models.heads import TEXT, MultiTaskModel, best_spans
+from models.text_head import DecodeConfig
 from tasks.tagging import UNTAGGED, is_bio, tags_to_answer
 from tasks.types import Example, Task
 
 
 @dataclass(frozen=True)
 class EvalSet:
-    """One task's evaluation data: the examples and their features (windows in example order)."""
+    """One task's evaluation data: the examples and their features (windows in example order).
+
+    ``head_format`` is the format of the head that answers the task, when it
+    is not the task's own (``text``: the text head, for every task in head
+    mode text).
+    """
 
     task: Task
     split: str
     examples: Sequence[Example]
     features: datasets.Dataset
     fingerprint: str
+    head_format: str | None = None
 
 
 @dataclass(frozen=True)
@@ -80,19 +88,39 @@ def format_number(value: float) -> str:
 
 
 @torch.no_grad()
-def predict(model: MultiTaskModel, eval_set: EvalSet, batch_size: int, device: torch.device, pad_id: int, max_answer_length: int = 30) -> Iterator[tuple[int, str]]:
-    """``(example index, answer string)`` for every example, in order, batch by batch."""
+def predict(
+    model: MultiTaskModel,
+    eval_set: EvalSet,
+    batch_size: int,
+    device: torch.device,
+    pad_id: int,
+    max_answer_length: int = 30,
+    decoding: DecodeConfig = DecodeConfig(),
+) -> Iterator[tuple[int, str]]:
+    """``(example index, answer string)`` for every example, in order, batch by batch.
+
+    A task answered by the text head is decoded with ``decoding`` and its
+    ids written back as text, copied stretches as they stand in the context
+    and question (:class:`harness.text_answers.AnswerCodec`).
+    """
     task, examples = eval_set.task, eval_set.examples
-    fmt = task.format
+    fmt = eval_set.head_format or task.format
+    codec = AnswerCodec.for_tokenizer(model.backbone.tokenizer) if fmt == TEXT else None
     scheme = "bio" if is_bio(task.labels) else "token"
     best: dict[int, tuple[float, str]] = {}  # span: the best window answer of the examples still open
     features = eval_set.features
     for start in range(0, len(features), batch_size):
         columns = features[start : start + batch_size]
         batch = {k: v.to(device) for k, v in collate(fmt, columns, pad_id).items()}
+        rows = columns["example_index"]
+        if codec is not None:
+            with _autocast(device):
+                answers = model.generate(task.name, batch, decoding)
+            for row, ids in zip(rows, answers):
+                yield row, codec.decode(ids, sources=(examples[row].context, examples[row].question))
+            continue
         with _autocast(device):
             out = model(task.name, batch)
-        rows = columns["example_index"]
         if fmt == "choice":
             for row, choice in zip(rows, out.logits.argmax(dim=-1).tolist()):
                 yield row, examples[row].choices[choice]
@@ -165,6 +193,7 @@ def evaluate_task(
     pad_id: int,
     max_answer_length: int = 30,
     writer: IO[str] | None = None,
+    decoding: DecodeConfig = DecodeConfig(),
 ) -> TaskResult:
     """Predict, score and (with ``writer``) write one JSONL line per example."""
     started = time.perf_counter()
@@ -172,7 +201,7 @@ def evaluate_task(
     model.eval()
     task = eval_set.task
     acc = _Accumulator(task)
-    for row, prediction in predict(model, eval_set, batch_size, device, pad_id, max_answer_length):
+    for row, prediction in predict(model, eval_set, batch_size, device, pad_id, max_answer_length, decoding):
         example = eval_set.examples[row]
         scores = acc.add(prediction, example)
         if writer is not None:
@@ -200,9 +229,10 @@ def evaluate_tasks(
     pad_id: int,
     max_answer_length: int = 30,
     writer: IO[str] | None = None,
+    decoding: DecodeConfig = DecodeConfig(),
 ) -> list[TaskResult]:
-    """:func:`evaluate_task` over every task, in order."""
-    return [evaluate_task(model, s, batch_size, device, pad_id, max_answer_length, writer) for s in eval_sets]
+    """:func:`evaluate_task` over every task, in order (``decoding``: how the text head decodes)."""
+    return [evaluate_task(model, s, batch_size, device, pad_id, max_answer_length, writer, decoding) for s in eval_sets]
 
 
 def _autocast(device: torch.device) -> torch.autocast:

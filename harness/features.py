@@ -13,6 +13,9 @@ Question and context are the two segments of one input (``[CLS] question
 - ``tags``: the context words are pre-split; each word's label sits on its
   first sub-token, every other position is -100.
 - ``score``: the gold value.
+- ``text`` (the text head, for any task): question and context cut to
+  ``max_length`` tokens (no windows: the decoder reads one input), and the
+  answer's token ids cut to ``max_answer_tokens - 1``, then EOS.
 
 Features are cached under ``<cache_dir>/features/<key>.arrow``, where the key
 hashes the examples' fingerprint, the tokenizer and this module's settings, so
@@ -41,6 +44,7 @@ from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
 from models.heads import IGNORE_INDEX
+from models.text_head import special_ids
 from tasks.types import Example
 
 FEATURES_VERSION = "1"  # bump when the features below change, so old caches are not reused
@@ -51,6 +55,7 @@ TRAIN_COLUMNS: dict[str, tuple[str, ...]] = {
     "span": ("input_ids", "token_type_ids", "context_start", "context_end", "start_position", "end_position"),
     "tags": ("input_ids", "token_type_ids", "labels"),
     "score": ("input_ids", "token_type_ids", "value"),
+    "text": ("input_ids", "token_type_ids", "answer_ids"),
 }
 
 
@@ -60,6 +65,7 @@ class FeatureConfig:
 
     max_length: int = 256  # tokens per window
     stride: int = 64  # overlap of consecutive windows of one long context
+    max_answer_tokens: int = 64  # text: answer tokens kept, EOS included
 
 
 def default_cache_dir() -> Path:
@@ -144,6 +150,8 @@ def Dataset_from_examples(fmt: str, examples: Sequence[Example], labels: Sequenc
             if unknown:
                 raise UserError(f"example {e.id!r}: tag {unknown[0]!r} is not in the task's labels ({', '.join(labels)})")
             rows.append({"question": e.question, "tokens": list(e.tokens), "tags": [label_ids[t] for t in e.tags]})
+    elif fmt == "text":
+        rows = [{"question": e.question, "context": e.context, "answer": e.answer} for e in examples]
     else:
         rows = [{"question": e.question, "context": e.context, "value": float(e.value if e.value is not None else float(e.answer))} for e in examples]
     return datasets.Dataset(InMemoryTable.from_pylist(rows), fingerprint=f"rows-{fingerprint}")
@@ -268,7 +276,22 @@ def _encode_score(batch: Mapping[str, list], indices: list[int], tokenizer: PreT
     }
 
 
-_ENCODERS = {"choice": _encode_choice, "span": _encode_span, "tags": _encode_tags, "score": _encode_score}
+def _encode_text(batch: Mapping[str, list], indices: list[int], tokenizer: PreTrainedTokenizerBase, config: FeatureConfig) -> dict[str, list]:
+    enc = tokenizer(batch["question"], batch["context"], truncation="longest_first", max_length=config.max_length)
+    # Segments from the encoding itself: tokenizers without segment ids (GPT-2) say 0 for both.
+    token_types = [[1 if segment == 1 else 0 for segment in enc.sequence_ids(i)] for i in range(len(enc["input_ids"]))]
+    eos = special_ids(tokenizer).eos
+    answers = tokenizer(batch["answer"], add_special_tokens=False)["input_ids"]
+    return {
+        "input_ids": enc["input_ids"],
+        "token_type_ids": token_types,
+        "answer_ids": [ids[: config.max_answer_tokens - 1] + [eos] for ids in answers],
+        "example_index": indices,
+        "length": [len(ids) for ids in enc["input_ids"]],
+    }
+
+
+_ENCODERS = {"choice": _encode_choice, "span": _encode_span, "tags": _encode_tags, "score": _encode_score, "text": _encode_text}
 
 
 # --- batches ---------------------------------------------------------------------------------------------------------
@@ -322,6 +345,9 @@ def collate(fmt: str, columns: Mapping[str, list], pad_id: int) -> dict[str, tor
     elif fmt == "score":
         if "value" in columns:
             batch["values"] = torch.tensor(columns["value"], dtype=torch.float)
+    elif fmt == "text":
+        if "answer_ids" in columns:  # padded with IGNORE_INDEX: no loss there (and PAD may be a tokenizer's EOS)
+            batch["answer_ids"] = _pad(columns["answer_ids"], IGNORE_INDEX, max(len(row) for row in columns["answer_ids"]))
     return batch
 
 

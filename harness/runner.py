@@ -38,7 +38,8 @@ from harness.evaluate import EvalSet, TaskResult, deca_score, evaluate_tasks
 from harness.features import FeatureConfig, build_features, default_cache_dir
 from harness.record import PREDICTIONS_FILE, RECORD_FILE, build_record, directory_sha256, hardware_info, new_run_id, write_json_atomic
 from harness.train import TrainResult, TrainSet, check_compatible, find_checkpoint, load_checkpoint, seed_everything, train
-from models.heads import HEAD_FORMATS, HeadSpec, MultiTaskModel
+from models.heads import TEXT, HeadSpec, MultiTaskModel
+from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig
 from tasks.data import fingerprint, load_examples
 from tasks.types import Example, Task
 
@@ -88,26 +89,16 @@ class RunOutcome:
 
 
 def resolve_tasks(config: RunConfig) -> list[RunTask]:
-    """The run's tasks from the registry; unknown names and formats without a head are :class:`UserError`."""
+    """The run's tasks from the registry; unknown names and splits are :class:`UserError`."""
     from tasks.errors import TaskError
     from tasks.registry import get
 
-    if config.heads.mode != "typed":
-        raise UserError(
-            f"config {config.where('heads', 'mode')}: heads.mode {config.heads.mode!r} needs the text head (a decoder), "
-            "which is not available in this qabench; use heads.mode: typed"
-        )
     resolved = []
     for index, item in enumerate(config.tasks):
         try:
             task = get(item.name)
         except TaskError as err:
             raise UserError(f"config {config.where('tasks', index)}: {err}") from None
-        if task.format not in HEAD_FORMATS:
-            raise UserError(
-                f"config {config.where('tasks', index)}: task {task.name!r} answers in format {task.format!r}, which needs the text head; "
-                f"the text head is not available in head mode 'typed' (typed heads: {', '.join(HEAD_FORMATS)}); remove the task from the config"
-            )
         train_split = item.train_split or task.train_split
         if not item.train:
             train_split = None
@@ -118,21 +109,42 @@ def resolve_tasks(config: RunConfig) -> list[RunTask]:
     return resolved
 
 
-def head_specs(tasks: Sequence[RunTask], task_specific: bool) -> dict[str, HeadSpec]:
-    """Each task's head: shared per format, tag layers shared per label set (or one per task when ``task_specific``)."""
+def head_specs(tasks: Sequence[RunTask], task_specific: bool, mode: str = "typed", decoder: str = "small") -> dict[str, HeadSpec]:
+    """Each task's head: shared per format, tag layers shared per label set (or one per task when ``task_specific``).
+
+    In head mode ``text`` every task answers through the one text head (a
+    ``decoder``-sized :class:`models.text_head.TextHead`); in mode ``typed``
+    only the tasks whose format is ``text`` (translation, dialogue state) do.
+    """
     label_sets: dict[tuple[str, ...], str] = {}
     for t in sorted(tasks, key=lambda t: t.task.name):
         if t.task.format == "tags":
             label_sets.setdefault(tuple(t.task.labels), t.task.name)
-    return {
-        t.task.name: HeadSpec(
+    specs = {}
+    for t in tasks:
+        if mode == TEXT or t.task.format == TEXT:
+            specs[t.task.name] = HeadSpec(format=TEXT, decoder=decoder)
+            continue
+        specs[t.task.name] = HeadSpec(
             format=t.task.format,
             num_labels=len(t.task.labels) if t.task.format == "tags" else 0,
             label_set=label_sets.get(tuple(t.task.labels), "") if t.task.format == "tags" else "",
             task_specific=task_specific,
         )
-        for t in tasks
-    }
+    return specs
+
+
+def decoder_preset(config: RunConfig) -> str:
+    """The text head's size: ``heads.decoder``, where ``auto`` follows a local backbone's preset (small when pretrained)."""
+    if config.heads.decoder != "auto":
+        return config.heads.decoder
+    preset = config.model.preset
+    return preset if not config.model.pretrained and preset in TEXT_HEAD_PRESETS else "small"
+
+
+def decoding(config: RunConfig) -> DecodeConfig:
+    """How the text head decodes at evaluation: greedy or beam search, up to ``heads.max_answer_tokens``."""
+    return DecodeConfig(beam_size=config.eval.beam_size, length_penalty=config.eval.length_penalty, max_length=config.heads.max_answer_tokens)
 
 
 def _load(task: Task, split: str, data_dir: str | None, limit: int | None) -> list[Example]:
@@ -180,7 +192,9 @@ def build_model(config: RunConfig, specs: dict[str, HeadSpec], texts: Sequence[s
             backbone = load_backbone(m.backbone, m.pretrained, allow_pickle=m.allow_pickle)
         else:
             cache = Path(config.cache_dir) / "tokenizers" if config.cache_dir else None
-            tokenizer = train_tokenizer(texts, vocab_size=m.vocab_size, cache_dir=str(cache) if cache else None)
+            # A generated answer must come back cased and with its accents (German, "None"); labels and spans need not.
+            lowercase = m.lowercase if m.lowercase is not None else all(spec.format != "text" for spec in specs.values())
+            tokenizer = train_tokenizer(texts, vocab_size=m.vocab_size, cache_dir=str(cache) if cache else None, lowercase=lowercase)
             backbone = build_backbone(m.backbone, m.preset, tokenizer=tokenizer)
     except ModelError as err:
         raise UserError(f"config {config.where('model')}: {err}") from None
@@ -246,19 +260,27 @@ def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, 
     if model is None:
         texts = [text for name in sorted(train_examples) for text in tokenizer_texts(train_examples[name])]
         texts += [e.question for name in sorted(eval_examples) for e in eval_examples[name]]
-        model = build_model(config, head_specs(tasks, config.heads.task_specific), texts)
+        model = build_model(config, head_specs(tasks, config.heads.task_specific, config.heads.mode, decoder_preset(config)), texts)
     device = resolve_device(config.device)
     model.to(device)
     tokenizer = model.backbone.tokenizer
-    features = FeatureConfig(max_length=min(config.model.max_length, tokenizer.model_max_length), stride=config.model.stride)
+    features = FeatureConfig(
+        max_length=min(config.model.max_length, tokenizer.model_max_length), stride=config.model.stride, max_answer_tokens=config.heads.max_answer_tokens
+    )
     cache = config.cache_dir or str(default_cache_dir())
 
-    def featurize(task: Task, examples: list[Example]) -> Any:
-        return build_features(task.format, examples, tokenizer, features, labels=task.labels, cache_dir=cache)
+    def head_format(task: Task) -> str:  # the format of the head that answers the task (text in text mode)
+        return model.specs[task.name].format
 
-    train_sets = [TrainSet(t.task.name, t.task.format, featurize(t.task, train_examples[t.task.name])) for t in tasks if t.task.name in train_examples]
+    def featurize(task: Task, examples: list[Example]) -> Any:
+        return build_features(head_format(task), examples, tokenizer, features, labels=task.labels, cache_dir=cache)
+
+    train_sets = [TrainSet(t.task.name, head_format(t.task), featurize(t.task, train_examples[t.task.name])) for t in tasks if t.task.name in train_examples]
     eval_sets = [
-        EvalSet(t.task, t.eval_split, eval_examples[t.task.name], featurize(t.task, eval_examples[t.task.name]), fingerprint(eval_examples[t.task.name]))
+        EvalSet(
+            t.task, t.eval_split, eval_examples[t.task.name], featurize(t.task, eval_examples[t.task.name]), fingerprint(eval_examples[t.task.name]),
+            head_format=head_format(t.task),
+        )
         for t in tasks
     ]
     return Prepared(config, tasks, model, device, pad_id_of(model), train_sets, eval_sets, data_dir)
@@ -293,6 +315,7 @@ def model_info(model: MultiTaskModel, config: RunConfig) -> dict[str, Any]:
         "preset": None if pretrained else config.model.preset,
         "parameters": backbone.num_parameters(),
         "head_parameters": sum(p.numel() for p in model.heads.parameters()),
+        "heads": {name: spec.format for name, spec in model.specs.items()},  # the head that answers each task
         "pretrained": pretrained,
         "pretrained_sha256": digest,
         "pretrain_record": read_pretrain_record(pretrained) if pretrained else None,  # a qabench-pretrained directory says how it was made
@@ -320,7 +343,7 @@ def train_run(prep: Prepared, run_dir: Path, resume: Path | None = None) -> Trai
     periodic = _limited(prep.eval_sets, config.eval.limit)
 
     def validation_score(model: MultiTaskModel) -> float:
-        return deca_score(evaluate_tasks(model, periodic, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length))
+        return deca_score(evaluate_tasks(model, periodic, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length, decoding=decoding(config)))
 
     result = train(
         prep.model,
@@ -355,7 +378,9 @@ def evaluate_run(
     started = time.perf_counter()
     try:
         with tmp.open("w", encoding="utf-8") as writer:
-            results = evaluate_tasks(prep.model, prep.eval_sets, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length, writer)
+            results = evaluate_tasks(
+                prep.model, prep.eval_sets, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length, writer, decoding=decoding(config)
+            )
         eval_seconds = time.perf_counter() - started
         train_info = dataclasses.asdict(training) if isinstance(training, TrainResult) else dict(training or {})
         record = build_record(

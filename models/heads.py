@@ -8,7 +8,10 @@ shares its encoder:
   no new parameters;
 - :class:`SpanHead` points at the start and end of the answer in the context;
 - :class:`TagHead` labels each context word, one output layer per label set;
-- :class:`ScoreHead` regresses a number.
+- :class:`ScoreHead` regresses a number;
+- the ``text`` format's head is decaNLP's generative one,
+  :class:`models.text_head.TextHead`, a decoder that copies from question and
+  context; all tasks answered in text share it.
 
 :class:`MultiTaskModel` holds the backbone and the heads by key
 (allennlp's heads-by-name) and routes each batch to its task's head. Heads see
@@ -30,9 +33,13 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.base import Backbone, Encoded
+from models.text_head import DecodeConfig, TextHead, segment_masks, special_ids, text_head_config
 
 HEAD_FORMATS: tuple[str, ...] = ("choice", "span", "tags", "score")
 """Answer formats that have a typed head. ``text`` needs the text head (a decoder)."""
+
+TEXT = "text"
+"""The format of the text head; every task can be answered through it."""
 
 IGNORE_INDEX = -100
 """Label of positions that carry no loss (padding, sub-tokens after the first, the question)."""
@@ -42,19 +49,24 @@ IGNORE_INDEX = -100
 class HeadSpec:
     """What a task needs from the heads, as plain values.
 
-    format:        one of :data:`HEAD_FORMATS`.
+    format:        one of :data:`HEAD_FORMATS`, or :data:`TEXT` for the text head.
     num_labels:    size of the label set (``tags`` only).
     label_set:     name of the label set; tasks with equal label sets share a tag layer (``tags`` only).
-    task_specific: MT-DNN's own variant: this task gets its own output layer instead of the format's shared one.
+    task_specific: MT-DNN's own variant: this task gets its own output layer instead of the format's shared one
+                   (typed heads only: all text tasks share one decoder, as in decaNLP).
+    decoder:       size preset of the text head's decoder (``text`` only; models.text_head.TEXT_HEAD_PRESETS).
     """
 
     format: str
     num_labels: int = 0
     label_set: str = ""
     task_specific: bool = False
+    decoder: str = ""
 
     def key(self, task: str) -> str:
         """The key of this task's head in :attr:`MultiTaskModel.heads`."""
+        if self.format == TEXT:
+            return TEXT
         if self.format not in HEAD_FORMATS:
             raise ValueError(f"no typed head for format {self.format!r}; typed heads: {', '.join(HEAD_FORMATS)}")
         if self.task_specific:
@@ -266,7 +278,8 @@ class MultiTaskModel(nn.Module):
     tensors: ``input_ids``, ``attention_mask``, ``token_type_ids`` and the
     format's fields (``choice_spans``/``choice_mask``/``labels``,
     ``context_mask``/``start_positions``/``end_positions``, ``labels``,
-    ``values``); label fields are optional (prediction).
+    ``values``, and ``answer_ids`` for the text head); label fields are
+    optional (prediction). Text answers are decoded with :meth:`generate`.
     """
 
     def __init__(self, backbone: Backbone, specs: Mapping[str, HeadSpec], dropout: float = 0.1) -> None:
@@ -276,7 +289,9 @@ class MultiTaskModel(nn.Module):
         self.heads = nn.ModuleDict()
         for task in sorted(self.specs):
             key = self.specs[task].key(task)
-            if key not in self.heads:
+            if key not in self.heads and self.specs[task].format == TEXT:
+                self.heads[key] = _text_head(self.specs[task], backbone, dropout)
+            elif key not in self.heads:
                 self.heads[key] = build_head(self.specs[task], backbone.hidden_size, dropout)
             elif self.specs[task].format == "tags" and self.heads[key].classifier.out_features != self.specs[task].num_labels:
                 raise ValueError(f"task {task!r}: label set {key!r} is shared with a task of a different size")
@@ -288,6 +303,9 @@ class MultiTaskModel(nn.Module):
     def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
         encoded = self.backbone.encode(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
         spec, head = self.specs[task], self.head_for(task)
+        if spec.format == TEXT:  # teacher forcing; logits are the log-probabilities of the mixture [B, S, V]
+            out = head(encoded, batch["input_ids"], *self._segments(batch), batch["answer_ids"])
+            return HeadOutput(logits=out.log_probs, loss=out.loss)
         if spec.format == "choice":
             return head(encoded, self.backbone.causal, batch["choice_spans"], batch["choice_mask"], batch.get("labels"))
         if spec.format == "span":
@@ -295,3 +313,23 @@ class MultiTaskModel(nn.Module):
         if spec.format == "tags":
             return head(encoded, batch.get("labels"))
         return head(encoded, self.backbone.causal, batch.get("values"))
+
+    def _segments(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Question and context masks [B, T] of a batch: the text head copies from these positions."""
+        special = self.backbone.tokenizer.all_special_ids
+        return segment_masks(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"), special)
+
+    @torch.no_grad()
+    def generate(self, task: str, batch: Mapping[str, torch.Tensor], decoding: DecodeConfig = DecodeConfig()) -> list[list[int]]:
+        """The text head's answers to a batch of ``task`` (which must be answered in text): token ids, no specials."""
+        if self.specs[task].format != TEXT:
+            raise ValueError(f"task {task!r} is answered by the {self.specs[task].format} head, not the text head")
+        encoded = self.backbone.encode(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
+        return self.head_for(task).generate(encoded, batch["input_ids"], *self._segments(batch), decoding)
+
+
+def _text_head(spec: HeadSpec, backbone: Backbone, dropout: float) -> TextHead:
+    """The shared text head over ``backbone``: its target vocabulary is the backbone tokenizer's."""
+    tokenizer = backbone.tokenizer
+    config = text_head_config(spec.decoder or "small", dropout=dropout)
+    return TextHead(backbone.hidden_size, len(tokenizer), special_ids(tokenizer), config)

@@ -35,9 +35,10 @@ def default_cache_dir() -> Path:
     return Path(root) / "tokenizers"
 
 
-def texts_fingerprint(texts: Iterable[str], vocab_size: int) -> str:
-    """sha256 of the training texts (length-prefixed, so boundaries count) and the vocabulary size."""
-    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{vocab_size}\n".encode())
+def texts_fingerprint(texts: Iterable[str], vocab_size: int, lowercase: bool = True) -> str:
+    """sha256 of the training texts (length-prefixed, so boundaries count), the vocabulary size and the casing."""
+    casing = "" if lowercase else "cased\n"  # lowercase keeps the fingerprints of earlier caches
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{vocab_size}\n{casing}".encode())
     for text in texts:
         data = text.encode("utf-8")
         digest.update(len(data).to_bytes(8, "little"))
@@ -70,9 +71,10 @@ def pair_template(tokenizer: Tokenizer) -> processors.TemplateProcessing:
     )
 
 
-def _train(texts: list[str], vocab_size: int) -> Tokenizer:
+def _train(texts: list[str], vocab_size: int, lowercase: bool) -> Tokenizer:
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
-    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=True)
+    # Lowercasing also strips accents (BERT-uncased); generated answers (German, "None") need the cased form.
+    tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
     trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
@@ -82,12 +84,15 @@ def _train(texts: list[str], vocab_size: int) -> Tokenizer:
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int = 8000, cache_dir: str | None = None
+    texts: Iterable[str], vocab_size: int = 8000, cache_dir: str | None = None, lowercase: bool = True
 ) -> PreTrainedTokenizerFast:
-    """Train (or load from the cache) the shared lowercase WordPiece vocabulary on ``texts``.
+    """Train (or load from the cache) the shared WordPiece vocabulary on ``texts``.
 
-    The result is cached under ``cache_dir`` (default :func:`default_cache_dir`)
-    in a folder named by the sha256 of the texts and ``vocab_size``; a second
+    ``lowercase`` (the default, as BERT-uncased) folds case and strips
+    accents; a vocabulary that must write answers back exactly (translation
+    into German, dialogue states) needs ``lowercase=False``. The result is
+    cached under ``cache_dir`` (default :func:`default_cache_dir`) in a folder
+    named by the sha256 of the texts, ``vocab_size`` and the casing; a second
     call with the same texts loads it instead of training again.
 
     >>> # tok = train_tokenizer(task_texts, vocab_size=8000)
@@ -100,10 +105,10 @@ def train_tokenizer(
     if vocab_size < len(SPECIAL_TOKENS) + 1:
         raise ValueError(f"vocab_size={vocab_size} is too small; it must exceed the {len(SPECIAL_TOKENS)} special tokens")
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / texts_fingerprint(corpus, vocab_size)
+    target = root / texts_fingerprint(corpus, vocab_size, lowercase)
     if (target / "tokenizer.json").is_file():
         return wrap_tokenizer(Tokenizer.from_file(str(target / "tokenizer.json")))
-    tokenizer = _train(corpus, vocab_size)
+    tokenizer = _train(corpus, vocab_size, lowercase)
     root.mkdir(parents=True, exist_ok=True)
     # Write into a private folder and rename it, so a concurrent run never sees half a tokenizer.
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))

@@ -14,6 +14,7 @@ from models.heads import (
     SpanHead,
     TagHead,
     best_spans,
+    build_head,
     pooled,
     span_mean,
 )
@@ -130,7 +131,16 @@ def test_task_specific_variant_gives_each_task_its_own_output_layer(backbone) ->
 
 def test_a_text_format_task_has_no_typed_head(backbone) -> None:
     with pytest.raises(ValueError, match="no typed head for format 'text'"):
-        MultiTaskModel(backbone, {"multi30k_en_de": HeadSpec("text")})
+        build_head(HeadSpec("text"), backbone.hidden_size)
+
+
+def test_every_text_task_shares_the_one_text_head(backbone) -> None:
+    from models.text_head import TextHead
+
+    specs = {"multi30k_en_de": HeadSpec("text", decoder="tiny"), "woz": HeadSpec("text", decoder="tiny"), "sst2": HeadSpec("choice")}
+    model = MultiTaskModel(backbone, specs)
+    assert sorted(model.heads) == ["choice", "text"]
+    assert isinstance(model.head_for("woz"), TextHead) and model.head_for("woz") is model.head_for("multi30k_en_de")
 
 
 def test_multitask_model_routes_a_batch_to_its_task_head_and_learns(backbone) -> None:

@@ -118,7 +118,7 @@ def test_train_then_eval_another_split(tmp_path: Path) -> None:
         (("--set", "model.backbone=bret"), "unknown backbone 'bret'"),
         (("--set", "optim.lernrate=1"), "unknown key 'optim.lernrate'"),
         (("--set", "optim.steps=many"), "optim.steps must be int"),
-        (("--set", "tasks=[sst2, multi30k_en_de]"), "needs the text head"),
+        (("--set", "heads.decoder=huge"), "heads.decoder must be one of"),
         (("--set", "optim.lr=1e30"), "training diverged"),
     ],
 )
