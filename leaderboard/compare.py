@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from leaderboard.errors import LeaderboardError
-from leaderboard.stats import N_TEST, CorpusScorer, MeanScorer, paired_test, seed_for
-from leaderboard.store import corpus_metric, resolve_run_id, stored_predictions
+from leaderboard.stats import N_TEST, MeanScorer, Scorer, paired_test, seed_for
+from leaderboard.store import corpus_scorers, resolve_run_id, stored_predictions
 
-#: Resamples for a corpus-level metric, which is recomputed four times per resample.
+#: Resamples for a corpus-level metric, which is rescored four times per resample.
 N_TEST_CORPUS = 300
 
 
@@ -86,7 +86,7 @@ def check_same_examples(task: str, a: dict, b: dict, run_a: str, run_b: str) -> 
         )
 
 
-def _scorers(task: str, headline: str, rows_a: list[dict], rows_b: list[dict]) -> tuple[MeanScorer | CorpusScorer, MeanScorer | CorpusScorer, str]:
+def _scorers(task: str, headline: str, rows_a: list[dict], rows_b: list[dict]) -> tuple[Scorer, Scorer, str]:
     by_id = {r["id"]: r for r in rows_b}
     rows_b = [by_id[r["id"]] for r in rows_a]  # same order: row i is the same example in both
     if all(headline in r["scores"] for r in rows_a) and all(headline in r["scores"] for r in rows_b):
@@ -94,20 +94,14 @@ def _scorers(task: str, headline: str, rows_a: list[dict], rows_b: list[dict]) -
 
         values = lambda rows: np.array([r["scores"][headline] for r in rows], dtype=float)  # noqa: E731
         return MeanScorer(values(rows_a)), MeanScorer(values(rows_b)), "per-example"
-    metric = corpus_metric(headline)
-    if metric is None:
+    predictions = [[r["prediction"] for r in rows_a], [r["prediction"] for r in rows_b]]
+    scorers = corpus_scorers(headline, predictions, [r["example"] for r in rows_a])
+    if scorers is None:
         raise LeaderboardError(
             f"task {task!r}: metric {headline!r} has no per-example scores and tasks.metrics does not know it, "
             "so it cannot be resampled; leave the task out with --tasks"
         )
-    from tasks.types import Example
-
-    examples = [Example.from_dict(r["example"]) for r in rows_a]
-    return (
-        CorpusScorer(metric, [r["prediction"] for r in rows_a], examples),
-        CorpusScorer(metric, [r["prediction"] for r in rows_b], examples),
-        "corpus",
-    )
+    return scorers[0], scorers[1], "corpus"
 
 
 def compare_runs(

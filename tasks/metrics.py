@@ -32,6 +32,13 @@ from tasks.errors import TaskError
 from tasks.tagging import answer_to_tags
 from tasks.types import Example, Metric
 
+
+def _column_sums(rows: Any, width: int) -> list[float]:
+    """The column sums of sufficient-statistics ``rows`` ([n, width], a list or array) as floats."""
+    import numpy as np  # imported on use: keeps ``import tasks`` light
+
+    return np.asarray(rows, dtype=np.float64).reshape(-1, width).sum(axis=0).tolist()  # [n, width] -> [width]
+
 # --------------------------------------------------------------------------
 # Text answers: accuracy, SQuAD EM / nF1
 
@@ -127,6 +134,37 @@ def bleu_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> floa
 
 
 @functools.lru_cache(maxsize=None)
+def _bleu_scorer() -> Any:
+    from sacrebleu.metrics import BLEU  # imported on use: keeps ``import tasks`` light
+
+    return BLEU()  # the settings of sacrebleu.corpus_bleu's defaults
+
+
+def bleu_stats(predictions: Sequence[str], examples: Sequence[Example]) -> list[list[float]]:
+    """sacrebleu's sentence statistics: hypothesis and reference length, then n-gram matches and totals (n=1..4).
+
+    >>> bleu_stats(["the cat sat"], [Example("0", "q", "c", "the cat sat down")])
+    [[3.0, 4.0, 3.0, 2.0, 1.0, 0.0, 3.0, 2.0, 1.0, 0.0]]
+    """
+    from sacrebleu.metrics import BLEU  # a fresh scorer: reading references changes its state
+
+    rows = BLEU()._extract_corpus_statistics(list(predictions), [[ex.answer for ex in examples]])
+    return [[float(x) for x in row] for row in rows]
+
+
+def bleu_from_stats(rows: Any) -> float:
+    """Corpus BLEU from :func:`bleu_stats` rows: sacrebleu on the summed statistics, as corpus BLEU does.
+
+    >>> exs = [Example("0", "q", "c", "the cat sat on the mat")]
+    >>> bleu_from_stats(bleu_stats(["the cat sat on the mat"], exs)) == bleu_corpus(["the cat sat on the mat"], exs)
+    True
+    """
+    scorer = _bleu_scorer()
+    totals = [int(x) for x in _column_sums(rows, 2 + 2 * scorer.max_ngram_order)]
+    return float(scorer._compute_score_from_stats(totals).score)
+
+
+@functools.lru_cache(maxsize=None)
 def _rouge_scorer(rouge_type: str) -> Any:
     from rouge_score import rouge_scorer  # imported on use: it pulls in nltk
 
@@ -173,6 +211,47 @@ def entity_f1_corpus(predictions: Sequence[str], examples: Sequence[Example]) ->
     return 100.0 * float(f1_score(gold, predicted, zero_division=0))
 
 
+def entity_f1_stats(predictions: Sequence[str], examples: Sequence[Example]) -> list[list[float]]:
+    """Per example: [entities right, entities predicted, gold entities, tags other than ``O``].
+
+    Spans are seqeval's (``get_entities``, conlleval's default mode), so
+    :func:`entity_f1_from_stats` of all rows equals :func:`entity_f1_corpus`.
+
+    >>> ex = Example("0", "q", "c", "EU (ORG)", tokens=("EU", "rejects", "it"), tags=("B-ORG", "O", "O"))
+    >>> entity_f1_stats(["EU (ORG); it (ORG)"], [ex])
+    [[1.0, 2.0, 1.0, 3.0]]
+    """
+    from seqeval.metrics.sequence_labeling import get_entities  # imported on use: it pulls in scikit-learn
+
+    rows = []
+    for prediction, ex in zip(predictions, examples):
+        gold = list(ex.tags)
+        predicted = answer_to_tags(prediction, ex.tokens, "bio")
+        if len(predicted) != len(gold):
+            raise ValueError(f"example {ex.id!r}: {len(ex.tokens)} tokens but {len(gold)} gold tags")
+        gold_spans, predicted_spans = set(get_entities(gold)), set(get_entities(predicted))
+        tagged = sum(tag != "O" for tag in gold + predicted)
+        rows.append([float(len(gold_spans & predicted_spans)), float(len(predicted_spans)), float(len(gold_spans)), float(tagged)])
+    return rows
+
+
+def entity_f1_from_stats(rows: Any) -> float:
+    """Micro entity F1 ×100 from summed :func:`entity_f1_stats` rows, computed as seqeval does.
+
+    No tag other than ``O`` anywhere scores 100, as in :func:`entity_f1_corpus`.
+
+    >>> entity_f1_from_stats([[1, 2, 1, 3], [0, 0, 1, 1]]), entity_f1_from_stats([[0, 0, 0, 0]])
+    (50.0, 100.0)
+    """
+    right, predicted, gold, tagged = _column_sums(rows, 4)
+    if tagged == 0:
+        return 100.0
+    precision = right / predicted if predicted else 0.0
+    recall = right / gold if gold else 0.0
+    denominator = precision + recall
+    return 100.0 * (2 * precision * recall / denominator if denominator else 0.0)
+
+
 def token_accuracy_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
     """Correct tokens / all tokens ×100 over the corpus, tags read with scheme ``token`` (POS).
 
@@ -187,6 +266,30 @@ def token_accuracy_corpus(predictions: Sequence[str], examples: Sequence[Example
         predicted = answer_to_tags(prediction, ex.tokens, "token")
         correct += sum(p == g for p, g in zip(predicted, ex.tags))
         total += len(ex.tags)
+    return 100.0 * correct / total if total else 100.0
+
+
+def token_accuracy_stats(predictions: Sequence[str], examples: Sequence[Example]) -> list[list[float]]:
+    """Per example: [tokens tagged right, tokens], tags read as in :func:`token_accuracy_corpus`.
+
+    >>> ex = Example("0", "q", "c", "", tokens=("Al", "-", "Zaman"), tags=("PROPN", "PUNCT", "PROPN"))
+    >>> token_accuracy_stats(["Al (PROPN); - (PUNCT); Zaman (NOUN)"], [ex])
+    [[2.0, 3.0]]
+    """
+    rows = []
+    for prediction, ex in zip(predictions, examples):
+        predicted = answer_to_tags(prediction, ex.tokens, "token")
+        rows.append([float(sum(p == g for p, g in zip(predicted, ex.tags))), float(len(ex.tags))])
+    return rows
+
+
+def token_accuracy_from_stats(rows: Any) -> float:
+    """Token accuracy ×100 from summed :func:`token_accuracy_stats` rows; no tokens scores 100.
+
+    >>> token_accuracy_from_stats([[2, 3], [1, 1]])
+    75.0
+    """
+    correct, total = _column_sums(rows, 2)
     return 100.0 * correct / total if total else 100.0
 
 
@@ -227,6 +330,43 @@ def mcc_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float
     return 100.0 * float(matthews_corrcoef(gold, predicted))
 
 
+def mcc_stats(predictions: Sequence[str], examples: Sequence[Example]) -> list[list[float]]:
+    """Per example: [gold label index, predicted label index], over the sorted labels of this call.
+
+    Indices mean something only among rows of the same call.
+
+    >>> exs = [Example(str(i), "q", "c", a, choices=("no", "yes")) for i, a in enumerate(["yes", "no"])]
+    >>> mcc_stats(["yes", "maybe"], exs)
+    [[2.0, 2.0], [1.0, 0.0]]
+    """
+    gold = [ex.answer for ex in examples]
+    predicted = [choice_label(p, ex) for p, ex in zip(predictions, examples)]
+    index = {label: i for i, label in enumerate(sorted(set(gold) | set(predicted)))}
+    return [[float(index[g]), float(index[p])] for g, p in zip(gold, predicted)]
+
+
+def mcc_from_stats(rows: Any) -> float:
+    """Matthews correlation ×100 of :func:`mcc_stats` rows, with scikit-learn's formula on their confusion matrix.
+
+    >>> mcc_from_stats([[0, 0], [1, 1], [0, 0], [1, 1]]), mcc_from_stats([[0, 0], [1, 0]])
+    (100.0, 0.0)
+    """
+    import numpy as np  # imported on use: keeps ``import tasks`` light
+
+    pairs = np.asarray(rows, dtype=np.float64).reshape(-1, 2).astype(np.int64)  # [n, 2]
+    size = int(pairs.max()) + 1 if len(pairs) else 1
+    confusion = np.bincount(pairs[:, 0] * size + pairs[:, 1], minlength=size * size).reshape(size, size)  # [gold, predicted]
+    t_sum = confusion.sum(axis=1, dtype=np.float64)
+    p_sum = confusion.sum(axis=0, dtype=np.float64)
+    n_correct = np.trace(confusion, dtype=np.float64)
+    n_samples = p_sum.sum()
+    cov_ytyp = n_correct * n_samples - np.dot(t_sum, p_sum)
+    cov_ypyp = n_samples**2 - np.dot(p_sum, p_sum)
+    cov_ytyt = n_samples**2 - np.dot(t_sum, t_sum)
+    cov_ypyp_ytyt = cov_ypyp * cov_ytyt
+    return 0.0 if cov_ypyp_ytyt == 0 else 100.0 * float(cov_ytyp / np.sqrt(cov_ypyp_ytyt))
+
+
 def f1_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
     """Binary F1 ×100 (scikit-learn); the positive class is the last of each example's choices.
 
@@ -246,6 +386,33 @@ def f1_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
     gold = [ex.answer == ex.choices[-1] for ex in examples]
     predicted = [choice_label(p, ex) == ex.choices[-1] for p, ex in zip(predictions, examples)]
     return 100.0 * float(f1_score(gold, predicted, zero_division=0))
+
+
+def f1_stats(predictions: Sequence[str], examples: Sequence[Example]) -> list[list[float]]:
+    """Per example: [true positive, false positive, false negative], positive as in :func:`f1_corpus`.
+
+    >>> exs = [Example(str(i), "q", "c", a, choices=("no", "yes")) for i, a in enumerate(["yes", "no"])]
+    >>> f1_stats(["no", "yes"], exs)
+    [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    rows = []
+    for prediction, ex in zip(predictions, examples):
+        if not ex.choices:
+            raise TaskError(f"example {ex.id!r} has no choices; the f1 metric needs a choice task")
+        gold, predicted = ex.answer == ex.choices[-1], choice_label(prediction, ex) == ex.choices[-1]
+        rows.append([float(gold and predicted), float(predicted and not gold), float(gold and not predicted)])
+    return rows
+
+
+def f1_from_stats(rows: Any) -> float:
+    """Binary F1 ×100 from summed :func:`f1_stats` rows, as scikit-learn computes it (0 with no positives).
+
+    >>> f1_from_stats([[1, 0, 0], [0, 1, 0], [0, 0, 1]])
+    50.0
+    """
+    tp, fp, fn = _column_sums(rows, 3)
+    denominator = (tp + fn) + (tp + fp)
+    return 100.0 * (2.0 * tp / denominator) if denominator else 0.0
 
 
 # --------------------------------------------------------------------------
@@ -285,17 +452,23 @@ def _predicted_values(predictions: Sequence[str]) -> list[float]:
     (the gold mean would mix in the gold scale). No parseable prediction at
     all gives a constant list, which scores 0.
     """
-    parsed = [parse_number(p) for p in predictions]
+    return _filled([parse_number(p) for p in predictions])
+
+
+def _filled(parsed: Sequence[float | None]) -> list[float]:
+    """``parsed`` with each None replaced by the mean of the others (see :func:`_predicted_values`)."""
     known = [v for v in parsed if v is not None]
     fill = sum(known) / len(known) if known else 0.0
     return [fill if v is None else v for v in parsed]
 
 
 def _correlation(kind: str, predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    return _correlation_of(kind, _gold_values(examples), _predicted_values(predictions))
+
+
+def _correlation_of(kind: str, gold: list[float], predicted: list[float]) -> float:
     from scipy import stats  # imported on use: heavy
 
-    gold = _gold_values(examples)
-    predicted = _predicted_values(predictions)
     if len(gold) < 2 or len(set(gold)) < 2 or len(set(predicted)) < 2:
         return 0.0  # correlation is undefined for constant inputs; no signal scores 0
     result = stats.pearsonr(gold, predicted) if kind == "pearson" else stats.spearmanr(gold, predicted)
@@ -323,6 +496,46 @@ def spearman_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> 
     100.0
     """
     return _correlation("spearman", predictions, examples)
+
+
+def correlation_stats(predictions: Sequence[str], examples: Sequence[Example]) -> list[list[float]]:
+    """Per example: [parsed prediction, ``example.value``]; an unparseable prediction is NaN.
+
+    The NaNs are filled when scoring, with the mean of the parsed predictions
+    scored together, as :func:`pearson_corpus` does.
+
+    >>> correlation_stats(["3.5", "n/a"], [Example("0", "q", "c", "4", value=4.0)] * 2)
+    [[3.5, 4.0], [nan, 4.0]]
+    """
+    gold = _gold_values(examples)
+    parsed = [parse_number(p) for p in predictions]
+    return [[math.nan if v is None else v, g] for v, g in zip(parsed, gold)]
+
+
+def _correlation_from_stats(kind: str, rows: Any) -> float:
+    import numpy as np  # imported on use: keeps ``import tasks`` light
+
+    pairs = np.asarray(rows, dtype=np.float64).reshape(-1, 2)  # [n, 2]: prediction, gold
+    parsed = [None if math.isnan(v) else v for v in pairs[:, 0].tolist()]
+    return _correlation_of(kind, pairs[:, 1].tolist(), _filled(parsed))
+
+
+def pearson_from_stats(rows: Any) -> float:
+    """Pearson correlation ×100 of :func:`correlation_stats` rows, as :func:`pearson_corpus` scores them.
+
+    >>> round(pearson_from_stats([[0.0, 0.0], [float("nan"), 2.5], [5.0, 5.0]]), 6)
+    100.0
+    """
+    return _correlation_from_stats("pearson", rows)
+
+
+def spearman_from_stats(rows: Any) -> float:
+    """Spearman correlation ×100 of :func:`correlation_stats` rows, as :func:`spearman_corpus` scores them.
+
+    >>> round(spearman_from_stats([[1.0, 0.0], [2.0, 2.5], [30.0, 5.0]]), 6)
+    100.0
+    """
+    return _correlation_from_stats("spearman", rows)
 
 
 # --------------------------------------------------------------------------
@@ -445,16 +658,23 @@ def turn_request_scores(predictions: Sequence[str], examples: Sequence[Example])
 ACCURACY = Metric("accuracy", example_scores=accuracy_scores, description="answer equals gold, ignoring case")
 EM = Metric("em", example_scores=em_scores, description="SQuAD exact match, best over answers")
 NF1 = Metric("nf1", example_scores=nf1_scores, description="SQuAD token F1, best over answers")
-BLEU = Metric("bleu", corpus=bleu_corpus, description="sacrebleu corpus BLEU, 13a tokenisation")
+BLEU = Metric("bleu", corpus=bleu_corpus, description="sacrebleu corpus BLEU, 13a tokenisation",
+              stats=bleu_stats, from_stats=bleu_from_stats)
 ROUGE1 = Metric("rouge1", example_scores=functools.partial(rouge_scores, "rouge1"), description="ROUGE-1 F, stemmed")
 ROUGE2 = Metric("rouge2", example_scores=functools.partial(rouge_scores, "rouge2"), description="ROUGE-2 F, stemmed")
 ROUGE_L = Metric("rougeL", example_scores=functools.partial(rouge_scores, "rougeL"), description="ROUGE-L F, stemmed")
-ENTITY_F1 = Metric("entity_f1", corpus=entity_f1_corpus, description="seqeval micro F1 of entity spans")
-TOKEN_ACCURACY = Metric("token_accuracy", corpus=token_accuracy_corpus, description="share of tokens tagged right")
-MCC = Metric("mcc", corpus=mcc_corpus, description="Matthews correlation of labels")
-PEARSON = Metric("pearson", corpus=pearson_corpus, description="Pearson correlation of numbers")
-SPEARMAN = Metric("spearman", corpus=spearman_corpus, description="Spearman correlation of numbers")
-F1 = Metric("f1", corpus=f1_corpus, description="binary F1, positive class = last choice")
+ENTITY_F1 = Metric("entity_f1", corpus=entity_f1_corpus, description="seqeval micro F1 of entity spans",
+                   stats=entity_f1_stats, from_stats=entity_f1_from_stats)
+TOKEN_ACCURACY = Metric("token_accuracy", corpus=token_accuracy_corpus, description="share of tokens tagged right",
+                        stats=token_accuracy_stats, from_stats=token_accuracy_from_stats)
+MCC = Metric("mcc", corpus=mcc_corpus, description="Matthews correlation of labels",
+             stats=mcc_stats, from_stats=mcc_from_stats)
+PEARSON = Metric("pearson", corpus=pearson_corpus, description="Pearson correlation of numbers",
+                 stats=correlation_stats, from_stats=pearson_from_stats)
+SPEARMAN = Metric("spearman", corpus=spearman_corpus, description="Spearman correlation of numbers",
+                  stats=correlation_stats, from_stats=spearman_from_stats)
+F1 = Metric("f1", corpus=f1_corpus, description="binary F1, positive class = last choice",
+            stats=f1_stats, from_stats=f1_from_stats)
 JOINT_GOAL = Metric("joint_goal", example_scores=joint_goal_scores, description="dialogue state so far equals gold")
 TURN_INFORM = Metric("turn_inform", example_scores=turn_inform_scores, description="turn's informed slots equal gold")
 TURN_REQUEST = Metric("turn_request", example_scores=turn_request_scores, description="turn's requests equal gold")

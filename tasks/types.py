@@ -103,6 +103,17 @@ class Metric:
     - ``corpus(predictions, examples) -> float``: a corpus-level score that is
       not a mean (BLEU, entity F1, MCC, Pearson); confidence intervals
       resample examples and call it again.
+
+    A corpus metric may also give sufficient statistics, so that resampling
+    does not recompute it from strings (both or neither):
+
+    - ``stats(predictions, examples) -> list[list[float]]``: one row of
+      numbers per example (entity F1: true positives, predicted and gold
+      entities). Rows from one call share one encoding (MCC's label indices),
+      so compute the rows of runs to be compared in one call.
+    - ``from_stats(rows) -> float``: the score of the examples whose rows
+      are given (a 2-D array or list of rows, repeats allowed); it does the
+      summing itself, and equals ``corpus`` on the same examples.
     """
 
     name: str
@@ -110,10 +121,16 @@ class Metric:
     corpus: Callable[[Sequence[str], Sequence[Example]], float] | None = None
     higher_is_better: bool = True
     description: str = ""
+    stats: Callable[[Sequence[str], Sequence[Example]], list[list[float]]] | None = None
+    from_stats: Callable[[Any], float] | None = None
 
     def __post_init__(self) -> None:
         if (self.example_scores is None) == (self.corpus is None):
             raise ValueError(f"metric {self.name!r}: give exactly one of example_scores or corpus")
+        if (self.stats is None) != (self.from_stats is None):
+            raise ValueError(f"metric {self.name!r}: give both stats and from_stats, or neither")
+        if self.stats is not None and self.corpus is None:
+            raise ValueError(f"metric {self.name!r}: stats and from_stats belong to a corpus metric")
 
     @property
     def decomposable(self) -> bool:

@@ -8,6 +8,7 @@ import re
 import string
 from collections import Counter
 from pathlib import Path
+from typing import Sequence
 
 import pytest
 import sacrebleu
@@ -469,3 +470,170 @@ def test_metrics_of_no_examples_are_zero_and_length_mismatch_is_an_error() -> No
     with pytest.raises(ValueError, match="2 predictions for 1 examples"):
         M.EM(["a", "b"], [ex("a")])
 
+
+
+# --- sufficient statistics: resampling without recomputing from strings ------------
+
+POS_TAGS = ("NOUN", "VERB", "PUNCT", "ADJ")
+WORDS = "the a cat dog sat ran on mat park today . , test ist das".split()
+
+
+def _perturbed_tags(rng: random.Random, tags: Sequence[str]) -> list[str]:
+    """Gold BIO tags with entities dropped, retyped, cut short, or invented."""
+    out = list(tags)
+    for i, tag in enumerate(out):
+        roll = rng.random()
+        if tag != "O" and roll < 0.15:
+            out[i] = "O"
+        elif tag != "O" and roll < 0.25:
+            out[i] = tag[:2] + rng.choice(["PER", "ORG", "LOC", "MISC"])
+        elif tag.startswith("I-") and roll < 0.35:
+            out[i] = "B-" + tag[2:]
+        elif tag == "O" and roll < 0.03:
+            out[i] = "B-" + rng.choice(["PER", "ORG", "LOC", "MISC"])
+    return out
+
+
+def _ner_predictions(rng: random.Random, examples: Sequence[Example]) -> list[str]:
+    """Answers from perturbed gold tags, plus gold answers, empty answers and junk."""
+    predictions = []
+    for e in examples:
+        roll = rng.random()
+        if roll < 0.1:
+            predictions.append(rng.choice(["", "none", "nothing (PER)", e.answer]))
+        else:
+            predictions.append(tags_to_answer(e.tokens, _perturbed_tags(rng, e.tags), "bio"))
+    return predictions
+
+
+def stats_cases(rng: random.Random) -> dict[str, list[tuple[list[str], list[Example]]]]:
+    """For every corpus metric, a few (predictions, examples) cases, random but seeded."""
+    ner = ner_examples()
+    no_entities = [ex("none", i, tokens=("Peter", "runs"), tags=("O", "O")) for i in range(3)]
+    text = [ex(r, i) for i, r in enumerate(REFERENCES)]
+    pos = [ex("", i, tokens=tuple(rng.choice(WORDS) for _ in range(rng.randint(0, 6))), tags=()) for i in range(12)]
+    pos = [Example(e.id, "q", "c", "", tokens=e.tokens, tags=tuple(rng.choice(POS_TAGS) for _ in e.tokens)) for e in pos]
+    cola = [ex(rng.choice(COLA), i, choices=COLA) for i in range(40)]
+    nli = [ex(rng.choice(("yes", "no", "maybe")), i, choices=("yes", "no", "maybe")) for i in range(40)]
+    mrpc = [ex(rng.choice(MRPC), i, choices=MRPC) for i in range(40)]
+    values = [ex("", i, value=rng.choice([0.0, 1.0, 2.5, 2.5, 4.0, round(rng.uniform(0, 5), 3)])) for i in range(40)]
+
+    def number(e: Example) -> str:
+        return rng.choice([f"{e.value + rng.gauss(0, 1):.3f}", "n/a", "", "3", f"about {rng.randint(0, 5)} of 5"])
+
+    def sentence(reference: str) -> str:
+        words = reference.split()
+        return rng.choice([reference, "", " ".join(rng.sample(words, len(words))), " ".join(rng.choices(WORDS, k=5))])
+
+    return {
+        "bleu": [([sentence(e.answer) for e in text], text), (HYPOTHESES, text), ([e.answer for e in text], text)],
+        "entity_f1": [(_ner_predictions(rng, ner), ner), ([""] * 4, ner), (["none", "", "x"], no_entities),
+                      (["none", "Peter (PER)", ""], no_entities)],
+        "token_accuracy": [([tags_to_answer(e.tokens, [rng.choice(POS_TAGS) for _ in e.tokens], "token") for e in pos], pos),
+                           ([""] * len(pos), pos)],
+        "mcc": [([rng.choice([*COLA, "Acceptable ", "maybe", ""]) for _ in cola], cola),
+                ([rng.choice(["yes", "no", "maybe", "perhaps"]) for _ in nli], nli), (["acceptable"] * 40, cola)],
+        "f1": [([rng.choice([*MRPC, "yes"]) for _ in mrpc], mrpc), ([""] * 40, mrpc)],
+        "pearson": [([number(e) for e in values], values), (["n/a"] * 40, values)],
+        "spearman": [([number(e) for e in values], values), (["3"] * 40, values)],
+    }  # fmt: skip
+
+
+def test_every_corpus_metric_gives_statistics_whose_score_equals_the_corpus_score_exactly() -> None:
+    np = pytest.importorskip("numpy")
+    rng = random.Random(11)
+    cases = stats_cases(rng)
+    assert set(cases) == {name for name, metric in M.METRICS.items() if not metric.decomposable}
+    for name, metric_cases in cases.items():
+        metric = M.get_metric(name)
+        assert metric.stats is not None and metric.from_stats is not None, name
+        for predictions, examples in metric_cases:
+            rows = metric.stats(predictions, examples)
+            assert len(rows) == len(examples), name
+            assert metric.from_stats(rows) == metric(predictions, examples), (name, predictions)
+            # A resample (with repeats) scored from its rows equals the metric recomputed on it.
+            table = np.array(rows, dtype=float)  # [n, k]
+            for _ in range(5):
+                idx = [rng.randrange(len(examples)) for _ in examples]
+                expected = metric([predictions[i] for i in idx], [examples[i] for i in idx])
+                assert metric.from_stats(table[idx]) == expected, (name, idx)
+
+
+def test_statistics_are_only_given_as_a_pair_and_only_for_corpus_metrics() -> None:
+    from tasks.types import Metric
+
+    with pytest.raises(ValueError, match="both stats and from_stats"):
+        Metric("half", corpus=M.bleu_corpus, stats=M.bleu_stats)
+    with pytest.raises(ValueError, match="belong to a corpus metric"):
+        Metric("mean", example_scores=M.accuracy_scores, stats=M.f1_stats, from_stats=M.f1_from_stats)
+
+
+def test_entity_statistics_count_spans_as_seqeval_does() -> None:
+    examples = ner_examples()
+    predictions = ["EU (ORG); German (MISC)", "Peter (PER)", "BRUSSELS (LOC)", "European Commission (ORG); Thursday (DATE)"]
+    # [right, predicted, gold, tags other than O] per sentence; see test_entity_f1_hand_value.
+    assert M.entity_f1_stats(predictions, examples) == [[2, 2, 3, 5], [0, 1, 1, 3], [1, 1, 1, 2], [1, 2, 1, 5]]
+    assert M.entity_f1_from_stats(M.entity_f1_stats(predictions, examples)) == 100.0 * seqeval_f1(
+        [list(e.tags) for e in examples], [answer_to_tags(p, e.tokens, "bio") for p, e in zip(predictions, examples)])
+
+
+def test_entity_statistics_keep_the_no_entity_rule() -> None:
+    examples = [ex("none", 0, tokens=("Peter", "runs"), tags=("O", "O"))]
+    assert M.entity_f1_from_stats(M.entity_f1_stats(["none"], examples)) == 100.0
+    assert M.entity_f1_from_stats(M.entity_f1_stats(["Peter (PER)"], examples)) == 0.0
+    assert M.entity_f1_from_stats([[0, 0, 0, 0], [0, 0, 0, 0]]) == 100.0
+
+
+def test_mcc_statistics_keep_each_unknown_answer_its_own_label() -> None:
+    examples = [ex(g, i, choices=COLA) for i, g in enumerate(["acceptable", "acceptable", "unacceptable"])]
+    predictions = ["acceptable", "maybe", "perhaps"]
+    # sorted labels: acceptable 0, maybe 1, perhaps 2, unacceptable 3
+    assert M.mcc_stats(predictions, examples) == [[0, 0], [0, 1], [3, 2]]
+    assert M.mcc_from_stats(M.mcc_stats(predictions, examples)) == 100.0 * matthews_corrcoef(
+        [e.answer for e in examples], predictions)
+
+
+def test_correlation_statistics_fill_unparseable_predictions_within_the_resample() -> None:
+    examples = [ex(str(g), i, value=g) for i, g in enumerate([1.0, 2.0, 3.0, 4.0])]
+    rows = M.correlation_stats(["1", "n/a", "score: 3", "5"], examples)
+    assert rows[1][1] == 2.0 and rows[1][0] != rows[1][0]  # NaN until scored
+    # The NaN becomes mean(1, 3, 5) = 3, as test_unparseable_predictions_take_the_mean_of_the_parseable_ones.
+    assert M.pearson_from_stats(rows) == 100.0 * stats.pearsonr([1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 3.0, 5.0]).statistic
+
+
+def test_bleu_statistics_are_sacrebleus_and_sum_to_corpus_bleu() -> None:
+    examples = [ex(r, i) for i, r in enumerate(REFERENCES)]
+    rows = M.bleu_stats(HYPOTHESES, examples)
+    bleu = sacrebleu.metrics.BLEU()
+    assert rows == [[float(x) for x in row] for row in bleu._extract_corpus_statistics(HYPOTHESES, [REFERENCES])]
+    assert M.bleu_from_stats(rows) == sacrebleu.corpus_bleu(HYPOTHESES, [REFERENCES]).score
+
+
+@pytest.mark.mirror
+def test_entity_statistics_equal_seqeval_on_conll2003_validation(mirror: Path) -> None:
+    np = pytest.importorskip("numpy")
+    from tasks import registry
+    from tasks.data import load_examples
+
+    task = registry.get("conll2003")
+    path = mirror / task.source.mirror_dir / "validation.jsonl"
+    if not path.exists():
+        pytest.skip(f"{path} is absent from the data mirror")
+    examples = list(load_examples(task, "validation", mirror))
+    assert len(examples) == 3_250
+    rng = random.Random(5)
+    predictions = _ner_predictions(rng, examples)
+    rows = np.array(M.entity_f1_stats(predictions, examples))  # [3250, 4]
+    expected = M.ENTITY_F1(predictions, examples)
+    assert 50.0 < expected < 95.0  # a perturbed, imperfect corpus
+    assert M.entity_f1_from_stats(rows) == expected
+    assert M.entity_f1_from_stats(M.entity_f1_stats([e.answer for e in examples], examples)) == 100.0
+    idx = [rng.randrange(len(examples)) for _ in range(800)]
+    assert M.entity_f1_from_stats(rows[idx]) == M.ENTITY_F1([predictions[i] for i in idx], [examples[i] for i in idx])
+
+
+def test_the_docstring_examples_of_the_metrics_run() -> None:
+    import doctest
+
+    failed, attempted = doctest.testmod(M, optionflags=doctest.ELLIPSIS)
+    assert failed == 0 and attempted > 0
