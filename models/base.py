@@ -6,6 +6,7 @@ of the lecture's models (word2vec ... XLNet) can sit under the same heads.
 
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ class Encoded:
     mask: torch.Tensor
 
 
-class Backbone(nn.Module):
+class Backbone(nn.Module, abc.ABC):
     """Base class of all backbones.
 
     Subclasses set ``name`` (registry name), ``hidden_size``, ``causal`` (sees
@@ -43,13 +44,14 @@ class Backbone(nn.Module):
     source: str | None = None  # pretrained directory, hub id or vectors it was loaded from
     load_report: Any = None  # what loading found (e.g. word2vec's vocabulary coverage)
 
+    @abc.abstractmethod
     def encode(
         self,
         input_ids: torch.Tensor,  # [B, T] long
         attention_mask: torch.Tensor,  # [B, T] 0/1
         token_type_ids: torch.Tensor | None = None,  # [B, T] 0 = question, 1 = context
     ) -> Encoded:
-        raise NotImplementedError
+        """Hidden states [B, T, D] and the real-token mask [B, T] of a batch."""
 
     def forward(self, input_ids, attention_mask, token_type_ids=None) -> Encoded:  # noqa: D401 - nn.Module hook
         return self.encode(input_ids, attention_mask, token_type_ids)
