@@ -24,6 +24,7 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "run": ("harness.cli.run_cmd", "run", "Train, evaluate and record a run (default: the quickstart)."),
     "train": ("harness.cli.run_cmd", "train", "Train from a config and save a checkpoint."),
     "eval": ("harness.cli.run_cmd", "eval_", "Evaluate a run or checkpoint and record the scores."),
+    "pretrain": ("harness.cli.pretrain_cmd", "pretrain", "Pretrain a backbone with its own objective on a corpus."),
     "leaderboard": ("harness.cli.leaderboard_cmd", "leaderboard", "Compare runs: tables, paired tests, reports."),
 }
 
