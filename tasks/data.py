@@ -171,8 +171,8 @@ def _read_file(task: Task, path: Path) -> Sequence[Row]:
     raise TaskError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl or .parquet")
 
 
-def check_jsonl(path: Path) -> None:
-    """Raise a one-line error naming the file and line of the first malformed JSONL line."""
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line; a malformed line raises naming file and line."""
     with path.open("r", encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
             if not line.strip():
@@ -183,6 +183,13 @@ def check_jsonl(path: Path) -> None:
                 raise TaskError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
             if not isinstance(value, dict):
                 raise TaskError(f"{path}:{lineno}: expected a JSON object per line, got {type(value).__name__}")
+            yield lineno, value
+
+
+def check_jsonl(path: Path) -> None:
+    """Raise a one-line error naming the file and line of the first malformed JSONL line."""
+    for _ in iter_jsonl(path):
+        pass
 
 
 def _datasets_load(builder: str, path: Path) -> Sequence[Row]:
@@ -199,8 +206,7 @@ def _datasets_load(builder: str, path: Path) -> Sequence[Row]:
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Plain JSONL reader for rows whose nesting Arrow cannot type."""
-    with path.open("r", encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+    return [row for _, row in iter_jsonl(path)]
 
 
 def _load_from_hub(task: Task, split: str, data_dir: str | os.PathLike[str] | None) -> Sequence[Row]:

@@ -31,6 +31,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tasks.data import iter_jsonl
 from tasks.errors import TaskError
 from tasks.types import Example, Format, Row, Source, Task
 
@@ -43,26 +44,17 @@ def read_triples(path: str | Path) -> list[dict[str, Any]]:
     """Rows of a zero-code JSONL file, checked line by line (errors name file and line)."""
     path = Path(path)
     rows: list[dict[str, Any]] = []
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise TaskError(f"{path}:{lineno}: not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(row, dict):
-                raise TaskError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            missing = [key for key in REQUIRED if not isinstance(row.get(key), str)]
-            if missing:
-                raise TaskError(
-                    f"{path}:{lineno}: missing or non-string field {missing[0]!r} "
-                    f"(zero-code task rows need {', '.join(REQUIRED)})"
-                )
-            if "choices" in row and row["answer"] not in row["choices"]:
-                raise TaskError(f"{path}:{lineno}: answer {row['answer']!r} is not one of its choices {row['choices']}")
-            row.setdefault("id", f"{path.stem}-{lineno}")
-            rows.append(row)
+    for lineno, row in iter_jsonl(path):
+        missing = [key for key in REQUIRED if not isinstance(row.get(key), str)]
+        if missing:
+            raise TaskError(
+                f"{path}:{lineno}: missing or non-string field {missing[0]!r} "
+                f"(zero-code task rows need {', '.join(REQUIRED)})"
+            )
+        if "choices" in row and row["answer"] not in row["choices"]:
+            raise TaskError(f"{path}:{lineno}: answer {row['answer']!r} is not one of its choices {row['choices']}")
+        row.setdefault("id", f"{path.stem}-{lineno}")
+        rows.append(row)
     return rows
 
 
