@@ -30,6 +30,7 @@ QUICKSTART = Path(__file__).parent / "quickstart" / "quickstart.yaml"
 MIXTURES = ("proportional", "temperature", "round_robin", "anti_curriculum")
 RECIPES = ("auto", "adamw", "ulmfit")
 HEAD_MODES = ("typed", "text")
+SAMPLES = ("random", "first")  # which examples a task's limit keeps
 DECODERS = ("auto", "tiny", "small", "base")  # text head sizes: models.text_head.TEXT_HEAD_PRESETS; auto = the backbone's preset
 OVERRIDDEN = -1  # line marker of a key set by --set
 
@@ -66,8 +67,9 @@ class TaskConfig:
     name: str
     train_split: str | None = None  # default: the task's own training split
     eval_split: str | None = None  # default: the task's own evaluation split
-    limit: int | None = None  # train on the first N examples only
-    eval_limit: int | None = None  # evaluate on the first N examples only
+    limit: int | None = None  # train on N examples only
+    eval_limit: int | None = None  # evaluate on N examples only
+    sample: str = "random"  # which N examples a limit keeps: random (a subset drawn by the run's seed) | first
     train: bool = True  # false: evaluate only
 
 
@@ -428,6 +430,8 @@ def validate(config: RunConfig) -> None:
         limits = (config.tasks[index].limit, config.tasks[index].eval_limit)
         if any(v is not None and v < 1 for v in limits):
             raise bad(("tasks", str(index)), "limits must be >= 1")
+        if config.tasks[index].sample not in SAMPLES:
+            raise bad(("tasks", str(index), "sample"), f"sample must be one of {', '.join(SAMPLES)}")
     if not any(t.train for t in config.tasks):
         raise bad(("tasks",), "has no task to train on (every task says train: false)")
     first = config.mixture.first_task

@@ -59,6 +59,7 @@ class RunTask:
     eval_split: str
     limit: int | None
     eval_limit: int | None
+    sample_seed: int | None = None  # limits keep a random subset drawn by this seed; None: the first examples
 
 
 @dataclass
@@ -105,7 +106,8 @@ def resolve_tasks(config: RunConfig) -> list[RunTask]:
         for split in (train_split, item.eval_split):
             if split is not None and split not in task.splits:
                 raise UserError(f"config {config.where('tasks', index)}: task {task.name!r} has no split {split!r}; its splits: {', '.join(task.splits)}")
-        resolved.append(RunTask(task, train_split, item.eval_split or task.eval_split, item.limit, item.eval_limit))
+        sample_seed = config.seed if item.sample == "random" else None
+        resolved.append(RunTask(task, train_split, item.eval_split or task.eval_split, item.limit, item.eval_limit, sample_seed))
     return resolved
 
 
@@ -147,11 +149,11 @@ def decoding(config: RunConfig) -> DecodeConfig:
     return DecodeConfig(beam_size=config.eval.beam_size, length_penalty=config.eval.length_penalty, max_length=config.heads.max_answer_tokens)
 
 
-def _load(task: Task, split: str, data_dir: str | None, limit: int | None) -> list[Example]:
+def _load(task: Task, split: str, data_dir: str | None, limit: int | None, sample_seed: int | None = None) -> list[Example]:
     from tasks.errors import TaskError
 
     try:
-        examples = load_examples(task, split, data_dir=data_dir, limit=limit)
+        examples = load_examples(task, split, data_dir=data_dir, limit=limit, sample_seed=sample_seed)
     except TaskError as err:
         raise UserError(str(err)) from None
     if not examples:
@@ -255,8 +257,10 @@ def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, 
     tasks = resolve_tasks(config)
     if train and not any(t.train_split for t in tasks):
         raise UserError(f"config {config.where('tasks')}: no task has a training split to train on")
-    train_examples = {t.task.name: _load(t.task, t.train_split, data_dir, t.limit) for t in tasks if train and t.train_split}
-    eval_examples = {t.task.name: _load(t.task, t.eval_split, data_dir, t.eval_limit) for t in tasks}
+    train_examples = {
+        t.task.name: _load(t.task, t.train_split, data_dir, t.limit, t.sample_seed) for t in tasks if train and t.train_split
+    }
+    eval_examples = {t.task.name: _load(t.task, t.eval_split, data_dir, t.eval_limit, t.sample_seed) for t in tasks}
     if model is None:
         texts = [text for name in sorted(train_examples) for text in tokenizer_texts(train_examples[name])]
         texts += [e.question for name in sorted(eval_examples) for e in eval_examples[name]]

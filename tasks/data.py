@@ -21,6 +21,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import random
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
@@ -110,8 +111,17 @@ def load_examples(
     data_dir: str | os.PathLike[str] | None = None,
     files: Mapping[str, str] | None = None,
     limit: int | None = None,
+    sample_seed: int | None = None,
 ) -> list[Example]:
-    """Recast the rows of ``split`` into examples (the first ``limit`` when given)."""
+    """Recast the rows of ``split`` into examples.
+
+    With ``limit``, keep ``limit`` examples: the first ones, or with
+    ``sample_seed`` a seeded random subset in the split's own order (the
+    head of a split is often not representative: SST-2's first rows are
+    phrases of a few reviews, SQuAD's the questions of one article).
+    """
+    if limit is not None and sample_seed is not None:
+        return sample_examples(load_examples(task, split, data_dir, files), limit, sample_seed)
     rows = load_rows(task, split, data_dir, files)
     examples: list[Example] = []
     seen: dict[str, int] = {}
@@ -126,6 +136,21 @@ def load_examples(
         if limit is not None and len(examples) >= limit:
             return examples[:limit]
     return examples
+
+
+def sample_examples(examples: Sequence[Example], limit: int, seed: int) -> list[Example]:
+    """``limit`` examples drawn without replacement by ``seed``, kept in their original order.
+
+    >>> exs = [Example(id=str(i), question="q", context="c", answer="x") for i in range(10)]
+    >>> [e.id for e in sample_examples(exs, 3, seed=0)] == [e.id for e in sample_examples(exs, 3, seed=0)]
+    True
+    >>> len(sample_examples(exs, 30, seed=0))
+    10
+    """
+    if limit >= len(examples):
+        return list(examples)
+    keep = sorted(random.Random(seed).sample(range(len(examples)), limit))
+    return [examples[i] for i in keep]
 
 
 def unique_ids(examples: Iterable[Example], seen: dict[str, int]) -> Iterator[Example]:

@@ -63,3 +63,14 @@ def test_to_dict_and_from_dict_round_trip() -> None:
     config = parse_config("tasks: [sst2, {name: rte, limit: 3}]\nseed: 4")
     again = from_dict(config.to_dict())
     assert isinstance(again, RunConfig) and again == config
+
+
+def test_a_task_limit_samples_at_random_by_the_run_seed_unless_told_first() -> None:
+    from harness.runner import resolve_tasks
+
+    config = parse_config("seed: 7\ntasks: [{name: sst2, limit: 50}, {name: rte, limit: 5, sample: first}]")
+    sst2, rte = resolve_tasks(config)
+    assert (sst2.limit, sst2.sample_seed) == (50, 7)
+    assert (rte.limit, rte.sample_seed) == (5, None)
+    with pytest.raises(UserError, match=r"run.yaml:1.*sample must be one of random, first"):
+        parse_config("tasks: [{name: sst2, limit: 5, sample: head}]", origin="run.yaml")

@@ -368,3 +368,16 @@ def test_multi30k_registers_both_directions_of_the_same_rows() -> None:
     backward = sample_examples(registry.get("multi30k_de_en"))
     assert [(ex.context, ex.answer) for ex in forward] == [(ex.answer, ex.context) for ex in backward]
     assert backward[0].question == "Translate from German to English"
+
+
+def test_a_limit_keeps_the_first_rows_or_a_seeded_random_subset_in_split_order(tmp_path: Path) -> None:
+    rows = [squad_row(f"q{i:02d}", f"T{i:02d}") for i in range(40)]
+    write_jsonl(tmp_path / "rajpurkar/squad/plain_text/validation.jsonl", rows)
+    squad = registry.get("squad")
+    assert [ex.id for ex in load_examples(squad, "validation", tmp_path, limit=3)] == ["q00", "q01", "q02"]
+    drawn = [ex.id for ex in load_examples(squad, "validation", tmp_path, limit=10, sample_seed=0)]
+    assert drawn == [ex.id for ex in load_examples(squad, "validation", tmp_path, limit=10, sample_seed=0)]
+    assert drawn != [ex.id for ex in load_examples(squad, "validation", tmp_path, limit=10, sample_seed=1)]
+    assert len(set(drawn)) == 10 and drawn == sorted(drawn), "no repeats, in the split's order"
+    assert drawn[-1] > "q10", "drawn from the whole split, not its head"
+    assert len(load_examples(squad, "validation", tmp_path, limit=100, sample_seed=0)) == 40
