@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from harness import config as config_module
-from harness.config import RunConfig
+from harness.config import RunConfig, TaskConfig
 from harness.errors import UserError
 from harness.evaluate import EvalSet, TaskResult, deca_score, evaluate_tasks
 from harness.features import FeatureConfig, build_features, default_cache_dir
@@ -507,12 +507,17 @@ def eval_only(
     tasks: Sequence[str] = (),
     split: str | None = None,
     output: str | None = None,
+    limit: int | None = None,
 ) -> RunOutcome:
     """``qabench eval``: evaluate a run directory's saved model (or a training checkpoint) and write a record.
 
-    ``tasks`` narrows the run's tasks, ``split`` evaluates another split of
-    each. The record goes to the run directory when it has none yet, else to
-    a new run directory beside it.
+    ``tasks`` narrows the run's tasks or names new ones, evaluated zero-shot
+    through the head of their format when the model has it (a translation
+    task through the text head of a model trained on another language pair);
+    ``split`` evaluates another split of each; ``limit`` keeps that many
+    examples per task (a random subset drawn by the run's seed). The record
+    goes to the run directory when it has none yet, else to a new run
+    directory beside it.
     """
     source = Path(path)
     if (source / MODEL_DIR / HEADS_FILE).is_file():
@@ -526,17 +531,14 @@ def eval_only(
         saved, run_dir, model = checkpoint_state["config"], checkpoint.parent.parent, None
         training = {"steps": checkpoint_state["step"]}
     full = config_module.from_dict(saved, origin=str(run_dir / CONFIG_FILE))
-    config = _narrow(full, tasks, split)
+    config = _narrow(full, tasks, split, limit)
     if model is None:  # a bare checkpoint: rebuild its model (and local vocabulary) from its config, then load the weights
         model = prepare(full, data_dir, train=True).model
         try:
             model.load_state_dict(checkpoint_state["model"])
         except RuntimeError as err:
             raise UserError(f"{path}: checkpoint weights do not fit the model of its config ({str(err).splitlines()[0]})") from None
-    specs = model.specs
-    missing = [t.name for t in config.tasks if t.name not in specs]
-    if missing:
-        raise UserError(f"--tasks: {missing[0]!r} was not trained in {path}; its tasks: {', '.join(specs)}")
+    _add_zero_shot_tasks(model, config, path)
     prep = prepare(config, data_dir, train=False, model=model)
     created = datetime.now(timezone.utc)
     if (run_dir / RECORD_FILE).exists() or output:
@@ -547,14 +549,47 @@ def eval_only(
     return evaluate_run(prep, run_dir, run_id, created, training)
 
 
-def _narrow(config: RunConfig, names: Sequence[str], split: str | None) -> RunConfig:
+def _narrow(config: RunConfig, names: Sequence[str], split: str | None, limit: int | None = None) -> RunConfig:
+    """The run's config cut to ``names`` (a name the run lacks becomes an evaluation-only task), ``split`` and ``limit``."""
     tasks = list(config.tasks)
     if names:
         known = {t.name: t for t in tasks}
-        unknown = [n for n in names if n not in known]
-        if unknown:
-            raise UserError(f"--tasks: {unknown[0]!r} is not a task of this run ({', '.join(known)})")
-        tasks = [known[n] for n in names]
+        tasks = [known.get(n, TaskConfig(name=n, train=False)) for n in names]
     if split:
         tasks = [dataclasses.replace(t, eval_split=split) for t in tasks]
-    return dataclasses.replace(config, tasks=tuple(tasks))
+    if limit is not None:
+        if limit < 1:
+            raise UserError(f"--limit: must be >= 1, got {limit}")
+        tasks = [dataclasses.replace(t, eval_limit=limit, sample="random") for t in tasks]
+    narrowed = dataclasses.replace(config, tasks=tuple(tasks))
+    try:
+        resolve_tasks(narrowed)
+    except UserError as err:
+        raise UserError(f"--tasks: {str(err).split(': ', 1)[-1]}") from None
+    return narrowed
+
+
+def _add_zero_shot_tasks(model: MultiTaskModel, config: RunConfig, path: str) -> None:
+    """Give each task the model was not trained on the head of its format, where the model has that head.
+
+    The heads carry no parameter per task in typed mode (choice, span, score)
+    or in the text head, so a new task of such a format is answered zero-shot.
+    A tag task needs a tag layer of its own label set, and a task-specific
+    head exists only for its task: those are errors.
+    """
+    new = [t for t in resolve_tasks(config) if t.task.name not in model.specs]
+    if not new:
+        return
+    from tasks.registry import get
+
+    trained = [RunTask(get(name), None, "", None, None) for name in sorted(model.specs)]  # label sets are named after a trained task
+    task_specific = any(spec.task_specific for spec in model.specs.values())
+    specs = head_specs(trained + new, task_specific, config.heads.mode, decoder_preset(config))
+    for name, spec in ((t.task.name, specs[t.task.name]) for t in new):
+        key = spec.key(name)
+        if key not in model.heads:
+            what = "a text head" if spec.format == TEXT else f"a {spec.format} head" + (f" for the labels of {spec.label_set!r}" if spec.label_set else "")
+            raise UserError(
+                f"--tasks: {name!r} was not trained in {path} and needs {what}, which the model lacks; its tasks: {', '.join(model.specs)}"
+            )
+        model.specs[name] = spec

@@ -111,6 +111,21 @@ def test_train_then_eval_another_split(tmp_path: Path) -> None:
     assert [(t["name"], t["split"], t["examples"]) for t in record["tasks"]] == [("sst2", "train", 40), ("conll2003", "train", 41)]
 
 
+def test_eval_answers_an_untrained_task_zero_shot_through_the_head_of_its_format(tmp_path: Path) -> None:
+    result = invoke("train", str(QUICKSTART), *FAST, "--set", f"output.dir={tmp_path}", "--set", "tasks=[sst2]")
+    assert result.exit_code == 0, result.output
+    run_dir = result.output.split("run: ")[1].split()[0]
+    result = invoke("eval", run_dir, "--tasks", "sst2,rte", "--limit", "5")  # rte shares sst2's choice head
+    assert result.exit_code == 0, result.output
+    record = json.loads((Path(run_dir) / "record.json").read_text())
+    assert [(t["name"], t["examples"]) for t in record["tasks"]] == [("sst2", 5), ("rte", 5)]
+    result = invoke("eval", run_dir, "--tasks", "conll2003")  # no tag layer for conll2003's labels
+    assert result.exit_code == 2
+    assert "error: --tasks: 'conll2003' was not trained in" in result.output and "needs a tags head" in result.output
+    result = invoke("eval", run_dir, "--tasks", "sst3")
+    assert result.exit_code == 2 and "unknown task 'sst3'; did you mean 'sst2'?" in result.output
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

@@ -102,12 +102,18 @@ def train(ctx: click.Context, config: str, overrides: tuple[str, ...], resume: s
 
 @click.command(name="eval")
 @click.argument("run_or_checkpoint", type=click.Path())
-@click.option("--tasks", "task_names", default="", help="Comma-separated tasks to evaluate (default: all of the run's).")
+@click.option("--tasks", "task_names", default="", help="Comma-separated tasks to evaluate (default: all of the run's; others zero-shot).")
 @click.option("--split", default=None, help="Evaluate this split of each task instead of the configured one.")
+@click.option("--limit", type=int, default=None, help="Evaluate N examples per task (a random subset drawn by the run's seed).")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Write the record here (default: the run directory, or a new one beside it).")
 @click.pass_context
-def eval_(ctx: click.Context, run_or_checkpoint: str, task_names: str, split: str | None, out: str | None) -> None:
-    """Evaluate a trained run directory (or a training checkpoint) and write a run record."""
+def eval_(ctx: click.Context, run_or_checkpoint: str, task_names: str, split: str | None, limit: int | None, out: str | None) -> None:
+    """Evaluate a trained run directory (or a training checkpoint) and write a run record.
+
+    --tasks may name tasks the run did not train: they are answered zero-shot
+    through the head of their format (e.g. wmt14 through the text head of a
+    multi30k model).
+    """
     from pathlib import Path
 
     from harness.runner import eval_only
@@ -116,5 +122,5 @@ def eval_(ctx: click.Context, run_or_checkpoint: str, task_names: str, split: st
     if not Path(run_or_checkpoint).exists():
         raise UserError(f"eval {run_or_checkpoint}: no such run directory or checkpoint")
     names = [n.strip() for n in task_names.split(",") if n.strip()]
-    outcome = eval_only(run_or_checkpoint, data_dir=_data_dir(ctx), tasks=names, split=split, output=out)
+    outcome = eval_only(run_or_checkpoint, data_dir=_data_dir(ctx), tasks=names, split=split, output=out, limit=limit)
     _report(outcome)
