@@ -176,7 +176,9 @@ def task_documents(name: str, data_dir: str | None, limit: int | None = None) ->
         task = get(name)
     except TaskError as err:
         raise UserError(f"--tasks {name}: {err}") from None
-    split = task.train_split if task.train_split in task.splits else task.eval_split
+    split = task.train_split
+    if not split or split not in task.splits:
+        raise UserError(f"--tasks {name}: the task has no training split (evaluation only); pretraining on its evaluation text would leak it")
     try:
         examples = load_examples(task, split, data_dir=data_dir, limit=limit)
     except TaskError as err:

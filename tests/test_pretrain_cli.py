@@ -164,10 +164,11 @@ def test_jsonl_corpus_reads_the_named_field_and_bad_lines_name_file_and_line(tmp
         (["--model", "bert", "-O", "mask_prob=0.2"], "objective 'mlm-nsp' has no option 'mask_prob'"),
         (["--model", "bert", "--preset", "huge"], "unknown preset 'huge'"),
         (["--model", "bert", "--corpus", "missing.txt"], "--corpus missing.txt: no such file"),
+        (["--model", "bert", "--tasks", "qnli"], "--tasks qnli: the task has no training split (evaluation only)"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, corpus_file, args, message):
-    extra = [] if "--corpus" in args else ["--corpus", str(corpus_file)]
+    extra = [] if "--corpus" in args or "--tasks" in args else ["--corpus", str(corpus_file)]
     code, output = invoke(*args, *extra, "--steps", "1", "--vocab-size", "120", "--out", str(tmp_path / "out"))
     assert code == 2
     assert len(output.strip().splitlines()) == 1 and output.startswith("error: ") and message in output, output
