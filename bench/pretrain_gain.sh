@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-pretrained}
 STEPS=${PRETRAIN_STEPS:-2000}
 EPOCHS=${WORD2VEC_EPOCHS:-5}
-CORPUS_TASKS=sst2,cola,mrpc,stsb,rte,snli,squad,conll2003,wnut17,ud_pos
+CORPUS_TASKS=sst2,cola,mrpc,stsb,rte,squad:validation_a,conll2003,wnut17,ud_pos  # every English training split of the mirror (SQuAD: the articles it trains on)
 BACKBONES=("$@")
 [ ${#BACKBONES[@]} -gt 0 ] || BACKBONES=(word2vec elmo gpt bert)
 

@@ -166,26 +166,35 @@ def read_corpus_file(path: str, text_field: str = "text", limit: int | None = No
     return documents
 
 
-def task_documents(name: str, data_dir: str | None, limit: int | None = None) -> tuple[list[Document], str]:
-    """The contexts and distinct questions of a task's training split (tagged tasks keep words and tags)."""
+def task_documents(spec: str, data_dir: str | None, limit: int | None = None) -> tuple[list[Document], str]:
+    """The contexts and distinct questions of a task's training split (tagged tasks keep words and tags).
+
+    ``spec`` is ``NAME`` (the task's training split) or ``NAME:SPLIT``
+    (e.g. ``squad:validation_a``, where a mirror lacks the training split).
+    """
     from tasks.data import load_examples
     from tasks.errors import TaskError
     from tasks.registry import get
 
+    name, _, split = spec.partition(":")
     try:
         task = get(name)
     except TaskError as err:
-        raise UserError(f"--tasks {name}: {err}") from None
-    split = task.train_split
-    if not split or split not in task.splits:
-        raise UserError(f"--tasks {name}: the task has no training split (evaluation only); pretraining on its evaluation text would leak it")
+        raise UserError(f"--tasks {spec}: {err}") from None
+    split = split or task.train_split or ""
+    if not split:
+        raise UserError(f"--tasks {spec}: the task has no training split (evaluation only); pretraining on its evaluation text would leak it")
+    if split not in task.splits:
+        raise UserError(f"--tasks {spec}: the task has no split {split!r}; its splits: {', '.join(task.splits)}")
+    if split == task.eval_split:
+        raise UserError(f"--tasks {spec}: {split!r} is the task's evaluation split; pretraining on it would leak it")
     try:
         examples = load_examples(task, split, data_dir=data_dir, limit=limit)
     except TaskError as err:
-        raise UserError(f"--tasks {name}: {err}") from None
+        raise UserError(f"--tasks {spec}: {err}") from None
     except (OSError, ValueError, ConnectionError) as err:  # the hub, unreachable offline
         first = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
-        raise UserError(f"--tasks {name}: cannot load its {split} split ({first}); set --data-dir / QABENCH_DATA to a local mirror") from None
+        raise UserError(f"--tasks {spec}: cannot load its {split} split ({first}); set --data-dir / QABENCH_DATA to a local mirror") from None
     documents: list[Document] = []
     for example in examples:
         if example.tokens:
@@ -194,7 +203,7 @@ def task_documents(name: str, data_dir: str | None, limit: int | None = None) ->
             documents.append(Document(example.context))
     questions = dict.fromkeys(e.question for e in examples if e.question)  # templated questions repeat: keep one
     documents.extend(Document(q) for q in questions)
-    return documents, f"task:{name}/{split}"
+    return documents, f"task:{task.name}/{split}"
 
 
 def build_corpus(config: PretrainConfig) -> Corpus:

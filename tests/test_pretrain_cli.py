@@ -119,12 +119,12 @@ def test_resume_continues_an_interrupted_pretraining_exactly(tmp_path, corpus_fi
 
 
 def test_the_default_corpus_is_the_tasks_training_text_with_ner_tags(tmp_path):
-    result = CliRunner().invoke(main, ["--data-dir", str(QUICKSTART_DATA), "pretrain", "--model", "ernie", "--tasks", "conll2003,sst2",
+    result = CliRunner().invoke(main, ["--data-dir", str(QUICKSTART_DATA), "pretrain", "--model", "ernie", "--tasks", "conll2003,sst2,squad:validation_a",
                                        "--steps", "2", "--batch-size", "4", "--seq-len", "32", "--vocab-size", "200", "--quiet",
                                        "--out", str(tmp_path / "ernie")])
     assert result.exit_code == 0, result.output
     record = json.loads((tmp_path / "ernie" / RECORD_FILE).read_text())
-    assert record["corpus"]["sources"] == ["task:conll2003/train", "task:sst2/train"]
+    assert record["corpus"]["sources"] == ["task:conll2003/train", "task:sst2/train", "task:squad/validation_a"]  # NAME:SPLIT picks a split
     assert record["objective"] == "knowledge-mask"
     config = PretrainConfig(model="ernie", out=str(tmp_path / "x"), tasks=("conll2003",), data_dir=str(QUICKSTART_DATA))
     documents = pretrain_module.build_corpus(config).documents
@@ -165,6 +165,8 @@ def test_jsonl_corpus_reads_the_named_field_and_bad_lines_name_file_and_line(tmp
         (["--model", "bert", "--preset", "huge"], "unknown preset 'huge'"),
         (["--model", "bert", "--corpus", "missing.txt"], "--corpus missing.txt: no such file"),
         (["--model", "bert", "--tasks", "qnli"], "--tasks qnli: the task has no training split (evaluation only)"),
+        (["--model", "bert", "--tasks", "sst2:validation"], "--tasks sst2:validation: 'validation' is the task's evaluation split"),
+        (["--model", "bert", "--tasks", "sst2:dev"], "--tasks sst2:dev: the task has no split 'dev'; its splits: train, validation"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, corpus_file, args, message):
