@@ -74,3 +74,11 @@ def test_a_task_limit_samples_at_random_by_the_run_seed_unless_told_first() -> N
     assert (rte.limit, rte.sample_seed) == (5, None)
     with pytest.raises(UserError, match=r"run.yaml:1.*sample must be one of random, first"):
         parse_config("tasks: [{name: sst2, limit: 5, sample: head}]", origin="run.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads_and_names_registered_tasks(path: Path) -> None:
+    from harness.runner import resolve_tasks
+
+    config = load_config(str(path), [])
+    assert [t.task.name for t in resolve_tasks(config)] == [t.name for t in config.tasks]
