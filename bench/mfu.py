@@ -38,6 +38,7 @@ def main() -> None:
 
     from harness.config import load_config
     from harness.runner import prepare
+    from train_throughput import train_counting  # bench/, beside this script
 
     config = load_config(args.config, [*args.overrides, f"optim.steps={args.steps}", "output.progress=false"])
     prep = prepare(config)
@@ -45,7 +46,7 @@ def main() -> None:
     peak = matmul_peak(device)
     per_token, attention = flops_per_token(prep.model)
     meter = TokenMeter(args.warmup, device)
-    train_counted(prep, config, meter)
+    train_counting(prep, config, meter.batch)
     examples, real, padded, attention_tokens, seconds = meter.result()
     model_flops = per_token * real + attention * attention_tokens
 
@@ -130,23 +131,6 @@ class TokenMeter:
         """(examples, real tokens, padded tokens, sum of squared window lengths, seconds) after the warm-up."""
         sync(self.device)
         return self.examples, self.real, self.padded, self.attention_tokens, time.perf_counter() - self.started
-
-
-def train_counted(prep, config, meter: TokenMeter) -> None:
-    """qabench's own trainer, its collate wrapped only to count and time what it feeds the model."""
-    import harness.train
-    from harness.features import collate
-
-    def counting_collate(fmt: str, columns: dict, pad_id: int) -> dict[str, torch.Tensor]:
-        batch = collate(fmt, columns, pad_id)
-        meter.batch(batch)
-        return batch
-
-    harness.train.collate = counting_collate
-    try:
-        harness.train.train(prep.model, prep.train_sets, config, prep.device, prep.pad_id, progress=False)
-    finally:
-        harness.train.collate = collate
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import copy
 import os
 import tempfile
 import time
+from typing import Callable
 
 import torch
 
@@ -80,25 +81,28 @@ def main() -> None:
 
 
 def run_qabench(prep, config, warmup: int, initial: dict) -> tuple[int, int, float]:
-    """qabench's own loop; its collate is wrapped only to time the steps and count what it feeds the model."""
-    import harness.train
-    from harness.features import collate
-    from harness.train import train
-
+    """qabench's own loop, timed and counted by a :class:`Meter`."""
     prep.model.load_state_dict(initial)
     meter = Meter(warmup, prep.device)
+    train_counting(prep, config, meter.batch)
+    return meter.result()
+
+
+def train_counting(prep, config, on_batch: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    """qabench's own trainer, its collate wrapped only to show each training batch to ``on_batch``."""
+    import harness.train
+    from harness.features import collate
 
     def counting_collate(fmt: str, columns: dict, pad_id: int) -> dict[str, torch.Tensor]:
         batch = collate(fmt, columns, pad_id)
-        meter.batch(batch)
+        on_batch(batch)
         return batch
 
     harness.train.collate = counting_collate
     try:
-        train(prep.model, prep.train_sets, config, prep.device, prep.pad_id, progress=False)
+        harness.train.train(prep.model, prep.train_sets, config, prep.device, prep.pad_id, progress=False)
     finally:
         harness.train.collate = collate
-    return meter.result()
 
 
 def run_trainer(prep, config, args: argparse.Namespace, warmup: int, initial: dict) -> tuple[int, int, float]:
