@@ -580,9 +580,10 @@ def _add_zero_shot_tasks(model: MultiTaskModel, config: RunConfig, path: str) ->
     new = [t for t in resolve_tasks(config) if t.task.name not in model.specs]
     if not new:
         return
-    from tasks.registry import get
+    from tasks.registry import get, names
 
-    trained = [RunTask(get(name), None, "", None, None) for name in sorted(model.specs)]  # label sets are named after a trained task
+    registered = set(names())  # a trained plugin task that is not loaded now only loses its label-set match
+    trained = [RunTask(get(name), None, "", None, None) for name in sorted(model.specs) if name in registered]  # label sets are named after a trained task
     task_specific = any(spec.task_specific for spec in model.specs.values())
     specs = head_specs(trained + new, task_specific, config.heads.mode, decoder_preset(config))
     for name, spec in ((t.task.name, specs[t.task.name]) for t in new):
