@@ -12,6 +12,7 @@ of tokenization. Backbones loaded as pretrained keep their own tokenizer.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -26,7 +27,7 @@ SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MODEL_MAX_LENGTH = 512
 """Longest sequence a locally built backbone accepts (its position tables)."""
 
-_CACHE_FORMAT = "qabench-wordpiece-v1"  # bump when the recipe below changes
+_CACHE_FORMAT = "qabench-wordpiece-v2"  # bump when the recipe below changes (v2: deterministic training)
 
 
 def default_cache_dir() -> Path:
@@ -77,10 +78,30 @@ def _train(texts: list[str], vocab_size: int, lowercase: bool) -> Tokenizer:
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
     tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tokenizer.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=vocab_size, special_tokens=list(SPECIAL_TOKENS), show_progress=False)
+    # tokenizers' trainer gives continuation pieces ("##e") their ids in hash-map order, and those ids break ties
+    # between equally frequent merges, so two trainings on the same texts can differ (huggingface/tokenizers#1794).
+    # Seeding every "##c" in sorted order, as special tokens that are made ordinary afterwards, makes it deterministic.
+    continuations = [f"##{c}" for c in continuation_chars(tokenizer, texts)]
+    seeded = [piece for piece in continuations if piece not in SPECIAL_TOKENS]
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=max(vocab_size, len(SPECIAL_TOKENS) + len(seeded) + 1), special_tokens=[*SPECIAL_TOKENS, *seeded], show_progress=False
+    )
     tokenizer.train_from_iterator(texts, trainer=trainer, length=len(texts))
+    state = json.loads(tokenizer.to_str())
+    state["added_tokens"] = [t for t in state["added_tokens"] if t["content"] in SPECIAL_TOKENS]  # the seeds are ordinary pieces
+    tokenizer = Tokenizer.from_str(json.dumps(state))
     tokenizer.post_processor = pair_template(tokenizer)
     return tokenizer
+
+
+def continuation_chars(tokenizer: Tokenizer, texts: Iterable[str]) -> list[str]:
+    """The characters that occur inside a pre-tokenized word (not at its start), after normalisation, sorted."""
+    normalizer, pre_tokenizer = tokenizer.normalizer, tokenizer.pre_tokenizer
+    chars: set[str] = set()
+    for text in texts:
+        for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)):
+            chars.update(word[1:])
+    return sorted(chars)
 
 
 def train_tokenizer(

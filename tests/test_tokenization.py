@@ -24,3 +24,17 @@ def test_casing_is_part_of_the_cache_key(tmp_path: Path) -> None:
     train_tokenizer(TEXTS, vocab_size=200, cache_dir=str(tmp_path))
     train_tokenizer(TEXTS, vocab_size=200, cache_dir=str(tmp_path), lowercase=False)
     assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2
+
+
+def test_training_is_deterministic_even_where_merges_tie(tmp_path: Path) -> None:
+    """tokenizers alone gives a different vocabulary almost every time on this corpus (huggingface/tokenizers#1794)."""
+    import random
+
+    rng = random.Random(0)
+    words = ("".join(rng.choice("abcdefgh") for _ in range(rng.randint(2, 7))) for _ in range(300 * 12))
+    texts = [" ".join(next(words) for _ in range(12)) for _ in range(300)]
+    vocabularies = [train_tokenizer(texts, vocab_size=120, cache_dir=str(tmp_path / str(i))).get_vocab() for i in range(6)]
+    assert all(v == vocabularies[0] for v in vocabularies)
+    tokenizer = train_tokenizer(texts, vocab_size=120, cache_dir=str(tmp_path / "0"))
+    assert "##a" in tokenizer.get_vocab() and "##a" not in tokenizer.all_special_tokens, "seeded pieces are ordinary"
+    assert tokenizer.decode(tokenizer(texts[0], add_special_tokens=False)["input_ids"]) == texts[0]
