@@ -36,9 +36,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
 
+    from train_throughput import train_counting  # bench/, beside this script
+
     from harness.config import load_config
     from harness.runner import prepare
-    from train_throughput import train_counting  # bench/, beside this script
 
     config = load_config(args.config, [*args.overrides, f"optim.steps={args.steps}", "output.progress=false"])
     prep = prepare(config)

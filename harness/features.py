@@ -38,8 +38,8 @@ from typing import Mapping, Sequence
 
 import datasets
 import numpy as np
-from datasets.table import InMemoryTable
 import torch
+from datasets.table import InMemoryTable
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError

@@ -52,7 +52,7 @@ class AnswerCodec:
     continuation: str  # WordPiece's sub-word prefix ("##"), "" when the tokenizer has none
 
     @classmethod
-    def for_tokenizer(cls, tokenizer: Any) -> "AnswerCodec":
+    def for_tokenizer(cls, tokenizer: Any) -> AnswerCodec:
         """Probe ``tokenizer`` once and remember how to decode with it."""
         ids = tokenizer(PROBE, add_special_tokens=False)["input_ids"]
         lossless = tokenizer.decode(ids, clean_up_tokenization_spaces=False) == PROBE

@@ -169,7 +169,7 @@ img{max-width:100%;height:auto;border:1px solid #d0d7de}
 """
 
 
-def _figure_png(draw: Callable[["object"], None], size: tuple[float, float]) -> str:
+def _figure_png(draw: Callable[[object], None], size: tuple[float, float]) -> str:
     """Draw on a fresh Agg figure and return it as base64 PNG (no pyplot, no global state)."""
     import matplotlib
 

@@ -261,7 +261,7 @@ class _Getter:
         self.where = where
         self.prefix = prefix
 
-    def child(self, obj: Mapping[str, Any], name: str) -> "_Getter":
+    def child(self, obj: Mapping[str, Any], name: str) -> _Getter:
         """A getter for a nested object, whose errors say ``name.field``."""
         return _Getter(obj, self.where, f"{self.prefix}{name}.")
 

@@ -170,8 +170,8 @@ class ElmoBackbone(Backbone):
         layers = [torch.cat([tokens, tokens], dim=-1)]  # [B, T, 2P]
         fwd, bwd = tokens, reverse_within_length(tokens, plan.lengths)  # [B, T, P] each
         for depth, (forward_lstm, backward_lstm) in enumerate(zip(self.forward_lstms, self.backward_lstms)):
-            fwd_out = in_float32(lambda x: forward_lstm(x)[0], self.dropout(fwd))  # [B, T, P]
-            bwd_out = in_float32(lambda x: backward_lstm(x)[0], self.dropout(bwd))  # [B, T, P], right to left
+            fwd_out = in_float32(lambda x: forward_lstm(x)[0], self.dropout(fwd))  # [B, T, P]  # noqa: B023 - called at once
+            bwd_out = in_float32(lambda x: backward_lstm(x)[0], self.dropout(bwd))  # [B, T, P], right to left  # noqa: B023 - called at once
             if depth > 0:  # residual connections between LSTM layers, as in the paper
                 fwd_out, bwd_out = fwd_out + fwd, bwd_out + bwd
             fwd, bwd = fwd_out, bwd_out

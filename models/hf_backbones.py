@@ -30,7 +30,6 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from torch import nn
-from transformers.utils import logging as hf_logging
 from transformers import (
     AutoConfig,
     AutoTokenizer,
@@ -48,6 +47,7 @@ from transformers import (
     XLNetConfig,
     XLNetModel,
 )
+from transformers.utils import logging as hf_logging
 
 from models.base import Backbone, Encoded
 from models.errors import ModelError

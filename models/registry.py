@@ -330,7 +330,7 @@ def _first_line(err: BaseException) -> str:
     return lines[-1].strip() if lines else type(err).__name__
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parameter_count(name: str, preset: str, vocab_size: int = 30522) -> int:
     """Parameters of ``name`` at ``preset`` over ``vocab_size`` tokens, counted without allocating (meta device)."""
     spec = get_spec(name)

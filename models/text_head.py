@@ -219,7 +219,7 @@ class Memory:
         """N, the number of sequences decoded side by side."""
         return self.states.shape[0]
 
-    def repeat(self, times: int) -> "Memory":
+    def repeat(self, times: int) -> Memory:
         """Each row ``times`` times in a row (the beams of one example are adjacent)."""
         if times == 1:
             return self

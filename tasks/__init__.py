@@ -7,10 +7,8 @@ adding it here; users add their own without touching qabench (see README).
 
 from __future__ import annotations
 
-from tasks.types import Example, Metric, Source, Task
-
 # One module per task (multi30k holds its two directions). Order is irrelevant.
-from tasks import (  # noqa: E402,F401  - imported for their registrations
+from tasks import (  # noqa: F401 - imported for their registrations
     cola,
     conll2003,
     iwslt2017,
@@ -31,5 +29,6 @@ from tasks import (  # noqa: E402,F401  - imported for their registrations
     wnut17,
     woz,
 )
+from tasks.types import Example, Metric, Source, Task
 
 __all__ = ["Example", "Metric", "Source", "Task"]

@@ -133,7 +133,7 @@ def bleu_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> floa
     return float(sacrebleu.corpus_bleu(list(predictions), [[ex.answer for ex in examples]]).score)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bleu_scorer() -> Any:
     from sacrebleu.metrics import BLEU  # imported on use: keeps ``import tasks`` light
 
@@ -164,7 +164,7 @@ def bleu_from_stats(rows: Any) -> float:
     return float(scorer._compute_score_from_stats(totals).score)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rouge_scorer(rouge_type: str) -> Any:
     from rouge_score import rouge_scorer  # imported on use: it pulls in nltk
 

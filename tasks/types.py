@@ -76,7 +76,7 @@ class Example:
         return d
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Example":
+    def from_dict(cls, d: Mapping[str, Any]) -> Example:
         """Inverse of :meth:`to_dict`."""
         return cls(
             id=str(d["id"]),

@@ -36,7 +36,7 @@ def tiny_mirror(tmp_path: Path) -> Path:
     return root
 
 
-def invoke(*args: str) -> "CliRunner":
+def invoke(*args: str) -> CliRunner:
     return CliRunner().invoke(main, list(args))
 
 

@@ -9,7 +9,6 @@ harness/errors.py) and are printed as one line with exit status 2.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 from typing import Any
 

@@ -33,7 +33,8 @@ def _options(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--option", "-O", "options", multiple=True, metavar="KEY=VALUE", help="An objective option, e.g. -O mask_probability=0.2 (repeatable).")
 @click.option("--corpus", "corpus", multiple=True, type=click.Path(), help="A corpus file: plain text (one document a line) or JSONL (repeatable).")
 @click.option("--text-field", default="text", show_default=True, help="The text field of JSONL corpus lines.")
-@click.option("--tasks", "tasks", multiple=True, help="Tasks whose training contexts and questions are the corpus (repeatable or comma-separated); NAME:SPLIT names another split, e.g. squad:validation_a.")
+@click.option("--tasks", "tasks", multiple=True, help="Tasks whose training contexts and questions are the corpus (repeatable or comma-separated); "
+              "NAME:SPLIT names another split, e.g. squad:validation_a.")
 @click.option("--limit", type=int, default=None, help="At most N lines per file / examples per task.")
 @click.option("--init", type=click.Path(), default=None, help="Continue from a pretrained directory, keeping its vocabulary (ULMFiT stage 2).")
 @click.option("--steps", type=int, default=1000, show_default=True, help="Optimizer steps (word2vec: epochs).")

@@ -69,7 +69,7 @@ class SpecialIds:
     first_regular: int  # random replacement tokens are drawn from [first_regular, vocab_size)
 
     @staticmethod
-    def of(backbone: Backbone) -> "SpecialIds":
+    def of(backbone: Backbone) -> SpecialIds:
         """Read them from ``backbone.tokenizer`` (the shared WordPiece vocabulary puts specials at ids 0-4)."""
         tok = backbone.tokenizer
         specials = [i for i in tok.all_special_ids if i is not None]

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from models.base import Backbone
-from models.pretrain.base import ObjectiveOutput, Objective, TokenSequence, pad_rows
+from models.pretrain.base import Objective, ObjectiveOutput, TokenSequence, pad_rows
 from models.transformer import TransformerDecoder
 
 NOISES = ("span", "shuffle")

@@ -87,7 +87,7 @@ def _capitalised(word: str) -> bool:
     return word[:1].isupper()
 
 
-def learn_phrases(sentences: Iterable[Sequence[str]], min_count: int = 5, threshold: float = 10.0) -> "FrozenPhrases":
+def learn_phrases(sentences: Iterable[Sequence[str]], min_count: int = 5, threshold: float = 10.0) -> FrozenPhrases:
     """Collocations of the corpus (lowercased words) by gensim's n-gram statistics."""
     from gensim.models.phrases import ENGLISH_CONNECTOR_WORDS, Phrases
 
@@ -96,7 +96,7 @@ def learn_phrases(sentences: Iterable[Sequence[str]], min_count: int = 5, thresh
     return model.freeze()
 
 
-def phrase_spans(words: Sequence[str], phrases: "FrozenPhrases | None") -> list[WordSpan]:
+def phrase_spans(words: Sequence[str], phrases: FrozenPhrases | None) -> list[WordSpan]:
     """Word spans of the learned phrases found in ``words`` (each of two words or more)."""
     if phrases is None:
         return []
@@ -134,7 +134,7 @@ class KnowledgeMasking(MaskedLM):
         self.levels = tuple(level for level in LEVELS if level in levels)  # the paper's order
         self.phrase_min_count = phrase_min_count
         self.phrase_threshold = phrase_threshold
-        self.phrases: "FrozenPhrases | None" = None
+        self.phrases: FrozenPhrases | None = None
         self._spans: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[list[WordSpan], list[WordSpan]]] = {}
 
     def prepare(self, corpus: Sequence[TokenSequence]) -> None:

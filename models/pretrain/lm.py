@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from models.base import Backbone
-from models.pretrain.base import ObjectiveOutput, Objective, TokenSequence, next_token_loss, pad_rows, with_specials
+from models.pretrain.base import Objective, ObjectiveOutput, TokenSequence, next_token_loss, pad_rows, with_specials
 from models.rnn import reverse_within_length
 
 

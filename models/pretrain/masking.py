@@ -35,7 +35,7 @@ from torch import nn
 from transformers.models.bert.modeling_bert import BertPredictionHeadTransform
 
 from models.base import Backbone
-from models.pretrain.base import ObjectiveOutput, Objective, SpecialIds, TokenSequence, pad_rows
+from models.pretrain.base import Objective, ObjectiveOutput, SpecialIds, TokenSequence, pad_rows
 
 MASK_PROBABILITY = 0.15
 MASK_TOKEN_FRACTION = 0.8  # of the chosen units: replaced by [MASK]

@@ -30,7 +30,7 @@ import torch
 from transformers import XLNetLMHeadModel
 
 from models.base import Backbone
-from models.pretrain.base import ObjectiveOutput, Objective, TokenSequence, pad_rows, with_specials
+from models.pretrain.base import Objective, ObjectiveOutput, TokenSequence, pad_rows, with_specials
 
 PREDICT_ONE_IN = 6  # K: predict the last 1/K of each factorisation order
 
