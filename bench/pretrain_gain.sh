@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7 evidence: random initialisation versus local pretraining, per backbone.
+# What local pretraining buys: random initialisation versus local pretraining, per backbone.
 #
 # For each backbone (tiny preset): `qabench pretrain` with its own objective
 # on the mirror's text (the training splits of the tasks in CORPUS_TASKS;

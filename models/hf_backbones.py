@@ -50,7 +50,7 @@ from transformers import (
 from transformers.utils import logging as hf_logging
 
 from models.base import Backbone, Encoded
-from models.errors import ModelError
+from models.errors import ModelError, one_line
 
 # transformers model_type -> (config class, model class, path of its layer list)
 ARCHITECTURES: dict[str, tuple[type[PretrainedConfig], type[PreTrainedModel], str]] = {
@@ -208,11 +208,6 @@ def _check_directory(name: str, directory: Path, allow_pickle: bool) -> None:
         )
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return text[0] if text else type(err).__name__
-
-
 def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersBackbone:
     """Load backbone ``name`` from a checkpoint directory or hub id, with the checkpoint's own tokenizer."""
     path = Path(source).expanduser()
@@ -229,7 +224,7 @@ def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersB
         config = AutoConfig.from_pretrained(location, trust_remote_code=False)
     except (OSError, ValueError, KeyError) as err:
         where = "" if path.is_dir() else "no such local directory, and the hub could not provide it: "
-        raise ModelError(f"{source}: cannot read the model config: {where}{_first_line(err)}") from err
+        raise ModelError(f"{source}: cannot read the model config: {where}{one_line(err)}") from err
     model_type = getattr(config, "model_type", None)
     if model_type not in ACCEPTED_MODEL_TYPES[name]:
         other = _backbone_for(str(model_type))
@@ -251,7 +246,7 @@ def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersB
         )
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         hint = "; pass allow_pickle=True if you trust pickle weights" if "safetensors" in str(err) and not allow_pickle else ""
-        raise ModelError(f"{source}: cannot load the {name} weights: {_first_line(err)}{hint}") from err
+        raise ModelError(f"{source}: cannot load the {name} weights: {one_line(err)}{hint}") from err
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:
@@ -266,7 +261,7 @@ def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersB
         tokenizer = AutoTokenizer.from_pretrained(location, trust_remote_code=False)
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise ModelError(
-            f"{source}: no usable tokenizer ({_first_line(err)}); save it next to the weights with tokenizer.save_pretrained"
+            f"{source}: no usable tokenizer ({one_line(err)}); save it next to the weights with tokenizer.save_pretrained"
         ) from err
     if not isinstance(tokenizer, PreTrainedTokenizerFast):
         raise ModelError(f"{source}: needs a fast tokenizer (tokenizer.json) for offsets and word ids")

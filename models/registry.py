@@ -24,7 +24,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
 from models import awd_lstm, elmo, hf_backbones, transformer, word2vec
 from models.base import Backbone
-from models.errors import ModelError
+from models.errors import ModelError, one_line
 
 CHECKPOINT_FILE = "qabench.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -316,18 +316,13 @@ def load_saved(directory: str) -> Backbone:
     try:
         missing, unexpected = backbone.load_state_dict(state, strict=False)
     except RuntimeError as err:  # a tensor of the wrong shape
-        raise ModelError(f"{root / WEIGHTS_FILE}: weights do not match the {spec.name} config ({_first_line(err)})") from err
+        raise ModelError(f"{root / WEIGHTS_FILE}: weights do not match the {spec.name} config ({one_line(err)})") from err
     if missing or unexpected:
         key = sorted(missing or unexpected)[0]
         raise ModelError(f"{root / WEIGHTS_FILE}: weights do not match the {spec.name} config (e.g. {key!r})")
     backbone.preset, backbone.source = record.get("preset"), record.get("source")
     backbone.eval()
     return backbone
-
-
-def _first_line(err: BaseException) -> str:
-    lines = str(err).strip().splitlines()
-    return lines[-1].strip() if lines else type(err).__name__
 
 
 @functools.cache

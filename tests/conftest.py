@@ -6,6 +6,8 @@ No test touches the network: the hub is switched to offline mode here.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +28,24 @@ def mirror_path() -> Path | None:
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
     return None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """One intra-op torch thread per test module that uses torch.
+
+    Tiny models gain nothing from intra-op threads, and on a shared CPU their
+    barriers stall each other (two threads can be ten times slower). Modules
+    that never import torch do not pay for importing it here.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -22,14 +22,6 @@ from models.heads import (
 B, T, D = 2, 7, 16
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread; on shared CPUs two threads can be ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def encoded() -> Encoded:

@@ -31,14 +31,6 @@ She read a new book by the window while it rained .
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: tiny models on a shared CPU, where OpenMP threads mostly wait on each other."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture
 def corpus_file(tmp_path: Path) -> Path:

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 
 from harness.cli import main
@@ -20,14 +19,6 @@ FAST = ("--set", "optim.steps=6", "--set", "optim.batch_size=4", "-q")
 # Three formats on a handful of examples, for the tests that run several times.
 SMALL = ("--set", "tasks=[{name: sst2, limit: 8, eval_limit: 6}, {name: squad, limit: 8, eval_limit: 6}, {name: conll2003, limit: 8, eval_limit: 6}]")
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread; on shared CPUs two threads can be ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class Interrupted(Exception):

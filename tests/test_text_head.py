@@ -9,7 +9,6 @@ fastest way to the answer is to point at it: the copy gates.
 from __future__ import annotations
 
 import dataclasses
-from typing import Iterator
 
 import pytest
 import torch
@@ -60,14 +59,6 @@ class ToyModel(torch.nn.Module):
         question_mask, context_mask = segment_masks(ids, attention, types, special=(PAD, CLS, SEP))
         return self.encoder.encode(ids, attention, types), question_mask, context_mask
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny matrices: one thread is fastest, and several fight the other processes of a shared CI box."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def train_toy(model: ToyModel, steps: int, seed: int = 0) -> None:

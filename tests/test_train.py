@@ -22,15 +22,6 @@ from harness.train import (
 )
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread; on shared CPUs two threads can be ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def quick_config(tmp_path: Path, *overrides: str):
     """The quickstart's data and tiny BERT, on two tasks and a few examples."""
     return load_config(

@@ -23,14 +23,6 @@ from tasks.registry import get
 DATA = QUICKSTART.parent / "data"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread; on shared CPUs two threads can be ten times slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 class Oracle(nn.Module):
     """Answers every batch with its own gold labels (the features carry them)."""

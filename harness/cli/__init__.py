@@ -88,9 +88,5 @@ def main(ctx: click.Context, data_dir: str | None, task_dirs: tuple[str, ...], i
     ctx.obj["includes"] = includes
 
 
-def run() -> None:  # pragma: no cover - console entry point helper
-    main(prog_name="qabench")
-
-
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main(prog_name="qabench"))

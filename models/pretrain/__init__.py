@@ -1,4 +1,4 @@
-"""Pretraining objectives: each of the lecture's backbones learns with its own (issue 7).
+"""Pretraining objectives: each of the lecture's backbones learns with its own.
 
 One module per objective family:
 

@@ -133,11 +133,6 @@ def pad_rows(rows: Sequence[Sequence[int]], value: int) -> torch.Tensor:
     return out
 
 
-def tied_logits(states: torch.Tensor, embedding: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """[N, D] states -> [N, V] scores through the (tied) embedding matrix [V, D]."""
-    return F.linear(states, embedding, bias)
-
-
 def next_token_loss(
     hidden: torch.Tensor,  # [B, T, D] states, position t reads tokens up to t (in its direction)
     input_ids: torch.Tensor,  # [B, T]
