@@ -653,6 +653,159 @@ def turn_request_scores(predictions: Sequence[str], examples: Sequence[Example])
 
 
 # --------------------------------------------------------------------------
+# decaNLP's own scoring (the ``decanlp`` variant)
+#
+# decaNLP (salesforce/decaNLP, metrics.py) scores some tasks differently from
+# the libraries above; a suite that reports decaNLP-comparable numbers swaps
+# these in with :func:`metric_variant`. Its quirks are kept on purpose.
+
+
+def decanlp_em_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """decaNLP's ``em``: 100 where the prediction is exactly a gold answer, case and spaces included.
+
+    decaNLP scores its classification tasks (SST, MNLI, the Winograd schemas)
+    by this string equality; :func:`accuracy_scores` forgives case and outer spaces.
+
+    >>> decanlp_em_scores(["positive", "Positive", "positive "], [Example("0", "q", "c", "positive")] * 3)
+    [100.0, 0.0, 0.0]
+    """
+    return [100.0 * any(p == a for a in ex.answers) for p, ex in zip(predictions, examples)]
+
+
+def decanlp_bleu_corpus(predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    """decaNLP's ``bleu``: sacrebleu's ``corpus_bleu(..., lowercase=True)``, one reference per example.
+
+    >>> exs = [Example("0", "q", "c", "Two men are outside in the garden.")]
+    >>> prediction = ["two men are outside in the GARDEN."]
+    >>> round(decanlp_bleu_corpus(prediction, exs), 6), round(bleu_corpus(prediction, exs), 2)
+    (100.0, 54.11)
+    """
+    import sacrebleu  # imported on use: keeps ``import tasks`` light
+
+    return float(sacrebleu.corpus_bleu(list(predictions), [[ex.answer for ex in examples]], lowercase=True).score)
+
+
+@functools.cache
+def _lowercase_bleu_scorer() -> Any:
+    from sacrebleu.metrics import BLEU  # imported on use: keeps ``import tasks`` light
+
+    return BLEU(lowercase=True)
+
+
+def decanlp_bleu_stats(predictions: Sequence[str], examples: Sequence[Example]) -> list[list[float]]:
+    """Sentence statistics of :func:`decanlp_bleu_corpus` (as :func:`bleu_stats`, on lowercased text).
+
+    >>> decanlp_bleu_stats(["The cat"], [Example("0", "q", "c", "the cat")])
+    [[2.0, 2.0, 2.0, 1.0, 0.0, 0.0, 2.0, 1.0, 0.0, 0.0]]
+    """
+    from sacrebleu.metrics import BLEU  # a fresh scorer: reading references changes its state
+
+    rows = BLEU(lowercase=True)._extract_corpus_statistics(list(predictions), [[ex.answer for ex in examples]])
+    return [[float(x) for x in row] for row in rows]
+
+
+def decanlp_bleu_from_stats(rows: Any) -> float:
+    """Lowercased corpus BLEU from summed :func:`decanlp_bleu_stats` rows.
+
+    >>> exs = [Example("0", "q", "c", "The cat sat on the mat")]
+    >>> round(decanlp_bleu_from_stats(decanlp_bleu_stats(["the cat sat on the MAT"], exs)), 6)
+    100.0
+    """
+    scorer = _lowercase_bleu_scorer()
+    totals = [int(x) for x in _column_sums(rows, 2 + 2 * scorer.max_ngram_order)]
+    return float(scorer._compute_score_from_stats(totals).score)
+
+
+def decanlp_delta_state(text: str) -> tuple[dict[str, str], tuple[str, ...] | None]:
+    """A dialogue-state answer read as decaNLP's ``to_delta_state`` reads it: (inform slots, requests).
+
+    Exactly ``"None"`` or blank text is no change: ``({}, None)``. Otherwise
+    the text must split on ``;`` into exactly two sides, else the whole answer
+    is unreadable and also counts as ``({}, None)``: a prediction without
+    ``;`` informs nothing. Inform items are ``slot: value`` with exactly one
+    ``:`` (others are dropped); requests are the comma-separated items of the
+    right side, stripped, in order, empty ones kept. ``None`` requests (no
+    change, unreadable) never equal a parsed tuple, not even an empty one, as
+    decaNLP's ``{}`` never equals its ``['']``.
+
+    >>> decanlp_delta_state("food: thai, area: north; phone, address")
+    ({'food': 'thai', 'area': 'north'}, ('phone', 'address'))
+    >>> decanlp_delta_state("food: thai;"), decanlp_delta_state("food: thai"), decanlp_delta_state("None")
+    (({'food': 'thai'}, ('',)), ({}, None), ({}, None))
+    """
+    if text == NO_CHANGE or not text.strip():
+        return {}, None
+    sides = text.split(";")
+    if len(sides) != 2:
+        return {}, None
+    inform_items, request_items = ([item.strip() for item in side.strip().split(",")] for side in sides)
+    inform: dict[str, str] = {}
+    for item in inform_items:
+        parts = item.split(":")
+        if len(parts) == 2:
+            inform[parts[0].strip()] = parts[1].strip()
+    return inform, tuple(request_items)
+
+
+def _decanlp_dialogue(predictions: Sequence[str], examples: Sequence[Example]) -> list[tuple[float, float, float]]:
+    """Per example, decaNLP's (joint goal, turn inform, turn request) hits ×100.
+
+    decaNLP walks the turns sorted by their id *as strings* and starts a new
+    dialogue where the id before the last ``_`` changes; so turn ``10`` of a
+    dialogue comes between turns ``1`` and ``2``, and the joint goal is folded
+    in that order. The same order is kept here, so the numbers are decaNLP's.
+    """
+    for example in examples:
+        dialogue_turn(example)  # the same id check as the other dialogue metrics
+    hits = [(0.0, 0.0, 0.0)] * len(examples)
+    dialogue: str | None = None
+    predicted_state: dict[str, str] = {}
+    gold_state: dict[str, str] = {}
+    for i in sorted(range(len(examples)), key=lambda j: examples[j].id):
+        turn_dialogue = examples[i].id.rpartition("_")[0]
+        if turn_dialogue != dialogue:
+            dialogue, predicted_state, gold_state = turn_dialogue, {}, {}
+        predicted_inform, predicted_request = decanlp_delta_state(predictions[i])
+        gold_inform, gold_request = decanlp_delta_state(examples[i].answer)
+        predicted_state.update(predicted_inform)
+        gold_state.update(gold_inform)
+        hits[i] = (
+            100.0 * (predicted_state == gold_state),
+            100.0 * (predicted_inform == gold_inform),
+            100.0 * (predicted_request == gold_request),
+        )
+    return hits
+
+
+def decanlp_joint_goal_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """decaNLP's ``joint_goal_em`` per turn: the states folded in decaNLP's order agree.
+
+    >>> exs = [Example("7_0", "q", "c", "area: south;"), Example("7_1", "q", "c", "; phone")]
+    >>> decanlp_joint_goal_scores(["area: south;", "; phone"], exs), decanlp_joint_goal_scores(["area: south", "; phone"], exs)
+    ([100.0, 100.0], [0.0, 0.0])
+    """
+    return [joint for joint, _, _ in _decanlp_dialogue(predictions, examples)]
+
+
+def decanlp_turn_inform_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """decaNLP's ``turn_goal_em`` per turn: the turn's inform slots, as decaNLP reads them, agree.
+
+    >>> decanlp_turn_inform_scores(["area: south; phone"], [Example("7_0", "q", "c", "area: south;")])
+    [100.0]
+    """
+    return [inform for _, inform, _ in _decanlp_dialogue(predictions, examples)]
+
+
+def decanlp_turn_request_scores(predictions: Sequence[str], examples: Sequence[Example]) -> list[float]:
+    """decaNLP's ``turn_request_em`` per turn: the requested slots agree *in order*.
+
+    >>> decanlp_turn_request_scores(["; address, phone"], [Example("7_0", "q", "c", "; phone, address")])
+    [0.0]
+    """
+    return [request for _, _, request in _decanlp_dialogue(predictions, examples)]
+
+
+# --------------------------------------------------------------------------
 # The metrics, by name
 
 ACCURACY = Metric("accuracy", example_scores=accuracy_scores, description="answer equals gold, ignoring case")
@@ -678,12 +831,22 @@ F1 = Metric("f1", corpus=f1_corpus, description="binary F1, positive class = las
 JOINT_GOAL = Metric("joint_goal", example_scores=joint_goal_scores, description="dialogue state so far equals gold")
 TURN_INFORM = Metric("turn_inform", example_scores=turn_inform_scores, description="turn's informed slots equal gold")
 TURN_REQUEST = Metric("turn_request", example_scores=turn_request_scores, description="turn's requests equal gold")
+DECANLP_EM = Metric("decanlp_em", example_scores=decanlp_em_scores, description="decaNLP em: answer is exactly gold")
+DECANLP_BLEU = Metric("decanlp_bleu", corpus=decanlp_bleu_corpus, description="decaNLP bleu: sacrebleu corpus BLEU, lowercased",
+                      stats=decanlp_bleu_stats, from_stats=decanlp_bleu_from_stats)
+DECANLP_JOINT_GOAL = Metric("decanlp_joint_goal", example_scores=decanlp_joint_goal_scores,
+                            description="decaNLP joint_goal_em: state so far equals gold, turns in id-string order")
+DECANLP_TURN_INFORM = Metric("decanlp_turn_inform", example_scores=decanlp_turn_inform_scores,
+                             description="decaNLP turn_goal_em: turn's informed slots equal gold; no ';' informs nothing")
+DECANLP_TURN_REQUEST = Metric("decanlp_turn_request", example_scores=decanlp_turn_request_scores,
+                              description="decaNLP turn_request_em: turn's requests equal gold, in order")
 
 METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         ACCURACY, EM, NF1, BLEU, ROUGE1, ROUGE2, ROUGE_L, ENTITY_F1, TOKEN_ACCURACY,
         MCC, PEARSON, SPEARMAN, F1, JOINT_GOAL, TURN_INFORM, TURN_REQUEST,
+        DECANLP_EM, DECANLP_BLEU, DECANLP_JOINT_GOAL, DECANLP_TURN_INFORM, DECANLP_TURN_REQUEST,
     )
 }  # fmt: skip
 
@@ -704,6 +867,51 @@ def get_metric(name: str) -> Metric:
         close = difflib.get_close_matches(name, list(METRICS), n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(METRICS))}"
         raise TaskError(f"unknown metric {name!r}; {hint}") from None
+
+
+METRIC_VARIANTS: dict[str, dict[str, Metric]] = {
+    "default": {},
+    "decanlp": {
+        ACCURACY.name: DECANLP_EM,
+        BLEU.name: DECANLP_BLEU,
+        JOINT_GOAL.name: DECANLP_JOINT_GOAL,
+        TURN_INFORM.name: DECANLP_TURN_INFORM,
+        TURN_REQUEST.name: DECANLP_TURN_REQUEST,
+    },
+}
+"""Scoring variants, by name: for each, the metric that takes the place of a task's metric of a given name.
+
+A suite names one variant for all its tasks, or one per task
+(``metric_variant``); :func:`metric_variant` applies it. ``default`` is
+each task's own metrics. ``decanlp`` scores as decaNLP's ``metrics.py``
+does: classification answers by exact string equality (``decanlp_em``),
+translation by lowercased corpus BLEU (``decanlp_bleu``), and dialogue
+states by decaNLP's reading of them (``decanlp_joint_goal``,
+``decanlp_turn_inform``, ``decanlp_turn_request``: an answer without ``;``
+informs nothing, requests are compared in order). nF1 and SQuAD EM are
+decaNLP's ``nf1`` and ``nem`` already, so they stay. A swapped metric keeps
+its own name, so a record always says which definition produced a number.
+"""
+
+
+def metric_variant(metrics: Sequence[Metric], variant: str) -> tuple[Metric, ...]:
+    """``metrics`` as the scoring variant ``variant`` defines them (unchanged where it defines nothing).
+
+    >>> [m.name for m in metric_variant((ACCURACY, NF1), "default")]
+    ['accuracy', 'nf1']
+    >>> [m.name for m in metric_variant((JOINT_GOAL, TURN_INFORM, NF1), "decanlp")]
+    ['decanlp_joint_goal', 'decanlp_turn_inform', 'nf1']
+    >>> metric_variant((BLEU,), "decanlp_v2")
+    Traceback (most recent call last):
+    ...
+    tasks.errors.TaskError: unknown metric variant 'decanlp_v2'; did you mean 'decanlp'?
+    """
+    if variant not in METRIC_VARIANTS:
+        close = difflib.get_close_matches(variant, list(METRIC_VARIANTS), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(METRIC_VARIANTS))}"
+        raise TaskError(f"unknown metric variant {variant!r}; {hint}")
+    swap = METRIC_VARIANTS[variant]
+    return tuple(swap.get(m.name, m) for m in metrics)
 
 
 def deca_score(headlines: Mapping[str, float]) -> float:

@@ -18,6 +18,7 @@ from seqeval.metrics import f1_score as seqeval_f1
 from sklearn.metrics import f1_score as sklearn_f1
 from sklearn.metrics import matthews_corrcoef
 
+import tasks
 from tasks import metrics as M
 from tasks.errors import TaskError
 from tasks.tagging import answer_to_tags, tags_to_answer
@@ -411,6 +412,106 @@ def test_dialogue_ids_must_name_dialogue_and_turn() -> None:
         M.joint_goal_scores(["None"], [ex("None", id="turn-3")])
 
 
+# --- decaNLP's scoring: the ``decanlp`` variant ---------------------------------
+# Each case is built from decaNLP's metrics.py definitions (computeEM's string equality,
+# computeBLEU's corpus_bleu(lowercase=True), to_delta_state and computeDialogue) and
+# asserts what both variants give.
+
+
+def test_decanlp_em_is_exact_string_equality_where_accuracy_forgives_case_and_outer_spaces() -> None:
+    examples = [ex("positive", i, choices=("negative", "positive")) for i in range(5)]
+    predictions = ["positive", "Positive", " positive", "positive ", "POSITIVE"]
+    assert M.accuracy_scores(predictions, examples) == [100.0] * 5
+    assert M.decanlp_em_scores(predictions, examples) == [100.0, 0.0, 0.0, 0.0, 0.0]
+    assert (M.ACCURACY(predictions, examples), M.DECANLP_EM(predictions, examples)) == (100.0, 20.0)
+    assert M.DECANLP_EM(["maybe"], [ex("yes", answers=("yes", "maybe"))]) == 100.0, "best over acceptable answers"
+
+
+def test_decanlp_bleu_is_sacrebleu_corpus_bleu_on_lowercased_text() -> None:
+    references = [ex(r, i) for i, r in enumerate(REFERENCES)]
+    shouted = [r.upper() for r in REFERENCES]
+    assert M.DECANLP_BLEU(shouted, references) == sacrebleu.corpus_bleu(shouted, [REFERENCES], lowercase=True).score
+    assert M.DECANLP_BLEU(shouted, references) == pytest.approx(100.0)
+    assert M.BLEU(shouted, references) == sacrebleu.corpus_bleu(shouted, [REFERENCES]).score < 10.0
+    spaced = ["  ".join(r.split(" ")) + " " for r in REFERENCES]  # 13a tokenisation makes runs of spaces one
+    assert M.BLEU(spaced, references) == pytest.approx(100.0) and M.DECANLP_BLEU(spaced, references) == pytest.approx(100.0)
+    assert M.DECANLP_BLEU(HYPOTHESES, references) == sacrebleu.corpus_bleu(HYPOTHESES, [REFERENCES], lowercase=True).score
+
+
+@pytest.mark.parametrize(
+    ("text", "inform", "requests"),
+    [
+        ("food: thai, area: north; phone, address", {"food": "thai", "area": "north"}, ("phone", "address")),
+        ("food:  thai ;  phone ", {"food": "thai"}, ("phone",)),  # spaces around items are stripped
+        ("food: thai;", {"food": "thai"}, ("",)),  # the empty request side is one empty request
+        ("; address", {}, ("address",)),
+        ("None", {}, None),
+        ("  ", {}, None),
+        ("none", {}, None),  # not "None", and without ';': unreadable, which is the same nothing
+        ("food: thai", {}, None),  # no ';': nothing informed at all
+        ("food: thai; phone; area: west", {}, None),  # two ';': unreadable
+        ("time: 10:30, food: thai;", {"food": "thai"}, ("",)),  # two ':' in an item: that item is dropped
+    ],
+)
+def test_decanlp_reads_dialogue_states_as_to_delta_state_does(text: str, inform: dict[str, str], requests: tuple[str, ...] | None) -> None:
+    assert M.decanlp_delta_state(text) == (inform, requests)
+
+
+def dialogue_scores(predictions: list[str], examples: list[Example]) -> dict[str, tuple[float, float]]:
+    """(default, decanlp) value of each dialogue metric."""
+    pairs = {"joint_goal": M.DECANLP_JOINT_GOAL, "turn_inform": M.DECANLP_TURN_INFORM, "turn_request": M.DECANLP_TURN_REQUEST}
+    return {name: (M.get_metric(name)(predictions, examples), variant(predictions, examples)) for name, variant in pairs.items()}
+
+
+def test_decanlp_compares_requests_in_order() -> None:
+    examples = [ex("; phone, address", id="5_0")]
+    assert dialogue_scores(["; address, phone"], examples) == {
+        "joint_goal": (100.0, 100.0), "turn_inform": (100.0, 100.0), "turn_request": (100.0, 0.0),
+    }  # fmt: skip
+
+
+def test_decanlp_scores_a_prediction_without_semicolon_zero() -> None:
+    examples = [ex("food: thai;", id="5_0"), ex("area: north; phone", id="5_1")]
+    predictions = ["food: thai", "area: north, phone"]  # right slots, no ';'
+    assert dialogue_scores(predictions, examples) == {
+        "joint_goal": (100.0, 0.0), "turn_inform": (100.0, 0.0), "turn_request": (100.0, 0.0),
+    }  # fmt: skip
+
+
+def test_decanlp_dialogue_case_and_whitespace() -> None:
+    examples = [ex("food: thai;", id="5_0"), ex("None", id="5_1")]
+    assert dialogue_scores(["food:   thai ;", "none"], examples) == {
+        "joint_goal": (100.0, 100.0), "turn_inform": (100.0, 100.0), "turn_request": (100.0, 100.0),
+    }  # fmt: skip
+    assert dialogue_scores(["food: Thai;", "None"], examples) == {  # values keep their case in both
+        "joint_goal": (0.0, 0.0), "turn_inform": (50.0, 50.0), "turn_request": (100.0, 100.0),
+    }  # fmt: skip
+    # decaNLP's "None" has no request list, which never equals the [''] of a ';' with nothing after it.
+    assert dialogue_scores([";"], [ex("None", id="5_0")])["turn_request"] == (100.0, 0.0)
+
+
+def test_decanlp_folds_the_joint_goal_in_id_string_order() -> None:
+    """decaNLP sorts turns by their id as strings: turn 10 comes right after turn 1."""
+    gold = ["None", "food: thai;"] + ["None"] * 8 + ["food: thai;"]  # turns 0..10
+    examples = [ex(answer, id=f"8_{turn}") for turn, answer in enumerate(gold)]
+    predictions = ["None", "None"] + ["None"] * 8 + ["food: thai;"]  # turn 1's slot is missed, turn 10 says it again
+    # In turn order only turns 0 and 10 hold the gold state; in decaNLP's order turn 10 precedes 2..9 and repairs them.
+    assert M.joint_goal_scores(predictions, examples) == [100.0, 0.0] + [0.0] * 8 + [100.0]
+    assert M.decanlp_joint_goal_scores(predictions, examples) == [100.0, 0.0] + [100.0] * 8 + [100.0]
+
+
+def test_metric_variants_swap_metrics_by_name_and_refuse_unknown_variants() -> None:
+    squad, sst2, woz = (tasks.registry.get(name).metrics for name in ("squad", "sst2", "woz"))
+    assert M.metric_variant(squad, "default") == squad and M.metric_variant(squad, "decanlp") == squad  # nf1, em are decaNLP's nf1, nem
+    assert [m.name for m in M.metric_variant(sst2, "decanlp")] == ["decanlp_em"]
+    assert [m.name for m in M.metric_variant(woz, "decanlp")] == ["decanlp_joint_goal", "decanlp_turn_inform", "decanlp_turn_request"]
+    assert [m.name for m in M.metric_variant(tasks.registry.get("multi30k_en_de").metrics, "decanlp")] == ["decanlp_bleu"]
+    for swaps in M.METRIC_VARIANTS.values():
+        assert all(M.get_metric(m.name) is m for m in swaps.values()), "every variant metric is registered by its name"
+    with pytest.raises(TaskError, match="unknown metric variant 'decanpl'; did you mean 'decanlp'"):
+        M.metric_variant(sst2, "decanpl")
+
+
 # --- registry and decaScore --------------------------------------------------------
 
 
@@ -418,6 +519,7 @@ def test_registry_holds_every_metric_under_its_own_name() -> None:
     assert set(M.METRICS) == {
         "accuracy", "em", "nf1", "bleu", "rouge1", "rouge2", "rougeL", "entity_f1", "token_accuracy",
         "mcc", "pearson", "spearman", "f1", "joint_goal", "turn_inform", "turn_request",
+        "decanlp_em", "decanlp_bleu", "decanlp_joint_goal", "decanlp_turn_inform", "decanlp_turn_request",
     }  # fmt: skip
     for name, metric in M.METRICS.items():
         assert metric.name == name and M.get_metric(name) is metric and metric.description
@@ -436,6 +538,8 @@ def gold_cases() -> dict[str, list[Example]]:
         "accuracy": choice, "em": squad, "nf1": squad, "bleu": text, "rouge1": text, "rouge2": text,
         "rougeL": text, "entity_f1": ner_examples(), "token_accuracy": pos, "mcc": choice, "pearson": scores,
         "spearman": scores, "f1": pairs, "joint_goal": dialogue, "turn_inform": dialogue, "turn_request": dialogue,
+        "decanlp_em": choice, "decanlp_bleu": text, "decanlp_joint_goal": dialogue, "decanlp_turn_inform": dialogue,
+        "decanlp_turn_request": dialogue,
     }  # fmt: skip
 
 
@@ -450,7 +554,7 @@ def test_every_metric_scores_gold_answers_100_and_empty_answers_0() -> None:
 
 def test_only_corpus_level_scores_are_marked_not_decomposable() -> None:
     corpus = {name for name, metric in M.METRICS.items() if not metric.decomposable}
-    assert corpus == {"bleu", "entity_f1", "token_accuracy", "mcc", "pearson", "spearman", "f1"}
+    assert corpus == {"bleu", "decanlp_bleu", "entity_f1", "token_accuracy", "mcc", "pearson", "spearman", "f1"}
 
 
 def test_unknown_metric_suggests_a_close_name() -> None:
@@ -527,6 +631,7 @@ def stats_cases(rng: random.Random) -> dict[str, list[tuple[list[str], list[Exam
 
     return {
         "bleu": [([sentence(e.answer) for e in text], text), (HYPOTHESES, text), ([e.answer for e in text], text)],
+        "decanlp_bleu": [([sentence(e.answer).upper() for e in text], text), (HYPOTHESES, text)],
         "entity_f1": [(_ner_predictions(rng, ner), ner), ([""] * 4, ner), (["none", "", "x"], no_entities),
                       (["none", "Peter (PER)", ""], no_entities)],
         "token_accuracy": [([tags_to_answer(e.tokens, [rng.choice(POS_TAGS) for _ in e.tokens], "token") for e in pos], pos),

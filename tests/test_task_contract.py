@@ -30,7 +30,7 @@ import pytest
 from tasks import registry
 from tasks.data import load_examples, local_splits
 from tasks.errors import TaskError
-from tasks.metrics import parse_dialogue_state
+from tasks.metrics import METRIC_VARIANTS, metric_variant, parse_dialogue_state
 from tasks.recipes import content_id
 from tasks.types import Example, Task
 from tasks.validate import validate_split
@@ -109,6 +109,15 @@ def test_gold_answers_score_100(task: Task) -> None:
     if task.format == "choice":  # correlation-like metrics (MCC, F1) need every class in the corpus
         assert {ex.answer for ex in examples} >= set(task.labels), "the sample rows cover every label"
     scores = task.score([ex.answer for ex in examples], examples)
+    assert scores == pytest.approx({name: 100.0 for name in scores}), scores
+
+
+@pytest.mark.parametrize("variant", [v for v in METRIC_VARIANTS if v != "default"])
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.name)
+def test_gold_answers_score_100_under_every_metric_variant(task: Task, variant: str) -> None:
+    examples = sample_examples(task)
+    predictions = [ex.answer for ex in examples]
+    scores = {m.name: m(predictions, examples) for m in metric_variant(task.metrics, variant)}
     assert scores == pytest.approx({name: 100.0 for name in scores}), scores
 
 
