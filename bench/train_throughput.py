@@ -89,20 +89,25 @@ def run_qabench(prep, config, warmup: int, initial: dict) -> tuple[int, int, flo
 
 
 def train_counting(prep, config, on_batch: Callable[[dict[str, torch.Tensor]], None]) -> None:
-    """qabench's own trainer, its collate wrapped only to show each training batch to ``on_batch``."""
+    """qabench's own trainer, each task's collate wrapped only to show each training batch to ``on_batch``."""
+    import dataclasses
+
     import harness.train
-    from harness.features import collate
 
-    def counting_collate(fmt: str, columns: dict, pad_id: int) -> dict[str, torch.Tensor]:
-        batch = collate(fmt, columns, pad_id)
-        on_batch(batch)
-        return batch
+    class Counting:
+        """A task's adapter as the trainer uses it (its columns, its collate), showing each batch it collates."""
 
-    harness.train.collate = counting_collate
-    try:
-        harness.train.train(prep.model, prep.train_sets, config, prep.device, prep.pad_id, progress=False)
-    finally:
-        harness.train.collate = collate
+        def __init__(self, adapter) -> None:
+            self.adapter = adapter
+            self.train_columns = adapter.train_columns
+
+        def collate(self, columns: dict, pad_id: int) -> dict[str, torch.Tensor]:
+            batch = self.adapter.collate(columns, pad_id)
+            on_batch(batch)
+            return batch
+
+    train_sets = [dataclasses.replace(s, adapter=Counting(s.adapter)) for s in prep.train_sets]
+    harness.train.train(prep.model, train_sets, config, prep.device, prep.pad_id, progress=False)
 
 
 def run_trainer(prep, config, args: argparse.Namespace, warmup: int, initial: dict) -> tuple[int, int, float]:
@@ -110,7 +115,7 @@ def run_trainer(prep, config, args: argparse.Namespace, warmup: int, initial: di
     import datasets
     from transformers import Trainer, TrainingArguments
 
-    from harness.features import collate
+    from harness.adapters import adapter_for
 
     prep.model.load_state_dict(initial)
     device = prep.device
@@ -129,7 +134,7 @@ def run_trainer(prep, config, args: argparse.Namespace, warmup: int, initial: di
     meter = Meter(warmup, device)
 
     def collator(rows: list[dict]) -> dict[str, torch.Tensor]:
-        batch = collate("choice", {k: [r[k] for r in rows] for k in rows[0]}, prep.pad_id)
+        batch = adapter_for("choice").collate({k: [r[k] for r in rows] for k in rows[0]}, prep.pad_id)
         meter.batch(batch)
         return batch
 

@@ -32,13 +32,14 @@ from typing import Any, Callable, Sequence
 import torch
 
 from harness import config as config_module
+from harness.adapters import adapter_for, head_specs
 from harness.config import RunConfig, TaskConfig
 from harness.errors import UserError
-from harness.evaluate import EvalSet, TaskResult, deca_score, evaluate_tasks
+from harness.evaluate import EvalSet, EvalSettings, TaskResult, deca_score, evaluate_tasks
 from harness.features import FeatureConfig, build_features, default_cache_dir
 from harness.record import PREDICTIONS_FILE, RECORD_FILE, build_record, directory_sha256, hardware_info, new_run_id, write_json_atomic
 from harness.train import TrainResult, TrainSet, check_compatible, find_checkpoint, load_checkpoint, seed_everything, train
-from models.heads import TEXT, HeadSpec, MultiTaskModel
+from models.heads import HeadSpec, MultiTaskModel
 from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig
 from tasks.data import fingerprint, load_examples
 from tasks.types import Example, Task
@@ -111,31 +112,6 @@ def resolve_tasks(config: RunConfig) -> list[RunTask]:
     return resolved
 
 
-def head_specs(tasks: Sequence[RunTask], task_specific: bool, mode: str = "typed", decoder: str = "small") -> dict[str, HeadSpec]:
-    """Each task's head: shared per format, tag layers shared per label set (or one per task when ``task_specific``).
-
-    In head mode ``text`` every task answers through the one text head (a
-    ``decoder``-sized :class:`models.text_head.TextHead`); in mode ``typed``
-    only the tasks whose format is ``text`` (translation, dialogue state) do.
-    """
-    label_sets: dict[tuple[str, ...], str] = {}
-    for t in sorted(tasks, key=lambda t: t.task.name):
-        if t.task.format == "tags":
-            label_sets.setdefault(tuple(t.task.labels), t.task.name)
-    specs = {}
-    for t in tasks:
-        if mode == TEXT or t.task.format == TEXT:
-            specs[t.task.name] = HeadSpec(format=TEXT, decoder=decoder)
-            continue
-        specs[t.task.name] = HeadSpec(
-            format=t.task.format,
-            num_labels=len(t.task.labels) if t.task.format == "tags" else 0,
-            label_set=label_sets.get(tuple(t.task.labels), "") if t.task.format == "tags" else "",
-            task_specific=task_specific,
-        )
-    return specs
-
-
 def decoder_preset(config: RunConfig) -> str:
     """The text head's size: ``heads.decoder``, where ``auto`` follows a local backbone's preset (small when pretrained)."""
     if config.heads.decoder != "auto":
@@ -144,9 +120,10 @@ def decoder_preset(config: RunConfig) -> str:
     return preset if not config.model.pretrained and preset in TEXT_HEAD_PRESETS else "small"
 
 
-def decoding(config: RunConfig) -> DecodeConfig:
-    """How the text head decodes at evaluation: greedy or beam search, up to ``heads.max_answer_tokens``."""
-    return DecodeConfig(beam_size=config.eval.beam_size, length_penalty=config.eval.length_penalty, max_length=config.heads.max_answer_tokens)
+def eval_settings(config: RunConfig, device: torch.device, pad_id: int) -> EvalSettings:
+    """How the run evaluates; the text head decodes greedily or by beam search, up to ``heads.max_answer_tokens``."""
+    decoding = DecodeConfig(beam_size=config.eval.beam_size, length_penalty=config.eval.length_penalty, max_length=config.heads.max_answer_tokens)
+    return EvalSettings(config.eval.batch_size, device, pad_id, config.eval.max_answer_length, decoding)
 
 
 def _load(task: Task, split: str, data_dir: str | None, limit: int | None, sample_seed: int | None = None) -> list[Example]:
@@ -194,8 +171,8 @@ def build_model(config: RunConfig, specs: dict[str, HeadSpec], texts: Sequence[s
             backbone = load_backbone(m.backbone, m.pretrained, allow_pickle=m.allow_pickle)
         else:
             cache = Path(config.cache_dir) / "tokenizers" if config.cache_dir else None
-            # A generated answer must come back cased and with its accents (German, "None"); labels and spans need not.
-            lowercase = m.lowercase if m.lowercase is not None else all(spec.format != "text" for spec in specs.values())
+            # Lowercase unless an answer is written token by token: it must come back cased and with its accents.
+            lowercase = m.lowercase if m.lowercase is not None else not any(adapter_for(spec.format).keeps_case for spec in specs.values())
             tokenizer = train_tokenizer(texts, vocab_size=m.vocab_size, cache_dir=str(cache) if cache else None, lowercase=lowercase)
             backbone = build_backbone(m.backbone, m.preset, tokenizer=tokenizer)
     except ModelError as err:
@@ -264,7 +241,8 @@ def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, 
     if model is None:
         texts = [text for name in sorted(train_examples) for text in tokenizer_texts(train_examples[name])]
         texts += [e.question for name in sorted(eval_examples) for e in eval_examples[name]]
-        model = build_model(config, head_specs(tasks, config.heads.task_specific, config.heads.mode, decoder_preset(config)), texts)
+        specs = head_specs([t.task for t in tasks], config.heads.task_specific, config.heads.mode, decoder_preset(config))
+        model = build_model(config, specs, texts)
     device = resolve_device(config.device)
     model.to(device)
     tokenizer = model.backbone.tokenizer
@@ -273,17 +251,15 @@ def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, 
     )
     cache = config.cache_dir or str(default_cache_dir())
 
-    def head_format(task: Task) -> str:  # the format of the head that answers the task (text in text mode)
-        return model.specs[task.name].format
-
     def featurize(task: Task, examples: list[Example]) -> Any:
-        return build_features(head_format(task), examples, tokenizer, features, labels=task.labels, cache_dir=cache)
+        # The features are those of the head that answers the task (the text head's, for every task in head mode text).
+        return build_features(adapter_for(model.specs[task.name].format), examples, tokenizer, features, labels=task.labels, cache_dir=cache)
 
-    train_sets = [TrainSet(t.task.name, head_format(t.task), featurize(t.task, train_examples[t.task.name])) for t in tasks if t.task.name in train_examples]
+    train_sets = [TrainSet(t.task.name, adapter_for(model.specs[t.task.name].format), featurize(t.task, train_examples[t.task.name])) for t in tasks if t.task.name in train_examples]
     eval_sets = [
         EvalSet(
             t.task, t.eval_split, eval_examples[t.task.name], featurize(t.task, eval_examples[t.task.name]), fingerprint(eval_examples[t.task.name]),
-            head_format=head_format(t.task),
+            adapter_for(model.specs[t.task.name].format),
         )
         for t in tasks
     ]
@@ -347,7 +323,7 @@ def train_run(prep: Prepared, run_dir: Path, resume: Path | None = None) -> Trai
     periodic = _limited(prep.eval_sets, config.eval.limit)
 
     def validation_score(model: MultiTaskModel) -> float:
-        return deca_score(evaluate_tasks(model, periodic, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length, decoding=decoding(config)))
+        return deca_score(evaluate_tasks(model, periodic, eval_settings(config, prep.device, prep.pad_id)))
 
     result = train(
         prep.model,
@@ -382,9 +358,7 @@ def evaluate_run(
     started = time.perf_counter()
     try:
         with tmp.open("w", encoding="utf-8") as writer:
-            results = evaluate_tasks(
-                prep.model, prep.eval_sets, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length, writer, decoding=decoding(config)
-            )
+            results = evaluate_tasks(prep.model, prep.eval_sets, eval_settings(config, prep.device, prep.pad_id), writer)
         eval_seconds = time.perf_counter() - started
         train_info = dataclasses.asdict(training) if isinstance(training, TrainResult) else dict(training or {})
         record = build_record(
@@ -583,13 +557,13 @@ def _add_zero_shot_tasks(model: MultiTaskModel, config: RunConfig, path: str) ->
     from tasks.registry import get, names
 
     registered = set(names())  # a trained plugin task that is not loaded now only loses its label-set match
-    trained = [RunTask(get(name), None, "", None, None) for name in sorted(model.specs) if name in registered]  # label sets are named after a trained task
+    trained = [get(name) for name in sorted(model.specs) if name in registered]  # label sets are named after a trained task
     task_specific = any(spec.task_specific for spec in model.specs.values())
-    specs = head_specs(trained + new, task_specific, config.heads.mode, decoder_preset(config))
+    specs = head_specs(trained + [t.task for t in new], task_specific, config.heads.mode, decoder_preset(config))
     for name, spec in ((t.task.name, specs[t.task.name]) for t in new):
         key = spec.key(name)
         if key not in model.heads:
-            what = "a text head" if spec.format == TEXT else f"a {spec.format} head" + (f" for the labels of {spec.label_set!r}" if spec.label_set else "")
+            what = f"a {spec.format} head" + (f" for the labels of {spec.label_set!r}" if spec.label_set else "")
             raise UserError(
                 f"--tasks: {name!r} was not trained in {path} and needs {what}, which the model lacks; its tasks: {', '.join(model.specs)}"
             )

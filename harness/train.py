@@ -34,9 +34,9 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from harness.adapters import AnswerAdapter
 from harness.config import OptimConfig, RunConfig
 from harness.errors import UserError
-from harness.features import TRAIN_COLUMNS, collate
 from harness.mixtures import Mixture
 from models.heads import MultiTaskModel
 
@@ -58,7 +58,7 @@ class TrainSet:
     """One task's training features (rows are windows)."""
 
     name: str
-    format: str
+    adapter: AnswerAdapter  # the answer format of the task's head: its columns and batches
     features: datasets.Dataset
 
 
@@ -283,8 +283,8 @@ def train(
     rank, world_size = _distributed()
     recipe = resolve_recipe(optim, config.model.backbone)
     names = [s.name for s in train_sets]
-    formats = {s.name: s.format for s in train_sets}
-    columns = {s.name: s.features.select_columns(list(TRAIN_COLUMNS[s.format])) for s in train_sets}
+    adapters = {s.name: s.adapter for s in train_sets}
+    columns = {s.name: s.features.select_columns(list(s.adapter.train_columns)) for s in train_sets}
     mixture = Mixture(
         names,
         [s.features["length"] for s in train_sets],
@@ -337,7 +337,7 @@ def train(
         loss_sum = torch.zeros((), device=device)
         for micro in range(optim.accumulate):
             task, rows = mixture.next()
-            batch = _to_device(collate(formats[task], columns[task][rows], pad_id), device)
+            batch = _to_device(adapters[task].collate(columns[task][rows], pad_id), device)
             sync = micro == optim.accumulate - 1 or world_size == 1
             with (contextlib.nullcontext() if sync else net.no_sync()), _autocast(device):
                 out = net(task, batch)

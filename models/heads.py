@@ -14,9 +14,11 @@ shares its encoder:
   context; all tasks answered in text share it.
 
 :class:`MultiTaskModel` holds the backbone and the heads by key
-(allennlp's heads-by-name) and routes each batch to its task's head. Heads see
-plain values only (a format name, a label count), never a ``tasks.Task``:
-``models/`` does not import ``tasks``.
+(allennlp's heads-by-name) and hands each batch to its task's head, whose
+:meth:`answer` reads the tensors it needs from the batch (the names
+``harness.adapters`` collates). Heads see tensors and plain values only (a
+format name, a label count), never a ``tasks.Task``: ``models/`` does not
+import ``tasks``.
 
 >>> # specs = {"sst2": HeadSpec("choice"), "conll2003": HeadSpec("tags", num_labels=9, label_set="conll2003")}
 >>> # model = MultiTaskModel(backbone, specs)
@@ -26,17 +28,14 @@ plain values only (a format name, a label count), never a ``tasks.Task``:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from models.base import Backbone, Encoded
-from models.text_head import DecodeConfig, TextHead, segment_masks, special_ids, text_head_config
-
-HEAD_FORMATS: tuple[str, ...] = ("choice", "span", "tags", "score")
-"""Answer formats that have a typed head. ``text`` needs the text head (a decoder)."""
+from models.text_head import DecodeConfig, SpecialIds, TextHead, TextHeadConfig, segment_masks, special_ids, text_head_config
 
 TEXT = "text"
 """The format of the text head; every task can be answered through it."""
@@ -49,9 +48,9 @@ IGNORE_INDEX = -100
 class HeadSpec:
     """What a task needs from the heads, as plain values.
 
-    format:        one of :data:`HEAD_FORMATS`, or :data:`TEXT` for the text head.
-    num_labels:    size of the label set (``tags`` only).
-    label_set:     name of the label set; tasks with equal label sets share a tag layer (``tags`` only).
+    format:        one of :data:`TYPED_HEADS`, or :data:`TEXT` for the text head.
+    num_labels:    size of the label set, for a head with an output per label (``tags``); 0 otherwise.
+    label_set:     name of the label set; tasks with equal label sets share an output layer (with ``num_labels``).
     task_specific: MT-DNN's own variant: this task gets its own output layer instead of the format's shared one
                    (typed heads only: all text tasks share one decoder, as in decaNLP).
     decoder:       size preset of the text head's decoder (``text`` only; models.text_head.TEXT_HEAD_PRESETS).
@@ -64,15 +63,15 @@ class HeadSpec:
     decoder: str = ""
 
     def key(self, task: str) -> str:
-        """The key of this task's head in :attr:`MultiTaskModel.heads`."""
-        if self.format == TEXT:
-            return TEXT
-        if self.format not in HEAD_FORMATS:
-            raise ValueError(f"no typed head for format {self.format!r}; typed heads: {', '.join(HEAD_FORMATS)}")
+        """The key of this task's head in :attr:`MultiTaskModel.heads`: the format's, the task's own, or the label set's.
+
+        >>> HeadSpec("tags", num_labels=9, label_set="conll2003").key("wnut17"), HeadSpec("choice").key("sst2")
+        ('tags-conll2003', 'choice')
+        """
         if self.task_specific:
             return f"{self.format}-task-{task}"
-        if self.format == "tags":
-            return f"tags-{self.label_set or task}"
+        if self.num_labels:
+            return f"{self.format}-{self.label_set or task}"
         return self.format
 
 
@@ -148,8 +147,9 @@ class ChoiceHead(nn.Module):
     so any label set works.
     """
 
-    def __init__(self, hidden_size: int, dropout: float = 0.1) -> None:
+    def __init__(self, hidden_size: int, dropout: float = 0.1, causal: bool = False) -> None:
         super().__init__()
+        self.causal = causal  # the backbone sees left context only
         self.pooler = Pooler(hidden_size)
         self.dropout = nn.Dropout(dropout)
         self.scorer = nn.Sequential(nn.Linear(3 * hidden_size, hidden_size), nn.GELU(), nn.Linear(hidden_size, 1))
@@ -169,6 +169,10 @@ class ChoiceHead(nn.Module):
         logits = logits.float().masked_fill(~choice_mask, torch.finfo(torch.float32).min)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return HeadOutput(logits=logits, loss=loss)
+
+    def answer(self, encoded: Encoded, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
+        """:meth:`forward` on a batch's ``choice_spans``, ``choice_mask`` and (optional) ``labels``."""
+        return self(encoded, self.causal, batch["choice_spans"], batch["choice_mask"], batch.get("labels"))
 
 
 class SpanHead(nn.Module):
@@ -200,6 +204,10 @@ class SpanHead(nn.Module):
         if start_positions is not None and end_positions is not None:
             loss = (F.cross_entropy(start, start_positions) + F.cross_entropy(end, end_positions)) / 2
         return HeadOutput(logits=start, end_logits=end, loss=loss)
+
+    def answer(self, encoded: Encoded, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
+        """:meth:`forward` on a batch's ``context_mask`` and (optional) ``start_positions``/``end_positions``."""
+        return self(encoded, batch["context_mask"], batch.get("start_positions"), batch.get("end_positions"))
 
 
 def best_spans(
@@ -241,12 +249,22 @@ class TagHead(nn.Module):
             loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=IGNORE_INDEX)
         return HeadOutput(logits=logits, loss=loss)
 
+    @property
+    def num_labels(self) -> int:
+        """Size of the label set this layer predicts."""
+        return self.classifier.out_features
+
+    def answer(self, encoded: Encoded, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
+        """:meth:`forward` on a batch's (optional) ``labels``."""
+        return self(encoded, batch.get("labels"))
+
 
 class ScoreHead(nn.Module):
     """Regression of one number (STS-B's similarity) from the pooled state, with MSE loss."""
 
-    def __init__(self, hidden_size: int, dropout: float = 0.1) -> None:
+    def __init__(self, hidden_size: int, dropout: float = 0.1, causal: bool = False) -> None:
         super().__init__()
+        self.causal = causal  # the backbone sees left context only
         self.pooler = Pooler(hidden_size)
         self.regressor = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden_size, hidden_size), nn.GELU(), nn.Linear(hidden_size, 1))
 
@@ -255,18 +273,60 @@ class ScoreHead(nn.Module):
         loss = F.mse_loss(logits, values.float()) if values is not None else None
         return HeadOutput(logits=logits, loss=loss)
 
+    def answer(self, encoded: Encoded, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
+        """:meth:`forward` on a batch's (optional) ``values``."""
+        return self(encoded, self.causal, batch.get("values"))
 
-def build_head(spec: HeadSpec, hidden_size: int, dropout: float = 0.1) -> nn.Module:
-    """A fresh head for ``spec``."""
-    if spec.format == "choice":
-        return ChoiceHead(hidden_size, dropout)
-    if spec.format == "span":
-        return SpanHead(hidden_size)
-    if spec.format == "tags":
-        return TagHead(hidden_size, spec.num_labels, dropout)
-    if spec.format == "score":
-        return ScoreHead(hidden_size, dropout)
-    raise ValueError(f"no typed head for format {spec.format!r}; typed heads: {', '.join(HEAD_FORMATS)}")
+
+class TextAnswerHead(TextHead):
+    """decaNLP's text head as :class:`MultiTaskModel` uses it: inputs read from a batch, never copying a special token.
+
+    The weights are :class:`models.text_head.TextHead`'s; ``never_copy`` holds
+    the tokenizer's special ids ([CLS], [SEP], padding), left out of the
+    question and context it copies from.
+    """
+
+    def __init__(self, memory_size: int, vocab_size: int, special: SpecialIds, config: TextHeadConfig, never_copy: Sequence[int]) -> None:
+        super().__init__(memory_size, vocab_size, special, config)
+        self.never_copy = tuple(never_copy)
+
+    def segments(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Question and context masks [B, T] of a batch: the positions the head copies from."""
+        return segment_masks(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"), self.never_copy)
+
+    def answer(self, encoded: Encoded, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
+        """Teacher forcing on a batch's ``answer_ids``; the logits are the log-probabilities of the mixture [B, S, V]."""
+        out = self(encoded, batch["input_ids"], *self.segments(batch), batch["answer_ids"])
+        return HeadOutput(logits=out.log_probs, loss=out.loss)
+
+    def generate_answers(self, encoded: Encoded, batch: Mapping[str, torch.Tensor], decoding: DecodeConfig) -> list[list[int]]:
+        """One answer per row of the batch: token ids, no specials."""
+        return self.generate(encoded, batch["input_ids"], *self.segments(batch), decoding)
+
+
+TYPED_HEADS: dict[str, Callable[[HeadSpec, int, float, bool], nn.Module]] = {
+    "choice": lambda spec, hidden_size, dropout, causal: ChoiceHead(hidden_size, dropout, causal),
+    "span": lambda spec, hidden_size, dropout, causal: SpanHead(hidden_size),
+    "tags": lambda spec, hidden_size, dropout, causal: TagHead(hidden_size, spec.num_labels, dropout),
+    "score": lambda spec, hidden_size, dropout, causal: ScoreHead(hidden_size, dropout, causal),
+}
+"""A fresh typed head of each format from ``(spec, hidden size, dropout, causal backbone)``."""
+
+
+def build_head(spec: HeadSpec, hidden_size: int, dropout: float = 0.1, causal: bool = False) -> nn.Module:
+    """A fresh typed head for ``spec`` over states of width ``hidden_size`` (of a ``causal`` backbone or not)."""
+    if spec.format not in TYPED_HEADS:
+        raise ValueError(f"no typed head for format {spec.format!r}; typed heads: {', '.join(TYPED_HEADS)}")
+    return TYPED_HEADS[spec.format](spec, hidden_size, dropout, causal)
+
+
+def _new_head(spec: HeadSpec, backbone: Backbone, dropout: float) -> nn.Module:
+    """A fresh head for ``spec`` over ``backbone``: the text head (its vocabulary is the backbone tokenizer's) or a typed one."""
+    if spec.format != TEXT:
+        return build_head(spec, backbone.hidden_size, dropout, backbone.causal)
+    tokenizer = backbone.tokenizer
+    config = text_head_config(spec.decoder or "small", dropout=dropout)
+    return TextAnswerHead(backbone.hidden_size, len(tokenizer), special_ids(tokenizer), config, never_copy=tokenizer.all_special_ids)
 
 
 class MultiTaskModel(nn.Module):
@@ -288,12 +348,11 @@ class MultiTaskModel(nn.Module):
         self.specs = dict(specs)
         self.heads = nn.ModuleDict()
         for task in sorted(self.specs):
-            key = self.specs[task].key(task)
-            if key not in self.heads and self.specs[task].format == TEXT:
-                self.heads[key] = _text_head(self.specs[task], backbone, dropout)
-            elif key not in self.heads:
-                self.heads[key] = build_head(self.specs[task], backbone.hidden_size, dropout)
-            elif self.specs[task].format == "tags" and self.heads[key].classifier.out_features != self.specs[task].num_labels:
+            spec = self.specs[task]
+            key = spec.key(task)
+            if key not in self.heads:
+                self.heads[key] = _new_head(spec, backbone, dropout)
+            elif spec.num_labels and self.heads[key].num_labels != spec.num_labels:
                 raise ValueError(f"task {task!r}: label set {key!r} is shared with a task of a different size")
 
     def head_for(self, task: str) -> nn.Module:
@@ -302,34 +361,13 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, task: str, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
         encoded = self.backbone.encode(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-        spec, head = self.specs[task], self.head_for(task)
-        if spec.format == TEXT:  # teacher forcing; logits are the log-probabilities of the mixture [B, S, V]
-            out = head(encoded, batch["input_ids"], *self._segments(batch), batch["answer_ids"])
-            return HeadOutput(logits=out.log_probs, loss=out.loss)
-        if spec.format == "choice":
-            return head(encoded, self.backbone.causal, batch["choice_spans"], batch["choice_mask"], batch.get("labels"))
-        if spec.format == "span":
-            return head(encoded, batch["context_mask"], batch.get("start_positions"), batch.get("end_positions"))
-        if spec.format == "tags":
-            return head(encoded, batch.get("labels"))
-        return head(encoded, self.backbone.causal, batch.get("values"))
-
-    def _segments(self, batch: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Question and context masks [B, T] of a batch: the text head copies from these positions."""
-        special = self.backbone.tokenizer.all_special_ids
-        return segment_masks(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"), special)
+        return self.head_for(task).answer(encoded, batch)
 
     @torch.no_grad()
     def generate(self, task: str, batch: Mapping[str, torch.Tensor], decoding: DecodeConfig = DecodeConfig()) -> list[list[int]]:
         """The text head's answers to a batch of ``task`` (which must be answered in text): token ids, no specials."""
-        if self.specs[task].format != TEXT:
+        head = self.head_for(task)
+        if not isinstance(head, TextAnswerHead):
             raise ValueError(f"task {task!r} is answered by the {self.specs[task].format} head, not the text head")
         encoded = self.backbone.encode(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
-        return self.head_for(task).generate(encoded, batch["input_ids"], *self._segments(batch), decoding)
-
-
-def _text_head(spec: HeadSpec, backbone: Backbone, dropout: float) -> TextHead:
-    """The shared text head over ``backbone``: its target vocabulary is the backbone tokenizer's."""
-    tokenizer = backbone.tokenizer
-    config = text_head_config(spec.decoder or "small", dropout=dropout)
-    return TextHead(backbone.hidden_size, len(tokenizer), special_ids(tokenizer), config)
+        return head.generate_answers(encoded, batch, decoding)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import harness.features as features
-from harness.features import FeatureConfig, build_features, collate, length_grouped_batches, locate_choices
+from harness.adapters import ADAPTERS, SpanAdapter, adapter_for, head_specs, locate_choices
+from harness.features import FeatureConfig, build_features, length_grouped_batches
 from tasks.types import Example
 
 CONTEXT = (
@@ -44,7 +44,7 @@ def test_locate_choices_finds_each_choice_word_or_appends_it() -> None:
 
 def test_choice_features_point_at_each_candidate_in_the_question(tokenizer, tmp_path: Path) -> None:
     example = Example(id="0", question="Is this review negative or positive?", context="a gorgeous , witty film", answer="positive", choices=("negative", "positive"))
-    row = build_features("choice", [example], tokenizer, FeatureConfig(max_length=64), cache_dir=tmp_path)[0]
+    row = build_features(adapter_for("choice"), [example], tokenizer, FeatureConfig(max_length=64), cache_dir=tmp_path)[0]
     pieces = [tokenizer.decode(row["input_ids"][s:e]) for s, e in row["choice_spans"]]
     assert pieces == ["negative", "positive"] and row["label"] == 1
     assert row["token_type_ids"][-2] == 1  # the context is the second segment
@@ -52,7 +52,7 @@ def test_choice_features_point_at_each_candidate_in_the_question(tokenizer, tmp_
 
 def test_long_contexts_become_overlapping_windows_whose_answers_map_back_to_characters(tokenizer, tmp_path: Path) -> None:
     examples = span_examples()
-    dataset = build_features("span", examples, tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    dataset = build_features(adapter_for("span"), examples, tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
     windows_per_example = np.bincount(dataset["example_index"])
     assert (windows_per_example > 1).all()  # every context needed several windows
     found = set()
@@ -72,7 +72,7 @@ def test_tag_labels_sit_on_the_first_sub_token_of_each_word(tokenizer, tmp_path:
     tokens = ("EU", "rejects", "German", "call", "to", "boycott", "British", "lamb", ".")
     tags = ("B-ORG", "O", "B-MISC", "O", "O", "O", "B-MISC", "O", "O")
     example = Example(id="0", question="Which entities are mentioned?", context=" ".join(tokens), answer="EU (ORG)", tokens=tokens, tags=tags)
-    row = build_features("tags", [example], tokenizer, FeatureConfig(max_length=64), labels=labels, cache_dir=tmp_path)[0]
+    row = build_features(adapter_for("tags"), [example], tokenizer, FeatureConfig(max_length=64), labels=labels, cache_dir=tmp_path)[0]
     labelled = [(w, lab) for w, lab in zip(row["word_ids"], row["labels"]) if lab != -100]
     assert [w for w, _ in labelled] == list(range(len(tokens)))  # each word labelled once, in order
     assert [labels[lab] for _, lab in labelled] == list(tags)
@@ -80,23 +80,23 @@ def test_tag_labels_sit_on_the_first_sub_token_of_each_word(tokenizer, tmp_path:
 
 
 def test_a_second_identical_build_loads_the_cache_without_tokenizing(tokenizer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    first = build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    first = build_features(adapter_for("span"), span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("tokenized again despite the cache")
 
-    monkeypatch.setitem(features._ENCODERS, "span", must_not_run)
-    second = build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    monkeypatch.setattr(SpanAdapter, "encode", must_not_run)
+    second = build_features(adapter_for("span"), span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
     assert second.to_list() == first.to_list()
     assert len(list((tmp_path / "features").glob("span-*.arrow"))) == 1
     with pytest.raises(AssertionError, match="tokenized again"):  # other settings are another cache entry
-        build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=64, stride=16), cache_dir=tmp_path)
+        build_features(adapter_for("span"), span_examples(), tokenizer, FeatureConfig(max_length=64, stride=16), cache_dir=tmp_path)
 
 
 def test_collate_pads_to_the_longest_row_of_the_batch(tokenizer, tmp_path: Path) -> None:
-    dataset = build_features("span", span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    dataset = build_features(adapter_for("span"), span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
     rows = dataset[0:3]
-    batch = collate("span", rows, pad_id=tokenizer.pad_token_id)
+    batch = adapter_for("span").collate(rows, pad_id=tokenizer.pad_token_id)
     width = max(len(ids) for ids in rows["input_ids"])
     assert batch["input_ids"].shape == batch["attention_mask"].shape == batch["context_mask"].shape == (3, width)
     assert batch["attention_mask"].sum().item() == sum(len(ids) for ids in rows["input_ids"])
@@ -109,3 +109,38 @@ def test_length_grouped_batches_cover_every_row_once_and_group_similar_lengths()
     assert sorted(i for b in batches for i in b) == list(range(1000))
     spread = np.mean([max(lengths[i] for i in b) - min(lengths[i] for i in b) for b in batches])
     assert spread < 20  # random batches of 10 would spread over ~400
+
+
+def one_example_per_format() -> dict[str, Example]:
+    tokens = ("EU", "rejects", "German", "call")
+    return {
+        "choice": Example(id="0", question="Is this review negative or positive?", context="a gorgeous , witty film", answer="positive", choices=("negative", "positive")),
+        "span": span_examples()[0],
+        "tags": Example(id="0", question="Which entities are mentioned?", context=" ".join(tokens), answer="EU (ORG)", tokens=tokens, tags=("B-ORG", "O", "O", "O")),
+        "score": Example(id="0", question="How similar are these sentences?", context="a witty film", answer="3.5", value=3.5),
+        "text": Example(id="0", question="What is the translation?", context="EU rejects German call", answer="Die EU lehnt ab"),
+    }
+
+
+def test_every_answer_format_has_one_adapter_whose_features_collate_into_its_training_batch(tokenizer, tmp_path: Path) -> None:
+    from tasks.types import FORMATS
+
+    assert tuple(ADAPTERS) == FORMATS
+    for fmt, example in one_example_per_format().items():
+        adapter = adapter_for(fmt)
+        dataset = build_features(adapter, [example], tokenizer, FeatureConfig(max_length=48, stride=16), labels=("O", "B-ORG"), cache_dir=tmp_path)
+        assert set(adapter.train_columns) <= set(dataset.column_names), fmt
+        batch = adapter.collate(dataset.select_columns(list(adapter.train_columns))[:], pad_id=tokenizer.pad_token_id)
+        assert batch["input_ids"].shape == batch["attention_mask"].shape == batch["token_type_ids"].shape, fmt
+        assert len(batch) > 3, f"{fmt}: no field of its own in the batch"
+
+
+def test_head_specs_share_label_layers_per_label_set_and_send_everything_to_the_text_head_in_text_mode() -> None:
+    from tasks.registry import get
+
+    tasks = [get("sst2"), get("conll2003"), get("wnut17"), get("multi30k_en_de")]
+    typed = head_specs(tasks, task_specific=False)
+    assert {name: spec.key(name) for name, spec in typed.items()} == {"sst2": "choice", "conll2003": "tags-conll2003", "wnut17": "tags-wnut17", "multi30k_en_de": "text"}
+    text = head_specs(tasks, task_specific=False, head_mode="text", decoder="tiny")
+    assert {spec.format for spec in text.values()} == {"text"} and {spec.decoder for spec in text.values()} == {"tiny"}
+    assert adapter_for("text").keeps_case and not any(adapter_for(f).keeps_case for f in ("choice", "span", "tags", "score"))

@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from harness.config import load_config
-from harness.features import collate
 from harness.runner import prepare
 from harness.train import (
     LAST_CHECKPOINT,
@@ -42,7 +41,7 @@ def mean_loss(prep) -> float:
     losses = []
     with torch.no_grad():
         for s in prep.train_sets:
-            out = prep.model(s.name, collate(s.format, s.features[:], prep.pad_id))
+            out = prep.model(s.name, s.adapter.collate(s.features[:], prep.pad_id))
             losses.append(out.loss.item())
     prep.model.train()
     return sum(losses) / len(losses)

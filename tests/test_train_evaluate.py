@@ -12,9 +12,9 @@ import pytest
 import torch
 from torch import nn
 
-import harness.evaluate as evaluate_module
+from harness.adapters import SpanAdapter, adapter_for
 from harness.config import QUICKSTART
-from harness.evaluate import EvalSet, evaluate_task, predict
+from harness.evaluate import EvalSet, EvalSettings, evaluate_task, predict
 from harness.features import FeatureConfig, build_features
 from models.heads import HeadOutput
 from tasks.data import fingerprint, load_examples
@@ -49,8 +49,8 @@ def eval_set(name: str, max_length: int, tmp_path: Path) -> EvalSet:
     examples = load_examples(task, "validation", data_dir=DATA)
     texts = [e.question for e in examples] + [" ".join(e.tokens) if e.tokens else e.context for e in examples]
     tokenizer = train_tokenizer(texts, vocab_size=400, cache_dir=str(tmp_path / "tok"))
-    features = build_features(task.format, examples, tokenizer, FeatureConfig(max_length=max_length, stride=16), labels=task.labels, cache_dir=tmp_path)
-    return EvalSet(task, "validation", examples, features, fingerprint(examples))
+    features = build_features(adapter_for(task.format), examples, tokenizer, FeatureConfig(max_length=max_length, stride=16), labels=task.labels, cache_dir=tmp_path)
+    return EvalSet(task, "validation", examples, features, fingerprint(examples), adapter_for(task.format))
 
 
 @pytest.mark.parametrize(("task", "max_length", "headline"), [("squad", 48, "em"), ("conll2003", 128, "entity_f1"), ("sst2", 64, "accuracy")])
@@ -58,16 +58,16 @@ def test_an_oracle_scores_100_so_answers_map_back_exactly(task: str, max_length:
     data = eval_set(task, max_length, tmp_path)
     if task == "squad":
         assert len(data.features) > len(data.examples)  # contexts were split into windows
-    result = evaluate_task(Oracle(), data, batch_size=4, device=torch.device("cpu"), pad_id=0)
+    result = evaluate_task(Oracle(), data, EvalSettings(batch_size=4, device=torch.device("cpu"), pad_id=0))
     assert result.metrics[headline] == 100.0 and result.examples == len(data.examples)
 
 
 def test_predictions_stream_example_by_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     data = eval_set("squad", 48, tmp_path)
     batches = []
-    real_collate = evaluate_module.collate
-    monkeypatch.setattr(evaluate_module, "collate", lambda *a: batches.append(1) or real_collate(*a))
-    stream = predict(Oracle(), data, batch_size=2, device=torch.device("cpu"), pad_id=0)
+    real_collate = SpanAdapter.collate
+    monkeypatch.setattr(SpanAdapter, "collate", lambda *a: batches.append(1) or real_collate(*a))
+    stream = predict(Oracle(), data, EvalSettings(batch_size=2, device=torch.device("cpu"), pad_id=0))
     first_index, first_answer = next(stream)
     assert (first_index, first_answer) == (0, data.examples[0].answer)
     assert len(batches) < len(data.features) / 2  # the first answer came before the rest was read
@@ -80,7 +80,7 @@ def test_each_example_gets_one_jsonl_line_with_its_scores(tmp_path: Path) -> Non
 
     data = eval_set("sst2", 64, tmp_path)
     out = io.StringIO()
-    evaluate_task(Oracle(), data, batch_size=8, device=torch.device("cpu"), pad_id=0, writer=out)
+    evaluate_task(Oracle(), data, EvalSettings(batch_size=8, device=torch.device("cpu"), pad_id=0), writer=out)
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["id"] for line in lines] == [e.id for e in data.examples]
     assert all(line["scores"] == {"accuracy": 100.0} and line["prediction"] == line["example"]["answer"] for line in lines)
