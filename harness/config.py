@@ -22,6 +22,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from catalog import did_you_mean
 from harness.errors import UserError
 
 QUICKSTART = Path(__file__).parent / "quickstart" / "quickstart.yaml"
@@ -331,8 +332,8 @@ def _build(cls: type, data: Any, path: tuple[str, ...], origin: str, lines: Mapp
         key_path = path + (str(key),)
         dotted = ".".join(key_path)
         if key not in known:
-            close = _close(str(key), list(known))
-            raise UserError(f"config {_where(origin, lines, key_path)}: unknown key {dotted!r}{close}")
+            hint = did_you_mean(str(key), known) or f"known keys: {', '.join(known)}"
+            raise UserError(f"config {_where(origin, lines, key_path)}: unknown key {dotted!r}; {hint}")
         values[key] = _convert(hints[key], value, key_path, origin, lines)
     missing = [f.name for f in known.values() if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING and f.name not in values]
     if missing:
@@ -380,13 +381,6 @@ def _convert(hint: Any, value: Any, path: tuple[str, ...], origin: str, lines: M
 
 def _show(value: Any) -> str:
     return f"{type(value).__name__} {value!r}" if value is not None else "nothing"
-
-
-def _close(name: str, candidates: list[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, candidates, n=1)
-    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(candidates)}"
 
 
 def validate(config: RunConfig) -> None:

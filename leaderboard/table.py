@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 import sqlite3
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from catalog import did_you_mean
 from leaderboard.errors import LeaderboardError
 from leaderboard.stats import z_value
 
@@ -105,9 +105,8 @@ def _task_columns(results: pd.DataFrame, requested: Sequence[str] | None, known:
     if requested:
         missing = [t for t in requested if t not in set(known)]
         if missing:
-            close = difflib.get_close_matches(missing[0], known, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; tasks in the leaderboard: {', '.join(known) or 'none'}"
-            raise LeaderboardError(f"--tasks: no run in the leaderboard has task {missing[0]!r}{hint}")
+            hint = did_you_mean(missing[0], known) or f"tasks in the leaderboard: {', '.join(known) or 'none'}"
+            raise LeaderboardError(f"--tasks: no run in the leaderboard has task {missing[0]!r}; {hint}")
         order = list(requested)
     else:
         # Tasks in the order records list them (GLUE/decaNLP style keeps the benchmark's order).
@@ -203,8 +202,7 @@ def sort_board(board: Board, sort: str | None) -> Board:
         raise LeaderboardError(f"--sort {sort!r}: the direction after ':' is 'asc' or 'desc'")
     columns = sortable_columns(board)
     if name not in columns:
-        close = difflib.get_close_matches(name, columns, n=1, cutoff=0.5)
-        hint = f"did you mean {close[0]!r}?" if close else f"choose from {', '.join(columns)}"
+        hint = did_you_mean(name, columns, cutoff=0.5) or f"choose from {', '.join(columns)}"
         raise LeaderboardError(f"--sort {name!r}: no such column; {hint}")
     values = board.score[name] if name in board.task_names and name not in board.rows.columns else board.rows[name]
     ascending = direction == "asc" if direction else name in TEXT_COLUMNS

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import importlib.util
 import json
@@ -22,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from transformers import AutoTokenizer, PreTrainedTokenizerFast
 
+from catalog import Registry, did_you_mean
 from models import awd_lstm, elmo, hf_backbones, transformer, word2vec
 from models.base import Backbone
 from models.errors import ModelError, one_line
@@ -101,8 +101,10 @@ def _hf_spec_parts(name: str) -> dict[str, Any]:
     }
 
 
-BACKBONES: dict[str, BackboneSpec] = {
-    "word2vec": BackboneSpec(
+BACKBONES: Registry[BackboneSpec] = Registry("backbone", error=ModelError, item_type=BackboneSpec, list_known=True)
+"""The registry: the lecture's eight backbones, in the lecture's order."""
+for _spec in (
+    BackboneSpec(
         name="word2vec", family="static vectors", causal=False,
         summary="one static vector per token, no context (word2vec / GloVe)",
         paper="Mikolov et al. 2013; Pennington et al. 2014 (GloVe)",
@@ -112,7 +114,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         load=word2vec.load, extra_options=("vectors",),
         **_dataclass_spec_parts(word2vec.Word2VecConfig, word2vec.build),
     ),
-    "elmo": BackboneSpec(
+    BackboneSpec(
         name="elmo", family="recurrent LM", causal=False,
         summary="char-CNN + separate forward/backward LSTM LMs, learned softmax-weighted layer mix x gamma",
         paper="Peters et al. 2018",
@@ -120,7 +122,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         pretrained="qabench checkpoints (save_backbone)", offline_sources=(), online_examples=(),
         **_dataclass_spec_parts(elmo.ElmoConfig, elmo.build),
     ),
-    "ulmfit": BackboneSpec(
+    BackboneSpec(
         name="ulmfit", family="recurrent LM", causal=True,
         summary="AWD-LSTM: 3 LSTMs, weight-dropped hidden-to-hidden, embedding + locked dropout",
         paper="Merity et al. 2017; Howard & Ruder 2018",
@@ -128,7 +130,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         pretrained="qabench checkpoints (save_backbone)", offline_sources=(), online_examples=(),
         **_dataclass_spec_parts(awd_lstm.AwdLstmConfig, awd_lstm.build),
     ),
-    "transformer": BackboneSpec(
+    BackboneSpec(
         name="transformer", family="transformer", causal=False,
         summary="the 2017 encoder: sinusoidal positions, post-LN multi-head self-attention (decoder available)",
         paper="Vaswani et al. 2017",
@@ -136,7 +138,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         pretrained="qabench checkpoints (save_backbone)", offline_sources=(), online_examples=(),
         **_dataclass_spec_parts(transformer.TransformerConfig, transformer.build),
     ),
-    "gpt": BackboneSpec(
+    BackboneSpec(
         name="gpt", family="transformer", causal=True,
         summary="causal transformer (transformers GPT2Model; OpenAI GPT checkpoints load too)",
         paper="Radford et al. 2018, 2019",
@@ -145,7 +147,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         offline_sources=(), online_examples=("gpt2", "openai-community/openai-gpt"),
         **_hf_spec_parts("gpt"),
     ),
-    "bert": BackboneSpec(
+    BackboneSpec(
         name="bert", family="transformer", causal=False,
         summary="bidirectional transformer with segment embeddings (transformers BertModel)",
         paper="Devlin et al. 2019",
@@ -154,7 +156,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         offline_sources=(MINILM_SOURCE,), online_examples=("bert-base-uncased",),
         **_hf_spec_parts("bert"),
     ),
-    "ernie": BackboneSpec(
+    BackboneSpec(
         name="ernie", family="transformer", causal=False,
         summary="BERT layout with task-type embeddings, ERNIE 2.0 (transformers ErnieModel)",
         paper="Sun et al. 2019, 2020",
@@ -163,7 +165,7 @@ BACKBONES: dict[str, BackboneSpec] = {
         offline_sources=(), online_examples=("nghuyong/ernie-2.0-base-en",),
         **_hf_spec_parts("ernie"),
     ),
-    "xlnet": BackboneSpec(
+    BackboneSpec(
         name="xlnet", family="transformer", causal=False,
         summary="relative-position transformer with two-stream attention for permutation LM (transformers XLNetModel)",
         paper="Yang et al. 2019",
@@ -172,24 +174,20 @@ BACKBONES: dict[str, BackboneSpec] = {
         offline_sources=(), online_examples=("xlnet-base-cased",),
         **_hf_spec_parts("xlnet"),
     ),
-}
-"""The registry: the lecture's eight backbones, in the lecture's order."""
+):
+    BACKBONES.register(_spec)
+del _spec
 
 
 def get_spec(name: str) -> BackboneSpec:
     """The spec of backbone ``name``; unknown names raise :class:`ModelError` with a suggestion."""
-    if name in BACKBONES:
-        return BACKBONES[name]
-    close = difflib.get_close_matches(name, list(BACKBONES), n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    raise ModelError(f"unknown backbone {name!r}; {hint}known: {', '.join(BACKBONES)}")
+    return BACKBONES.lookup(name)
 
 
 def _preset(spec: BackboneSpec, preset: str) -> dict[str, Any]:
     if preset not in spec.presets:
-        close = difflib.get_close_matches(preset, list(spec.presets), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ModelError(f"unknown preset {preset!r} for backbone {spec.name!r}; {hint}presets: {', '.join(spec.presets)}")
+        hint = " ".join(filter(None, [did_you_mean(preset, spec.presets), f"presets: {', '.join(spec.presets)}"]))
+        raise ModelError(f"unknown preset {preset!r} for backbone {spec.name!r}; {hint}")
     return dict(spec.presets[preset])
 
 
@@ -201,9 +199,8 @@ def _check_overrides(spec: BackboneSpec, overrides: dict[str, Any], config: Any)
     )
     unknown = sorted(set(overrides) - known - set(spec.extra_options))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(known | set(spec.extra_options)), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ModelError(f"backbone {spec.name!r} has no option {unknown[0]!r}{hint}")
+        hint = did_you_mean(unknown[0], sorted(known | set(spec.extra_options)))
+        raise ModelError(f"backbone {spec.name!r} has no option {unknown[0]!r}{'; ' + hint if hint else ''}")
 
 
 def build_backbone(

@@ -20,7 +20,6 @@ Look metrics up by name with :func:`get_metric`, or use the constants:
 
 from __future__ import annotations
 
-import difflib
 import functools
 import math
 import re
@@ -28,6 +27,7 @@ import string
 from collections import Counter
 from typing import Any, Mapping, Sequence
 
+from catalog import Registry, did_you_mean
 from tasks.errors import TaskError
 from tasks.tagging import answer_to_tags
 from tasks.types import Example, Metric
@@ -841,14 +841,18 @@ DECANLP_TURN_INFORM = Metric("decanlp_turn_inform", example_scores=decanlp_turn_
 DECANLP_TURN_REQUEST = Metric("decanlp_turn_request", example_scores=decanlp_turn_request_scores,
                               description="decaNLP turn_request_em: turn's requests equal gold, in order")
 
-METRICS: dict[str, Metric] = {
-    m.name: m
-    for m in (
+METRICS: Registry[Metric] = Registry("metric", error=TaskError, item_type=Metric)
+"""qabench's own metrics by name (registered in alphabetical order, which is how an unknown name lists them)."""
+for _metric in sorted(
+    (
         ACCURACY, EM, NF1, BLEU, ROUGE1, ROUGE2, ROUGE_L, ENTITY_F1, TOKEN_ACCURACY,
         MCC, PEARSON, SPEARMAN, F1, JOINT_GOAL, TURN_INFORM, TURN_REQUEST,
         DECANLP_EM, DECANLP_BLEU, DECANLP_JOINT_GOAL, DECANLP_TURN_INFORM, DECANLP_TURN_REQUEST,
-    )
-}  # fmt: skip
+    ),
+    key=lambda metric: metric.name,
+):  # fmt: skip
+    METRICS.register(_metric)
+del _metric
 
 
 def get_metric(name: str) -> Metric:
@@ -861,12 +865,7 @@ def get_metric(name: str) -> Metric:
     ...
     tasks.errors.TaskError: unknown metric 'rouge-l'; did you mean 'rougeL'?
     """
-    try:
-        return METRICS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(METRICS), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(METRICS))}"
-        raise TaskError(f"unknown metric {name!r}; {hint}") from None
+    return METRICS.lookup(name)
 
 
 METRIC_VARIANTS: dict[str, dict[str, Metric]] = {
@@ -907,8 +906,7 @@ def metric_variant(metrics: Sequence[Metric], variant: str) -> tuple[Metric, ...
     tasks.errors.TaskError: unknown metric variant 'decanlp_v2'; did you mean 'decanlp'?
     """
     if variant not in METRIC_VARIANTS:
-        close = difflib.get_close_matches(variant, list(METRIC_VARIANTS), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(sorted(METRIC_VARIANTS))}"
+        hint = did_you_mean(variant, METRIC_VARIANTS) or f"known: {', '.join(sorted(METRIC_VARIANTS))}"
         raise TaskError(f"unknown metric variant {variant!r}; {hint}")
     swap = METRIC_VARIANTS[variant]
     return tuple(swap.get(m.name, m) for m in metrics)

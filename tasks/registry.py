@@ -15,54 +15,42 @@ all handled by :func:`load_plugins`:
 
 from __future__ import annotations
 
-import difflib
 import importlib.util
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Iterable
 
+from catalog import Registry
 from tasks.errors import TaskError, UnknownTaskError
 from tasks.types import Task
 
 ENTRY_POINT_GROUP = "qabench.tasks"
 
-_TASKS: dict[str, Task] = {}
+_TASKS: Registry[Task] = Registry(
+    "task", error=TaskError, unknown_error=UnknownTaskError, item_type=Task,
+    unmatched_hint="run 'qabench tasks list' to see them",
+)
 _entry_points_loaded = False
 
 
 def register(task: Task) -> Task:
     """Add ``task`` to the registry and return it.
 
-    Rejects objects that are not a :class:`Task` and names that are taken.
+    Rejects objects that are not a :class:`Task` (TypeError) and names that are taken (:class:`TaskError`).
     """
-    if not isinstance(task, Task):
-        raise TypeError(f"register() takes a tasks.Task, not {type(task).__name__}")
-    if task.name in _TASKS and _TASKS[task.name] is not task:
-        raise TaskError(f"task {task.name!r} is already registered (version {_TASKS[task.name].version}); pick another name")
-    _TASKS[task.name] = task
-    return task
+    return _TASKS.register(task)
 
 
 def unregister(name: str) -> None:
     """Remove a task (tests and plugin reloads use this)."""
-    _TASKS.pop(name, None)
-
-
-def suggest(name: str, candidates: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for the closest candidate, or ''."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
+    _TASKS.unregister(name)
 
 
 def get(name: str) -> Task:
     """The task called ``name``; an unknown name raises with a close suggestion."""
     _ensure_entry_points()
-    try:
-        return _TASKS[name]
-    except KeyError:
-        hint = suggest(name, _TASKS) or "; run 'qabench tasks list' to see them"
-        raise UnknownTaskError(f"unknown task {name!r}{hint}") from None
+    return _TASKS.lookup(name)
 
 
 def all_tasks(family: str | None = None) -> list[Task]:

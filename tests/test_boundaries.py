@@ -19,6 +19,11 @@ FORBIDDEN: dict[str, set[str]] = {
     "harness": set(),
 }
 
+# package -> the only top-level modules it may import besides the standard library and itself.
+STDLIB_ONLY: dict[str, set[str]] = {
+    "catalog": set(),  # the shared name registry: every package above imports it
+}
+
 
 def imported_modules(path: Path) -> set[str]:
     """Top-level names of every module a file imports, at any depth of its code."""
@@ -40,6 +45,17 @@ def test_package_imports_respect_the_design_table(package: str) -> None:
         for name in sorted(imported_modules(path) & FORBIDDEN[package])
     ]
     assert not broken, "DESIGN.md forbids: " + "; ".join(broken)
+
+
+@pytest.mark.parametrize("package", sorted(STDLIB_ONLY))
+def test_stdlib_only_packages_import_nothing_else(package: str) -> None:
+    allowed = set(sys.stdlib_module_names) | {package, "__future__"} | STDLIB_ONLY[package]
+    broken = [
+        f"{path.relative_to(REPO)} imports {name}"
+        for path in sorted((REPO / package).rglob("*.py"))
+        for name in sorted(imported_modules(path) - allowed)
+    ]
+    assert not broken, "stdlib only: " + "; ".join(broken)
 
 
 def _torch_loaded_after(args: list[str], tmp_path: Path) -> tuple[int, bool, str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from catalog import did_you_mean
 from harness import __version__
 
 # command name -> (module, attribute, one-line help); imported on first use.
@@ -50,12 +51,10 @@ class LazyGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as err:
-            import difflib
-
             if args and not args[0].startswith("-"):
-                close = difflib.get_close_matches(args[0], self.list_commands(ctx), n=1)
-                if close:
-                    raise click.UsageError(f"no such command {args[0]!r}; did you mean {close[0]!r}?", ctx) from err
+                hint = did_you_mean(args[0], self.list_commands(ctx))
+                if hint:
+                    raise click.UsageError(f"no such command {args[0]!r}; {hint}", ctx) from err
             raise
 
     def invoke(self, ctx: click.Context) -> Any:

@@ -9,10 +9,10 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from catalog import Registry, did_you_mean
 from models.base import Backbone
 from models.errors import ModelError
 from models.pretrain.base import Objective
@@ -40,69 +40,74 @@ class ObjectiveSpec:
     perplexity: bool = True  # exp(final loss) is a perplexity
 
 
-OBJECTIVES: dict[str, ObjectiveSpec] = {
-    "skipgram": ObjectiveSpec(
+OBJECTIVES: Registry[ObjectiveSpec] = Registry("objective", error=ModelError, item_type=ObjectiveSpec, list_known=True)
+"""Every pretraining objective qabench knows."""
+for _objective in (
+    ObjectiveSpec(
         "skipgram", "skip-gram with negative sampling: a word predicts its neighbours", "Mikolov et al. 2013",
         ENGINE_GENSIM, {"window": 5, "negative": 5}, perplexity=False,
     ),
-    "cbow": ObjectiveSpec(
+    ObjectiveSpec(
         "cbow", "CBOW with negative sampling: the neighbours predict the word", "Mikolov et al. 2013",
         ENGINE_GENSIM, {"window": 5, "negative": 5}, perplexity=False,
     ),
-    "bilm": ObjectiveSpec(
+    ObjectiveSpec(
         "bilm", "forward and backward LMs trained jointly, shared token encoder and softmax", "Peters et al. 2018",
         ENGINE_TORCH, {}, lambda backbone, max_length: BidirectionalLM(backbone, max_length),
     ),
-    "awd-lm": ObjectiveSpec(
+    ObjectiveSpec(
         "awd-lm", "AWD-LSTM next-token LM with a tied decoder (ULMFiT stage 1; stage 2 with --init on task text)",
         "Merity et al. 2017; Howard & Ruder 2018", ENGINE_TORCH, {},
         lambda backbone, max_length: AwdLstmLM(backbone, max_length),
     ),
-    "span-denoise": ObjectiveSpec(
+    ObjectiveSpec(
         "span-denoise", "masked spans (15%, mean length 3) reconstructed by the 2017 decoder", "Vaswani et al. 2017; Raffel et al. 2020",
         ENGINE_TORCH, {"density": 0.15, "mean_span": 3.0},
         lambda backbone, max_length, density, mean_span: Denoising(backbone, max_length, "span", density=density, mean_span=mean_span),
     ),
-    "shuffle-denoise": ObjectiveSpec(
+    ObjectiveSpec(
         "shuffle-denoise", "locally shuffled tokens put back in order by the 2017 decoder", "Vaswani et al. 2017; Lample et al. 2018",
         ENGINE_TORCH, {"shuffle_distance": 3},
         lambda backbone, max_length, shuffle_distance: Denoising(backbone, max_length, "shuffle", shuffle_distance=shuffle_distance),
     ),
-    "causal-lm": ObjectiveSpec(
+    ObjectiveSpec(
         "causal-lm", "next-token prediction, no position sees a later one", "Radford et al. 2018",
         ENGINE_TORCH, {}, lambda backbone, max_length: CausalLM(backbone, max_length),
     ),
-    "mlm-nsp": ObjectiveSpec(
+    ObjectiveSpec(
         "mlm-nsp", "masked LM (15%: 80% [MASK], 10% random, 10% kept) plus next-sentence prediction", "Devlin et al. 2019",
         ENGINE_TORCH, {"mask_probability": 0.15},
         lambda backbone, max_length, mask_probability: MaskedLM(backbone, max_length, True, mask_probability),
     ),
-    "mlm": ObjectiveSpec(
+    ObjectiveSpec(
         "mlm", "masked LM alone (15%: 80% [MASK], 10% random, 10% kept)", "Devlin et al. 2019; Liu et al. 2019",
         ENGINE_TORCH, {"mask_probability": 0.15},
         lambda backbone, max_length, mask_probability: MaskedLM(backbone, max_length, False, mask_probability),
     ),
-    "knowledge-mask": ObjectiveSpec(
+    ObjectiveSpec(
         "knowledge-mask", "ERNIE 1.0: basic, phrase-level and entity-level masking of whole units", "Sun et al. 2019",
         ENGINE_TORCH,
         {"mask_probability": 0.15, "curriculum": False, "phrase_min_count": 5, "phrase_threshold": 10.0, "next_sentence": False},
         lambda backbone, max_length, **options: KnowledgeMasking(backbone, max_length, **options),
     ),
-    "ernie2-multitask": ObjectiveSpec(
+    ObjectiveSpec(
         "ernie2-multitask", "ERNIE 2.0: knowledge masking, capitalisation, sentence distance, added in stages, task ids",
         "Sun et al. 2020", ENGINE_TORCH,
         {"staged": True, "mask_probability": 0.15, "phrase_min_count": 5, "phrase_threshold": 10.0},
         lambda backbone, max_length, **options: ContinualMultiTask(backbone, max_length, **options),
     ),
-    "plm": ObjectiveSpec(
+    ObjectiveSpec(
         "plm", "permutation LM, two-stream attention, predicting the last 1/K of each order", "Yang et al. 2019",
         ENGINE_TORCH, {"predict_one_in": 6},
         lambda backbone, max_length, predict_one_in: PermutationLM(backbone, max_length, predict_one_in),
     ),
-}
-"""Every pretraining objective qabench knows."""
+):
+    OBJECTIVES.register(_objective)
+del _objective
 
-BACKBONE_OBJECTIVES: dict[str, tuple[str, ...]] = {
+BACKBONE_OBJECTIVES: Registry[tuple[str, ...]] = Registry("backbone", error=ModelError, item_type=tuple, list_known=True)
+"""Backbone -> the objectives it can be pretrained with; the first is its own (the default)."""
+for _backbone, _objectives in {
     "word2vec": ("skipgram", "cbow"),
     "elmo": ("bilm",),
     "ulmfit": ("awd-lm",),
@@ -111,17 +116,14 @@ BACKBONE_OBJECTIVES: dict[str, tuple[str, ...]] = {
     "bert": ("mlm-nsp", "mlm", "knowledge-mask"),
     "ernie": ("knowledge-mask", "ernie2-multitask", "mlm", "mlm-nsp"),
     "xlnet": ("plm",),
-}
-"""Backbone -> the objectives it can be pretrained with; the first is its own (the default)."""
+}.items():
+    BACKBONE_OBJECTIVES.register(_objectives, name=_backbone)
+del _backbone, _objectives
 
 
 def allowed_objectives(backbone: str) -> tuple[str, ...]:
     """The objectives ``backbone`` can be pretrained with, its own first."""
-    if backbone not in BACKBONE_OBJECTIVES:
-        close = difflib.get_close_matches(backbone, list(BACKBONE_OBJECTIVES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ModelError(f"unknown backbone {backbone!r}; {hint}known: {', '.join(BACKBONE_OBJECTIVES)}")
-    return BACKBONE_OBJECTIVES[backbone]
+    return BACKBONE_OBJECTIVES.lookup(backbone)
 
 
 def default_objective(backbone: str) -> str:
@@ -133,13 +135,10 @@ def objective_spec(backbone: str, objective: str | None = None) -> ObjectiveSpec
     """The spec of ``objective`` (default: the backbone's own) after checking the backbone may use it."""
     allowed = allowed_objectives(backbone)
     name = objective or allowed[0]
-    if name not in OBJECTIVES:
-        close = difflib.get_close_matches(name, list(OBJECTIVES), n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        raise ModelError(f"unknown objective {name!r}; {hint}known: {', '.join(OBJECTIVES)}")
+    spec = OBJECTIVES.lookup(name)
     if name not in allowed:
         raise ModelError(f"objective {name!r} does not fit backbone {backbone!r}; it takes: {', '.join(allowed)}")
-    return OBJECTIVES[name]
+    return spec
 
 
 def resolve_options(spec: ObjectiveSpec, given: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,9 +147,8 @@ def resolve_options(spec: ObjectiveSpec, given: Mapping[str, Any]) -> dict[str, 
     for key, value in given.items():
         if key not in options:
             known = ", ".join(sorted(options)) or "none"
-            close = difflib.get_close_matches(key, list(options), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ModelError(f"objective {spec.name!r} has no option {key!r}; {hint}its options: {known}")
+            hint = " ".join(filter(None, [did_you_mean(key, options), f"its options: {known}"]))
+            raise ModelError(f"objective {spec.name!r} has no option {key!r}; {hint}")
         options[key] = _convert(spec.name, key, value, options[key])
     return options
 
