@@ -65,7 +65,7 @@ class Registry(Mapping[str, T], Generic[T]):
         """Add ``item`` under ``name`` (default: ``item.name``) and return it; registering the same item again is a no-op."""
         if self._item_type is not None and not isinstance(item, self._item_type):
             raise TypeError(f"a {self.kind} must be a {self._item_type.__name__}, not {type(item).__name__}")
-        name = name if name is not None else getattr(item, "name")
+        name = name if name is not None else item.name  # type: ignore[attr-defined]  # registered kinds carry a name
         if name in self._items and self._items[name] is not item:
             raise self._error(f"{self.kind} {name!r} is already registered; pick another name")
         self._items[name] = item
