@@ -123,7 +123,7 @@ class OutputConfig:
     dir: str = "runs"  # run directories are <dir>/<run_id>/
     checkpoint_every: int = 0  # save a resumable checkpoint every N steps (0 = never)
     leaderboard: bool = True  # add the record to the leaderboard database when the run finishes
-    db: str | None = None  # database path (default: $QABENCH_DB or the leaderboard's default)
+    db: str | None = None  # database path or URL, e.g. postgresql+psycopg://user@host/db (default: $QABENCH_DB or the leaderboard's default)
     progress: bool = True  # show a progress bar
 
 

@@ -411,10 +411,11 @@ def add_to_leaderboard(config: RunConfig, record_path: Path) -> str:
     if not config.output.leaderboard:
         return "leaderboard: skipped (output.leaderboard is false)"
     try:
-        from leaderboard.store import add_record, default_db_path
+        from leaderboard.store import add_record, database_url, default_db, describe
 
-        db = config.output.db or str(default_db_path())
+        db = config.output.db or default_db()
         added = add_record(db, record_path)
+        db = describe(database_url(db))  # a URL's password never reaches the log
     except Exception as err:  # noqa: BLE001 - the run's result is already written; say why it is not in the database
         return f"leaderboard: not added ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}); add it later with 'qabench leaderboard add {record_path}'"
     return f"leaderboard: {'added to' if added else 'already in'} {db}"

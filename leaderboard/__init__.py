@@ -1,11 +1,13 @@
-"""qabench's leaderboard: run records -> an SQLite database -> tables, comparisons and reports.
+"""qabench's leaderboard: run records -> a database (SQLite or PostgreSQL) -> tables, comparisons, reports, a web view.
 
 It reads run records (``record.json`` + ``predictions.jsonl``, docs/run-record.md)
 and nothing else, and never imports torch, ``models`` or ``harness``.
 
 - :mod:`leaderboard.records`: read and validate a record and its predictions.
-- :mod:`leaderboard.store`: the database (default ``~/.local/share/qabench/leaderboard.db``,
-  or ``$QABENCH_DB``); :func:`leaderboard.store.add_record` is what ``qabench run`` calls.
+- :mod:`leaderboard.store`: the database through SQLAlchemy (default ``~/.local/share/qabench/leaderboard.db``,
+  or ``$QABENCH_DB``, a path or URL); :func:`leaderboard.store.add_record` is what ``qabench run`` calls.
+- :mod:`leaderboard.schema`: the tables; ``leaderboard/migrations``: their Alembic revisions.
+- :mod:`leaderboard.curves`: training curves (``curves.jsonl``).
 - :mod:`leaderboard.stats`: bootstrap intervals and paired tests over examples.
 - :mod:`leaderboard.table`: the per-run / per-group table behind ``show`` and the exports.
 - :mod:`leaderboard.compare`: two runs, task by task, on the same examples.

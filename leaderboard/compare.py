@@ -14,11 +14,13 @@ mean anything.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Sequence
 
+from sqlalchemy import Connection, select
+
 from leaderboard.errors import LeaderboardError
+from leaderboard.schema import runs, task_results
 from leaderboard.stats import N_TEST, MeanScorer, Scorer, paired_test, seed_for
 from leaderboard.store import corpus_scorers, resolve_run_id, stored_predictions
 
@@ -55,13 +57,13 @@ class Comparison:
     skipped: tuple[tuple[str, str], ...]  # (task, why)
 
 
-_TASK_FIELDS = "task, version, split, fingerprint, ids_sha256, examples, headline"
+_TASK_FIELDS = ("task", "version", "split", "fingerprint", "ids_sha256", "examples", "headline")
 
 
-def _tasks_of(conn: sqlite3.Connection, run_id: str) -> dict[str, dict]:
-    cols = [c.strip() for c in _TASK_FIELDS.split(",")]
-    rows = conn.execute(f"SELECT {_TASK_FIELDS} FROM task_results WHERE run_id = ? ORDER BY position", (run_id,))
-    return {r[0]: dict(zip(cols, r)) for r in rows}
+def tasks_of(conn: Connection, run_id: str) -> dict[str, dict]:
+    """``{task: {version, split, fingerprint, ids_sha256, examples, headline}}`` of one run, in record order."""
+    query = select(*(task_results.c[c] for c in _TASK_FIELDS)).where(task_results.c.run_id == run_id).order_by(task_results.c.position)
+    return {r[0]: dict(zip(_TASK_FIELDS, r)) for r in conn.execute(query)}
 
 
 def check_same_examples(task: str, a: dict, b: dict, run_a: str, run_b: str) -> None:
@@ -105,7 +107,7 @@ def _scorers(task: str, headline: str, rows_a: list[dict], rows_b: list[dict]) -
 
 
 def compare_runs(
-    conn: sqlite3.Connection,
+    conn: Connection,
     ref_a: str,
     ref_b: str,
     tasks: Sequence[str] | None = None,
@@ -119,7 +121,7 @@ def compare_runs(
     run_a, run_b = resolve_run_id(conn, ref_a), resolve_run_id(conn, ref_b)
     if run_a == run_b:
         raise LeaderboardError(f"compare needs two different runs; both arguments name {run_a}")
-    tasks_a, tasks_b = _tasks_of(conn, run_a), _tasks_of(conn, run_b)
+    tasks_a, tasks_b = tasks_of(conn, run_a), tasks_of(conn, run_b)
     wanted = list(tasks) if tasks else list(dict.fromkeys([*tasks_a, *tasks_b]))
     for task in wanted:
         if task not in tasks_a and task not in tasks_b:
@@ -141,5 +143,5 @@ def compare_runs(
         test = paired_test(scorer_a, scorer_b, n_resamples=count, seed=seed_for(run_a, run_b, task))
         results.append(TaskComparison(task, headline, test.a, test.b, test.delta, test.low, test.high, test.p_value,
                                       test.n_examples, test.n_resamples, method))
-    model = lambda rid: conn.execute("SELECT model FROM runs WHERE run_id = ?", (rid,)).fetchone()[0]  # noqa: E731
+    model = lambda rid: conn.execute(select(runs.c.model).where(runs.c.run_id == rid)).scalar_one()  # noqa: E731
     return Comparison(run_a, run_b, model(run_a), model(run_b), tuple(results), skipped)

@@ -1,10 +1,14 @@
-"""The leaderboard's SQLite store: runs, per-task scores with intervals, and per-example predictions.
+"""The leaderboard's store: runs, per-task scores with intervals, per-example predictions and training curves.
 
-Where it lives: ``--db PATH``, else ``$QABENCH_DB``, else
+One store, two engines, through SQLAlchemy Core: an SQLite file (the default,
+for one machine) or a PostgreSQL database (for a team's many machines).
+
+Where it lives: ``--db PATH|URL``, else ``$QABENCH_DB``, else
 ``$XDG_DATA_HOME/qabench/leaderboard.db`` (``~/.local/share/qabench/leaderboard.db``);
-see :func:`default_db_path`.
+see :func:`default_db`. A URL (``postgresql+psycopg://user@host/db``,
+``sqlite:///path``) names the database; anything else is an SQLite file path.
 
-What it holds (schema version 1, see :data:`MIGRATIONS`):
+What it holds (tables in :mod:`leaderboard.schema`):
 
 - ``runs``: one row per run id, the record's headline fields and the whole
   record JSON (so later migrations can derive new columns from it);
@@ -13,269 +17,425 @@ What it holds (schema version 1, see :data:`MIGRATIONS`):
   so ``show`` only reads numbers;
 - ``predictions``: one zlib-compressed JSON blob per (run, task) with every
   example, prediction and per-example score, so intervals and comparisons never
-  depend on the run directory staying where it was.
+  depend on the run directory staying where it was;
+- ``curves``: the run's training curves (``curves.jsonl`` beside its record).
 
-Identity and versions: ``PRAGMA application_id`` marks a qabench database; a
-``schema_version`` table lists the migrations applied. :data:`MIGRATIONS` is
-applied in order, each inside one ``BEGIN IMMEDIATE`` transaction. A database
-that is not qabench's, or is newer than this code, is refused before anything
-is written.
+Schema and versions: Alembic migrations (``leaderboard/migrations/versions``)
+create and upgrade the tables, all pending ones in one transaction, under a
+lock (``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL) so racing
+processes migrate once. Opening a database checks its revision: a database
+newer than this code, or one that is not qabench's, is refused before anything
+is written. An SQLite file from before Alembic (schema version 1, marked by
+``PRAGMA application_id``) is stamped with the first revision and upgraded in
+place. ``qabench leaderboard upgrade`` applies migrations explicitly; writers
+apply them on open, the read-only web view refuses an outdated database.
 
-Concurrency: WAL journal, a busy timeout, write transactions taken with
-``BEGIN IMMEDIATE`` and retried when the database is locked, so many
-``qabench run`` processes can add their records at once.
+Concurrency: SQLite in WAL mode with a busy timeout, writes in ``BEGIN
+IMMEDIATE`` transactions retried while the file is locked; PostgreSQL inserts
+``ON CONFLICT DO NOTHING``. Either way one ``add`` is one transaction: all of
+a run's rows or none of them, and a run id is stored once however many
+processes add it at the same time.
 
 >>> # from leaderboard.store import add_record
 >>> # add_record("~/.local/share/qabench/leaderboard.db", "runs/<run_id>/record.json")  # True when new
+>>> # add_record("postgresql+psycopg://qabench@db.lab/qabench", "runs/<run_id>")
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
-import sqlite3
 import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
+from sqlalchemy import Connection, Engine, create_engine, event, exc, func, insert, select, text
+from sqlalchemy.engine import URL, make_url
 
+from leaderboard.curves import CurvePoint, load_curves
 from leaderboard.errors import LeaderboardError
 from leaderboard.records import LoadedRun, Prediction, example_ids_digest, load_run
+from leaderboard.schema import curves, predictions, runs, task_results
 from leaderboard.stats import N_BOOT, CorpusScorer, MeanScorer, StatsScorer, bootstrap_ci, seed_for
 
-#: ``PRAGMA application_id`` of a qabench leaderboard ("QBLB").
+#: ``PRAGMA application_id`` of a qabench SQLite leaderboard ("QBLB").
 APPLICATION_ID = 0x51424C42
-#: Seconds a writer waits for the lock (per attempt) before retrying.
+#: Key of the PostgreSQL advisory lock held while migrating (the same bytes, "QBLB").
+MIGRATION_LOCK = APPLICATION_ID
+#: Seconds an SQLite writer waits for the lock (per attempt) before retrying.
 BUSY_TIMEOUT_S = 30.0
 #: Attempts at a write transaction before giving up.
 WRITE_ATTEMPTS = 20
 #: Bootstrap resamples for corpus metrics (each one rescores the resampled examples).
 N_BOOT_CORPUS = 200
+#: Where the Alembic environment and revisions live.
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+#: The revision an SQLite file from before Alembic (schema version 1) is equivalent to.
+LEGACY_REVISION = "0001_initial"
+#: SQL dialects the store supports.
+DIALECTS = ("sqlite", "postgresql")
 
-_SCHEMA_V1 = """
-CREATE TABLE runs (
-    run_id TEXT PRIMARY KEY,
-    created TEXT NOT NULL,
-    added TEXT NOT NULL,
-    model TEXT NOT NULL,
-    backbone TEXT NOT NULL,
-    preset TEXT,
-    pretrained TEXT,
-    parameters INTEGER NOT NULL,
-    head_mode TEXT NOT NULL,
-    regime TEXT NOT NULL,
-    mixture TEXT,
-    steps INTEGER,
-    seed INTEGER,
-    deca_score REAL NOT NULL,
-    train_seconds REAL,
-    eval_seconds REAL,
-    train_eps REAL,
-    eval_eps REAL,
-    git_commit TEXT,
-    qabench_version TEXT NOT NULL,
-    record_sha256 TEXT NOT NULL,
-    record_json TEXT NOT NULL
-);
-CREATE TABLE task_results (
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    task TEXT NOT NULL,
-    version TEXT NOT NULL,
-    split TEXT NOT NULL,
-    fingerprint TEXT NOT NULL,
-    ids_sha256 TEXT NOT NULL,
-    examples INTEGER NOT NULL,
-    headline TEXT NOT NULL,
-    higher_is_better INTEGER NOT NULL,
-    score REAL NOT NULL,
-    ci_low REAL,
-    ci_high REAL,
-    se REAL,
-    ci_method TEXT NOT NULL,
-    metrics_json TEXT NOT NULL,
-    PRIMARY KEY (run_id, task)
-);
-CREATE INDEX task_results_task ON task_results(task);
-CREATE TABLE predictions (
-    run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
-    task TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (run_id, task)
-);
-"""
+T = TypeVar("T")
 
 
-def _migration_1(conn: sqlite3.Connection) -> None:
-    """Version 1: runs, task_results, predictions."""
-    for statement in _SCHEMA_V1.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-#: Schema migrations; ``MIGRATIONS[i]`` takes the database from version ``i`` to ``i + 1``.
-#: Append new ones, never edit old ones: a database records the versions it has applied.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
-
-
-def schema_version_supported() -> int:
-    """The schema version this code writes (the number of migrations)."""
-    return len(MIGRATIONS)
+def default_db() -> str:
+    """``$QABENCH_DB`` (a path or a URL), else the default SQLite file (:func:`default_db_path`)."""
+    return os.environ.get("QABENCH_DB") or str(default_db_path())
 
 
 def default_db_path() -> Path:
-    """``$QABENCH_DB``, else ``$XDG_DATA_HOME/qabench/leaderboard.db``, else ``~/.local/share/qabench/leaderboard.db``."""
+    """``$QABENCH_DB`` when it is a path, else ``$XDG_DATA_HOME/qabench/leaderboard.db``, else ``~/.local/share/qabench/leaderboard.db``."""
     env = os.environ.get("QABENCH_DB")
-    if env:
+    if env and not is_url(env):
         return Path(env).expanduser()
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
     return Path(base) / "qabench" / "leaderboard.db"
 
 
-# --- opening ---------------------------------------------------------------------------------------------------------
+def is_url(target: str | os.PathLike[str]) -> bool:
+    """True for a database URL (``dialect[+driver]://...``), False for a file path."""
+    return "://" in str(target)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
+def database_url(target: str | os.PathLike[str] | None) -> URL:
+    """The SQLAlchemy URL of ``--db``: a URL as given, a path as an SQLite file, None as :func:`default_db`.
+
+    >>> database_url("/tmp/lb.db").render_as_string()
+    'sqlite:////tmp/lb.db'
+    >>> database_url("postgresql+psycopg://me:secret@db.lab/qabench").render_as_string(hide_password=True)
+    'postgresql+psycopg://me:***@db.lab/qabench'
+    """
+    raw = str(target) if target is not None else default_db()
+    if not is_url(raw):
+        return URL.create("sqlite", database=str(Path(raw).expanduser()))
+    try:
+        url = make_url(raw)
+    except exc.ArgumentError:
+        raise LeaderboardError(f"--db {raw!r}: not a database URL; use postgresql+psycopg://USER@HOST/DB or a file path") from None
+    if url.get_backend_name() not in DIALECTS:
+        raise LeaderboardError(f"--db {url.render_as_string(hide_password=True)}: qabench stores leaderboards in SQLite or PostgreSQL, not {url.get_backend_name()}")
+    if url.get_backend_name() == "postgresql" and url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")  # psycopg 3 is the driver qabench installs
+    if url.get_backend_name() == "sqlite" and not url.database:
+        raise LeaderboardError(f"--db {raw!r}: an in-memory SQLite database would vanish at exit; give a file path")
+    return url
 
 
-def _is_locked(err: sqlite3.OperationalError) -> bool:
-    text = str(err).lower()
-    return "locked" in text or "busy" in text
+def describe(url: URL) -> str:
+    """How messages name a database: the file path for SQLite, the URL without its password otherwise."""
+    return str(url.database) if url.get_backend_name() == "sqlite" else url.render_as_string(hide_password=True)
 
 
-def _retrying(action: Callable[[], object]) -> object:
-    """Run ``action``; retry with jittered back-off while SQLite reports the database locked."""
+# --- engines ---------------------------------------------------------------------------------------------------------
+
+
+def create_store_engine(url: URL, read_only: bool = False) -> Engine:
+    """An engine for ``url`` with qabench's connection settings; ``read_only`` refuses every write at the database.
+
+    SQLite: WAL-friendly busy timeout, foreign keys on, and transactions that
+    SQLAlchemy begins emitted as ``BEGIN`` (reads) or ``BEGIN IMMEDIATE``
+    (connections with the ``qabench_write`` execution option), since the
+    Python driver's own transaction handling would begin them too late.
+    """
+    if url.get_backend_name() == "sqlite":
+        # check_same_thread off: the pool hands connections to the web server's worker threads, one at a time.
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (below)
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get("qabench_write") else "BEGIN")
+
+        return engine
+    options = {"connect_timeout": 10, **({"options": "-c default_transaction_read_only=on"} if read_only else {})}
+    return create_engine(url, pool_pre_ping=True, connect_args=options)
+
+
+def _is_retryable(err: exc.DBAPIError) -> bool:
+    """SQLite busy/locked, or a PostgreSQL serialization failure or deadlock: try the transaction again."""
+    if getattr(err.orig, "sqlstate", None) in ("40001", "40P01"):
+        return True
+    text_ = str(err.orig).lower()
+    return isinstance(err, exc.OperationalError) and ("database is locked" in text_ or "database table is locked" in text_ or "busy" in text_)
+
+
+def _retrying(action: Callable[[], T]) -> T:
+    """Run ``action``; retry with jittered back-off while the database reports a lock conflict."""
     for attempt in range(WRITE_ATTEMPTS):
         try:
             return action()
-        except sqlite3.OperationalError as err:
-            if not _is_locked(err) or attempt == WRITE_ATTEMPTS - 1:
+        except exc.DBAPIError as err:
+            if not _is_retryable(err) or attempt == WRITE_ATTEMPTS - 1:
                 raise
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
     raise AssertionError("unreachable")  # pragma: no cover
 
 
 @contextmanager
-def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error (the caller retries on lock)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One write transaction (``BEGIN IMMEDIATE`` on SQLite), committed on success, rolled back on any error."""
+    with engine.connect() as conn:
+        conn.execution_options(qabench_write=True)
+        with conn.begin():
+            yield conn
 
 
-def _current_version(conn: sqlite3.Connection) -> int:
-    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
-    if not has_table:
-        return 0
-    row = conn.execute("SELECT MAX(version) FROM schema_version").fetchone()
-    return int(row[0] or 0)
+# --- identity and revisions ------------------------------------------------------------------------------------------
 
 
-def _check_identity(conn: sqlite3.Connection, path: Path) -> bool:
-    """True for a qabench database, False for an empty one; raises for anything else."""
-    try:
-        # One read transaction, so the id, the tables and the version come from the same snapshot
-        # even while another process is creating the database.
-        conn.execute("BEGIN")
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
-            version = _current_version(conn) if app_id == APPLICATION_ID else 0
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")  # a read: nothing to keep
-    except sqlite3.OperationalError as err:
-        if _is_locked(err):
-            raise
-        raise LeaderboardError(f"{path}: not a qabench leaderboard database ({err}); pass another --db path") from None
-    except sqlite3.DatabaseError as err:
-        raise LeaderboardError(f"{path}: not a qabench leaderboard database ({err}); pass another --db path") from None
-    if app_id == APPLICATION_ID:
-        if version > schema_version_supported():
-            raise LeaderboardError(
-                f"{path}: leaderboard schema version {version} is newer than this qabench supports "
-                f"({schema_version_supported()}); upgrade qabench"
-            )
-        return True
-    if app_id == 0 and tables == 0:
-        return False
-    raise LeaderboardError(f"{path}: an SQLite database, but not a qabench leaderboard; pass another --db path")
+@functools.lru_cache(maxsize=1)
+def _script() -> Any:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS_DIR))
 
 
-def _migrate(conn: sqlite3.Connection, path: Path) -> None:
-    """Mark the database as qabench's and apply pending migrations, each in its own transaction."""
-    # WAL lets readers work while a writer commits; the mode is stored in the file, set once.
-    _retrying(lambda: conn.execute("PRAGMA journal_mode = WAL").fetchone())
-    while True:
-        def step() -> bool:
-            with transaction(conn):
-                # Re-read inside the lock: another process may have migrated meanwhile.
-                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-                foreign_tables = app_id == 0 and conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] > 0
-                if app_id not in (0, APPLICATION_ID) or foreign_tables:
-                    raise LeaderboardError(f"{path}: an SQLite database, but not a qabench leaderboard; pass another --db path")
-                version = _current_version(conn)
-                if version >= schema_version_supported():
-                    return False
-                if version == 0:
-                    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-                    conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied TEXT NOT NULL)")
-                MIGRATIONS[version](conn)
-                conn.execute("INSERT INTO schema_version VALUES (?, ?)", (version + 1, _now()))
-                return True
-
-        if not _retrying(step):
-            return
+def head_revision() -> str:
+    """The newest schema revision this code knows (what :func:`upgrade` brings a database to)."""
+    head = _script().get_current_head()
+    assert head is not None
+    return head
 
 
-def open_db(path: str | os.PathLike[str] | None = None, create: bool = False) -> sqlite3.Connection:
-    """Open (and, with ``create``, initialise) a leaderboard database; migrate it to the current schema.
+def known_revisions() -> list[str]:
+    """Every schema revision this code knows, oldest first."""
+    return [rev.revision for rev in reversed(list(_script().walk_revisions()))]
 
-    Without ``create`` a missing file is an error rather than an empty new
-    database, so a mistyped ``--db`` does not silently show nothing.
+
+@dataclass(frozen=True)
+class DbState:
+    """What :func:`inspect_db` found: an empty database, or a qabench one at ``revision``.
+
+    ``revision`` is None for an SQLite file from before Alembic, whose legacy
+    ``schema_version`` is ``legacy_version``.
     """
-    db_path = Path(path).expanduser() if path is not None else default_db_path()
-    if not db_path.exists():
-        if not create:
-            raise LeaderboardError(
-                f"{db_path}: no leaderboard database here; add runs with `qabench leaderboard add RECORD.json` or pass --db"
-            )
-        db_path.parent.mkdir(parents=True, exist_ok=True)
-    elif db_path.is_dir():
-        raise LeaderboardError(f"{db_path}: is a directory; --db takes a database file path")
-    conn = _connect(db_path)
+
+    empty: bool
+    revision: str | None = None
+    legacy_version: int = 0
+
+
+def _tables(conn: Connection) -> set[str]:
+    if conn.dialect.name == "sqlite":
+        return {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    rows = conn.execute(text("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"))
+    return {r[0] for r in rows}
+
+
+def inspect_db(conn: Connection, where: str) -> DbState:
+    """Classify the database behind ``conn``; raise :class:`LeaderboardError` for one that is not qabench's or is too new."""
+    tables = _tables(conn)
+    if conn.dialect.name == "sqlite":
+        app_id = conn.exec_driver_sql("PRAGMA application_id").scalar()
+        if app_id == 0 and not tables:
+            return DbState(empty=True)
+        if app_id != APPLICATION_ID:
+            raise LeaderboardError(f"{where}: an SQLite database, but not a qabench leaderboard; pass another --db path")
+    elif not tables:
+        return DbState(empty=True)
+    elif not {"runs", "alembic_version"} <= tables:
+        raise LeaderboardError(f"{where}: a database with other tables ({', '.join(sorted(tables)[:3])}), not a qabench leaderboard; pass another --db")
+    legacy = 0
+    if "schema_version" in tables:
+        legacy = int(conn.exec_driver_sql("SELECT MAX(version) FROM schema_version").scalar() or 0)
+    revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() if "alembic_version" in tables else None
+    if revision is not None and revision not in known_revisions():
+        raise LeaderboardError(
+            f"{where}: leaderboard schema revision {revision} is newer than this qabench supports ({head_revision()}); upgrade qabench"
+        )
+    if revision is None and legacy > 1:
+        raise LeaderboardError(f"{where}: leaderboard schema version {legacy} is newer than this qabench supports; upgrade qabench")
+    return DbState(empty=False, revision=revision, legacy_version=legacy)
+
+
+def _apply_migrations(conn: Connection, where: str) -> bool:
+    """Inside the caller's write transaction: take the lock, re-read the state, stamp a legacy file, upgrade to head.
+
+    Returns True when anything changed.
+    """
+    from alembic import command
+    from alembic.config import Config
+    from alembic.runtime.migration import MigrationContext
+
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+    state = inspect_db(conn, where)  # again, under the lock: another process may have migrated meanwhile
+    if state.revision == head_revision():
+        return False
+    if state.empty and conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"PRAGMA application_id = {APPLICATION_ID}")
+    if not state.empty and state.revision is None:
+        MigrationContext.configure(conn).stamp(_script(), LEGACY_REVISION)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = conn
+    command.upgrade(config, "head")
+    return True
+
+
+def upgrade(engine: Engine, where: str) -> bool:
+    """Bring the database to :func:`head_revision` (creating the schema in an empty one); True if anything changed.
+
+    All pending migrations run in one transaction: a failing one leaves the
+    database exactly at its old revision.
+    """
+    if engine.dialect.name == "sqlite":
+        # WAL lets readers work while a writer commits; the mode is stored in the file, set once.
+        def wal() -> None:
+            raw = engine.raw_connection()  # outside any transaction: SQLite changes the journal mode only there
+            try:
+                try:
+                    raw.driver_connection.execute("PRAGMA journal_mode = WAL")
+                except Exception as err:  # the driver's own error: wrap it so that lock conflicts are retried
+                    raise exc.OperationalError("PRAGMA journal_mode = WAL", (), err) from err
+            finally:
+                raw.close()
+
+        _retrying(wal)
+
+    def migrate() -> bool:
+        with write_transaction(engine) as conn:
+            return _apply_migrations(conn, where)
+
+    return _retrying(migrate)
+
+
+# --- opening ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Store:
+    """An opened, checked leaderboard database: its engine and how messages name it."""
+
+    engine: Engine
+    where: str
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+
+
+def _check(engine: Engine, where: str) -> DbState:
+    def read() -> DbState:
+        with engine.connect() as conn:  # one read transaction: id, tables and revision from one snapshot
+            return inspect_db(conn, where)
+
     try:
-        initialised = _retrying(lambda: _check_identity(conn, db_path))
-        if not initialised or _current_version(conn) < schema_version_supported():
-            _migrate(conn, db_path)
-    except BaseException:
-        conn.close()
+        return _retrying(read)
+    except LeaderboardError:
         raise
-    return conn
+    except exc.DBAPIError as err:
+        if _is_retryable(err):
+            raise
+        first = str(err.orig).strip().splitlines()[0] if str(err.orig).strip() else type(err.orig).__name__
+        if engine.dialect.name == "sqlite":
+            raise LeaderboardError(f"{where}: not a qabench leaderboard database ({first}); pass another --db path") from None
+        raise LeaderboardError(f"{where}: cannot open the database ({first}); check --db or QABENCH_DB") from None
+
+
+def _engine_for(target: str | os.PathLike[str] | None, create: bool, read_only: bool = False) -> tuple[Engine, str]:
+    """The engine of ``--db`` and how to name it; a missing SQLite file is an error unless ``create``."""
+    url = database_url(target)
+    where = describe(url)
+    if url.get_backend_name() == "sqlite":
+        path = Path(str(url.database))
+        if not path.exists():
+            if not create:
+                raise LeaderboardError(
+                    f"{path}: no leaderboard database here; add runs with `qabench leaderboard add RECORD.json` or pass --db"
+                )
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif path.is_dir():
+            raise LeaderboardError(f"{path}: is a directory; --db takes a database file path")
+    try:
+        return create_store_engine(url, read_only=read_only), where
+    except ImportError as err:
+        raise LeaderboardError(f"{where}: the database driver is not installed ({err}); pip install 'psycopg[binary]'") from None
+
+
+def open_store(
+    target: str | os.PathLike[str] | None = None, create: bool = False, migrate: bool = True, read_only: bool = False
+) -> Store:
+    """Open a leaderboard database, check it, and (with ``migrate``) bring it to the current schema.
+
+    ``target``: a path or URL (None: :func:`default_db`). Without ``create`` a
+    missing SQLite file is an error rather than an empty new database, so a
+    mistyped ``--db`` does not silently show nothing. Without ``migrate`` (the
+    read-only web view) a database behind the code is refused with the
+    command that upgrades it; ``read_only`` (which implies no ``migrate``)
+    makes the database itself refuse writes on this store's connections.
+    """
+    migrate = migrate and not read_only
+    engine, where = _engine_for(target, create, read_only=read_only)
+    try:
+        state = _check(engine, where)
+        if state.revision != head_revision():
+            if not migrate:
+                found = "no leaderboard schema" if state.empty else f"schema revision {state.revision or f'legacy {state.legacy_version}'}"
+                raise LeaderboardError(
+                    f"{where}: {found}, this qabench needs {head_revision()}; run `qabench leaderboard --db ... upgrade` first"
+                )
+            upgrade(engine, where)
+    except BaseException:
+        engine.dispose()
+        raise
+    return Store(engine, where)
+
+
+@dataclass(frozen=True)
+class UpgradeReport:
+    """What :func:`upgrade_db` did: revisions before (None: empty or pre-Alembic) and after, rows kept per table."""
+
+    where: str
+    before: str | None
+    after: str
+    rows: dict[str, int]
+
+
+def upgrade_db(target: str | os.PathLike[str] | None = None) -> UpgradeReport:
+    """``qabench leaderboard upgrade``: create or migrate the database at ``target`` to :func:`head_revision`."""
+    engine, where = _engine_for(target, create=True)
+    try:
+        before = _check(engine, where)
+        upgrade(engine, where)
+        with engine.connect() as conn:
+            rows = count_rows(conn)
+    finally:
+        engine.dispose()
+    legacy = None if before.empty else f"legacy schema version {before.legacy_version}"
+    return UpgradeReport(where, before.revision or legacy, head_revision(), rows)
 
 
 @contextmanager
-def connection(path: str | os.PathLike[str] | None = None, create: bool = False) -> Iterator[sqlite3.Connection]:
-    """:func:`open_db` as a context manager that closes the connection."""
-    conn = open_db(path, create=create)
+def connection(target: str | os.PathLike[str] | None = None, create: bool = False) -> Iterator[Connection]:
+    """A connection to an opened (:func:`open_store`) database, closed afterwards; reads see one snapshot."""
+    store = open_store(target, create=create)
     try:
-        yield conn
+        with store.engine.connect() as conn:
+            yield conn
     finally:
-        conn.close()
+        store.close()
 
 
 # --- adding ----------------------------------------------------------------------------------------------------------
@@ -443,63 +603,90 @@ def prepare_run(run: LoadedRun, n_boot: int = N_BOOT, n_boot_corpus: int = N_BOO
     return prepared, warnings
 
 
-def _insert_run(conn: sqlite3.Connection, run: LoadedRun, tasks: Sequence[PreparedTask]) -> bool:
+def _insert_ignoring_duplicates(conn: Connection, run_row: dict[str, Any]) -> bool:
+    """``INSERT ... ON CONFLICT (run_id) DO NOTHING`` on either engine; True when the row went in."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    statement = dialect_insert(runs).values(**run_row).on_conflict_do_nothing(index_elements=["run_id"]).returning(runs.c.run_id)
+    return conn.execute(statement).first() is not None
+
+
+def _insert_run(conn: Connection, run: LoadedRun, tasks: Sequence[PreparedTask], points: Sequence[CurvePoint]) -> bool:
     """Insert one run inside the caller's transaction; False when its id is already there."""
     r = run.record
-    cursor = conn.execute(
-        "INSERT OR IGNORE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (
-            r.run_id, r.created, _now(), r.model, r.backbone, r.preset, r.pretrained, r.parameters, r.head_mode,
-            r.regime, r.mixture, r.steps, r.seed, r.deca_score, r.train_seconds, r.eval_seconds,
-            r.train_examples_per_second, r.eval_examples_per_second, r.git_commit, r.qabench_version, run.sha256,
-            json.dumps(r.data, ensure_ascii=False),
-        ),
-    )
-    if cursor.rowcount == 0:
+    row = {
+        "run_id": r.run_id, "created": r.created, "added": _now(), "model": r.model, "backbone": r.backbone,
+        "preset": r.preset, "pretrained": r.pretrained, "parameters": r.parameters, "head_mode": r.head_mode,
+        "regime": r.regime, "mixture": r.mixture, "steps": r.steps, "seed": r.seed, "deca_score": r.deca_score,
+        "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds, "train_eps": r.train_examples_per_second,
+        "eval_eps": r.eval_examples_per_second, "git_commit": r.git_commit, "qabench_version": r.qabench_version,
+        "record_sha256": run.sha256, "record_json": json.dumps(r.data, ensure_ascii=False),
+    }
+    if not _insert_ignoring_duplicates(conn, row):
         return False
-    conn.executemany(
-        "INSERT INTO task_results VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        [
-            (r.run_id, t.position, t.name, t.version, t.split, t.fingerprint, t.ids_sha256, t.examples, t.headline,
-             int(t.higher_is_better), t.score, t.ci_low, t.ci_high, t.se, t.ci_method, t.metrics_json)
-            for t in tasks
-        ],
-    )
-    conn.executemany("INSERT INTO predictions VALUES (?,?,?)", [(r.run_id, t.name, t.blob) for t in tasks])
+    if tasks:
+        conn.execute(
+            insert(task_results),
+            [
+                {"run_id": r.run_id, "position": t.position, "task": t.name, "version": t.version, "split": t.split,
+                 "fingerprint": t.fingerprint, "ids_sha256": t.ids_sha256, "examples": t.examples, "headline": t.headline,
+                 "higher_is_better": int(t.higher_is_better), "score": t.score, "ci_low": t.ci_low, "ci_high": t.ci_high,
+                 "se": t.se, "ci_method": t.ci_method, "metrics_json": t.metrics_json}
+                for t in tasks
+            ],
+        )
+        conn.execute(insert(predictions), [{"run_id": r.run_id, "task": t.name, "data": t.blob} for t in tasks])
+    if points:
+        conn.execute(
+            insert(curves),
+            [{"run_id": r.run_id, "task": p.task, "kind": p.kind, "metric": p.metric, "step": p.step, "value": p.value} for p in points],
+        )
     return True
 
 
 def add_records(
-    db_path: str | os.PathLike[str] | None,
+    db: str | os.PathLike[str] | None,
     record_paths: Iterable[str | os.PathLike[str]],
     n_boot: int = N_BOOT,
     n_boot_corpus: int = N_BOOT_CORPUS,
 ) -> list[AddResult]:
-    """Add run records to the database, all or none; idempotent by run id.
+    """Add run records to the database (a path or URL), all or none; idempotent by run id.
 
-    Every record is read and validated before the database is opened for
-    writing, so a malformed one leaves the database unchanged. Runs whose id
-    is already present are skipped (``AddResult.added`` is False).
+    Every record (and its training curves) is read and validated before the
+    database is opened for writing, so a malformed one leaves the database
+    unchanged. Runs whose id is already present are skipped
+    (``AddResult.added`` is False).
     """
     loaded = [load_run(p) for p in record_paths]
     # The same run id twice in one call counts once, like a second `add`: the first one wins.
     first: dict[str, LoadedRun] = {}
     for run in loaded:
         first.setdefault(run.record.run_id, run)
-    runs = list(first.values())
-    with connection(db_path, create=True) as conn:
-        present = set(run_ids(conn))
+    runs_ = list(first.values())
+    points = {run.record.run_id: load_curves(run.path.parent) for run in runs_}
+    store = open_store(db, create=True)
+    try:
+        with store.engine.connect() as conn:
+            present = set(run_ids(conn))
         prepared = {
             run.record.run_id: prepare_run(run, n_boot=n_boot, n_boot_corpus=n_boot_corpus)
-            for run in runs
+            for run in runs_
             if run.record.run_id not in present
         }
 
         def write() -> set[str]:
-            with transaction(conn):
-                return {run.record.run_id for run in runs if run.record.run_id in prepared and _insert_run(conn, run, prepared[run.record.run_id][0])}
+            with write_transaction(store.engine) as conn:
+                return {
+                    rid
+                    for run in runs_
+                    if (rid := run.record.run_id) in prepared and _insert_run(conn, run, prepared[rid][0], points[rid])
+                }
 
-        inserted: set[str] = _retrying(write) if prepared else set()  # type: ignore[assignment]
+        inserted = _retrying(write) if prepared else set()
+    finally:
+        store.close()
     results: list[AddResult] = []
     for run in loaded:
         rid = run.record.run_id
@@ -508,31 +695,30 @@ def add_records(
     return results
 
 
-def add_record(db_path: str | os.PathLike[str] | None, record_path: str | os.PathLike[str]) -> bool:
+def add_record(db: str | os.PathLike[str] | None, record_path: str | os.PathLike[str]) -> bool:
     """Add one run record (``record.json`` or its run directory); True if it was new.
 
-    This is what ``qabench run`` calls after writing its record. ``db_path``
-    None means :func:`default_db_path`. Raises :class:`LeaderboardError` for a
-    bad record or database, leaving the database unchanged.
+    This is what ``qabench run`` calls after writing its record. ``db`` is a
+    path or URL; None means :func:`default_db`. Raises :class:`LeaderboardError`
+    for a bad record or database, leaving the database unchanged.
     """
-    return add_records(db_path, [record_path])[0].added
+    return add_records(db, [record_path])[0].added
 
 
 # --- reading ---------------------------------------------------------------------------------------------------------
 
 
-def run_ids(conn: sqlite3.Connection) -> list[str]:
+def run_ids(conn: Connection) -> list[str]:
     """Every run id, oldest first."""
-    return [row[0] for row in conn.execute("SELECT run_id FROM runs ORDER BY created, run_id")]
+    return list(conn.execute(select(runs.c.run_id).order_by(runs.c.created, runs.c.run_id)).scalars())
 
 
-def resolve_run_id(conn: sqlite3.Connection, ref: str) -> str:
+def resolve_run_id(conn: Connection, ref: str) -> str:
     """A run id from itself or a unique prefix; errors list close candidates."""
-    exact = conn.execute("SELECT run_id FROM runs WHERE run_id = ?", (ref,)).fetchone()
-    if exact:
-        return exact[0]
-    escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    matches = [r[0] for r in conn.execute("SELECT run_id FROM runs WHERE run_id LIKE ? ESCAPE '\\' LIMIT 6", (escaped + "%",))]
+    exact = conn.execute(select(runs.c.run_id).where(runs.c.run_id == ref)).scalar()
+    if exact is not None:
+        return exact
+    matches = list(conn.execute(select(runs.c.run_id).where(runs.c.run_id.startswith(ref, autoescape=True)).order_by(runs.c.run_id).limit(6)).scalars())
     if len(matches) == 1:
         return matches[0]
     if matches:
@@ -545,12 +731,27 @@ def resolve_run_id(conn: sqlite3.Connection, ref: str) -> str:
     raise LeaderboardError(f"no run {ref!r} in the leaderboard{hint}")
 
 
-def stored_predictions(conn: sqlite3.Connection, run_id: str, task: str) -> list[dict]:
+def stored_predictions(conn: Connection, run_id: str, task: str) -> list[dict]:
     """The stored ``{id, prediction, example, scores}`` rows of one run's task."""
-    row = conn.execute("SELECT data FROM predictions WHERE run_id = ? AND task = ?", (run_id, task)).fetchone()
-    if row is None:
+    blob = conn.execute(select(predictions.c.data).where(predictions.c.run_id == run_id, predictions.c.task == task)).scalar()
+    if blob is None:
         raise LeaderboardError(f"run {run_id!r} has no predictions for task {task!r}")
-    return decode_predictions(row[0])
+    return decode_predictions(bytes(blob))
+
+
+def stored_curves(conn: Connection, run_id: str) -> list[CurvePoint]:
+    """A run's training curve points, by kind, task, metric and step."""
+    rows = conn.execute(
+        select(curves.c.task, curves.c.kind, curves.c.metric, curves.c.step, curves.c.value)
+        .where(curves.c.run_id == run_id)
+        .order_by(curves.c.kind, curves.c.task, curves.c.metric, curves.c.step)
+    )
+    return [CurvePoint(step=r.step, kind=r.kind, task=r.task, metric=r.metric, value=r.value) for r in rows]
+
+
+def count_rows(conn: Connection) -> dict[str, int]:
+    """Rows per table (for ``upgrade`` reports and tests)."""
+    return {t.name: int(conn.execute(select(func.count()).select_from(t)).scalar() or 0) for t in (runs, task_results, predictions, curves)}
 
 
 def _now() -> str:

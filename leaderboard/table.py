@@ -17,15 +17,16 @@
 from __future__ import annotations
 
 import math
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Connection, func, select
 
 from catalog import did_you_mean
 from leaderboard.errors import LeaderboardError
+from leaderboard.schema import runs, task_results
 from leaderboard.stats import z_value
 
 #: ``--group-by`` choices -> the run column they group on.
@@ -80,25 +81,29 @@ class Board:
         return len(self.rows)
 
 
-def _read_runs(conn: sqlite3.Connection) -> pd.DataFrame:
-    rows = conn.execute(f"SELECT {', '.join(_RUN_FIELDS)} FROM runs").fetchall()
-    frame = pd.DataFrame.from_records(rows, columns=list(_RUN_FIELDS))
+def _read_runs(conn: Connection) -> pd.DataFrame:
+    rows = conn.execute(select(*(runs.c[f] for f in _RUN_FIELDS))).all()
+    frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(_RUN_FIELDS))
     for col in ("parameters", "seed", "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
 
 
-def _read_results(conn: sqlite3.Connection, tasks: Sequence[str] | None) -> pd.DataFrame:
+def _read_results(conn: Connection, tasks: Sequence[str] | None) -> pd.DataFrame:
     columns = ["run_id", "position", "task", "headline", "score", "ci_low", "ci_high", "se"]
-    sql = f"SELECT {', '.join(columns)} FROM task_results"
-    params: list[str] = []
+    query = select(*(task_results.c[c] for c in columns))
     if tasks:
-        sql += f" WHERE task IN ({','.join('?' * len(tasks))})"
-        params = list(tasks)
-    frame = pd.DataFrame.from_records(conn.execute(sql, params).fetchall(), columns=columns)
+        query = query.where(task_results.c.task.in_(list(tasks)))
+    frame = pd.DataFrame.from_records([tuple(r) for r in conn.execute(query).all()], columns=columns)
     for col in ("score", "ci_low", "ci_high", "se"):
         frame[col] = frame[col].astype(float)
     return frame
+
+
+def known_tasks(conn: Connection) -> list[str]:
+    """Every task in the store, in the order records list them (then by name)."""
+    query = select(task_results.c.task).group_by(task_results.c.task).order_by(func.min(task_results.c.position), task_results.c.task)
+    return list(conn.execute(query).scalars())
 
 
 def _task_columns(results: pd.DataFrame, requested: Sequence[str] | None, known: Sequence[str]) -> tuple[TaskColumn, ...]:
@@ -121,7 +126,7 @@ def _pivot(results: pd.DataFrame, value: str, index: pd.Index, tasks: list[str])
 
 
 def load_board(
-    conn: sqlite3.Connection,
+    conn: Connection,
     tasks: Sequence[str] | None = None,
     group_by: str | None = None,
     sort: str | None = None,
@@ -132,18 +137,18 @@ def load_board(
     run that lacks one of them), so runs evaluated on more tasks stay
     comparable; without, it is each record's own decaScore.
     """
-    known = [r[0] for r in conn.execute("SELECT task FROM task_results GROUP BY task ORDER BY MIN(position), task")]
-    runs = _read_runs(conn)
+    known = known_tasks(conn)
+    run_rows = _read_runs(conn)
     results = _read_results(conn, tasks)
     columns = _task_columns(results, tasks, known) if known else ()
     names = [c.task for c in columns]
-    index = pd.Index(runs["run_id"])
+    index = pd.Index(run_rows["run_id"])
     score = _pivot(results, "score", index, names)
     low = _pivot(results, "ci_low", index, names)
     high = _pivot(results, "ci_high", index, names)
     se = _pivot(results, "se", index, names)
 
-    rows = runs.set_index("run_id", drop=False)
+    rows = run_rows.set_index("run_id", drop=False)
     if tasks:
         rows["decaScore"] = score.sum(axis=1, min_count=1).where(score.notna().all(axis=1))
     else:

@@ -62,3 +62,38 @@ def _no_user_data_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests name their data explicitly; the leaderboard DB and caches go to a temp dir."""
     monkeypatch.setenv("QABENCH_DB", str(tmp_path / "leaderboard.db"))
     monkeypatch.setenv("QABENCH_CACHE", str(tmp_path / "qabench-cache"))
+
+
+# --- PostgreSQL: one throwaway server per test session (per xdist worker), a fresh database per test ------------------
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A PostgreSQL server on a unix socket for this session; skipped (outside CI) or failed (in CI) without binaries."""
+    import tempfile
+
+    from pg_server import PgServer, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        message = "PostgreSQL binaries (initdb, pg_ctl) not found: apt-get install -y postgresql"
+        if _in_ci():
+            pytest.fail(f"CI=true but {message}; .ci/run installs them", pytrace=False)
+        pytest.skip(message)
+    # Not under tmp_path_factory: the socket path must stay short (107 bytes) and be reachable by the postgres user.
+    root = Path(tempfile.mkdtemp(prefix="qbpg-"))
+    server = PgServer.start(root, bin_dir)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, not yet created leaderboard database on each engine: an SQLite path, or a PostgreSQL URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "lb.db")
+    return request.getfixturevalue("postgres_server").new_database()

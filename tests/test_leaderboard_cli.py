@@ -173,9 +173,49 @@ def test_show_does_not_import_torch(db: Path) -> None:
 
 
 def test_show_on_an_empty_database_says_so(tmp_path: Path) -> None:
-    from leaderboard.store import open_db
+    from leaderboard.store import open_store
 
-    open_db(tmp_path / "empty.db", create=True).close()
+    open_store(tmp_path / "empty.db", create=True).close()
     result = qabench(tmp_path / "empty.db", "show")
     assert result.exit_code == 0 and "the leaderboard is empty" in result.output
     assert json.loads(qabench(tmp_path / "empty.db", "show", "--json").output) == []
+
+
+def test_upgrade_creates_then_leaves_alone_and_reports_rows(tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    first = qabench(db, "upgrade")
+    assert first.exit_code == 0 and "upgraded from an empty database to 0002_curves (0 runs" in first.output
+    assert qabench(db, "add", str(_runs(tmp_path / "runs")[0])).exit_code == 0
+    again = qabench(db, "upgrade")
+    assert again.exit_code == 0 and "already at schema revision 0002_curves (1 runs, 2 task_results" in again.output
+
+
+def test_upgrade_brings_a_pre_alembic_file_up_to_date(tmp_path: Path) -> None:
+    import shutil
+
+    db = tmp_path / "old.db"
+    shutil.copy(REPO / "tests" / "fixtures" / "leaderboard-v1.db", db)
+    result = qabench(db, "upgrade")
+    assert result.exit_code == 0 and "upgraded from legacy schema version 1 to 0002_curves (2 runs, 4 task_results" in result.output
+    assert [r["run_id"] for r in json.loads(qabench(db, "show", "--json").output)] == ["bert-v1", "gpt-v1"]
+
+
+def test_a_postgresql_url_works_like_a_file(tmp_path: Path, postgres_server) -> None:  # type: ignore[no-untyped-def]
+    url = postgres_server.new_database()
+    result = CliRunner().invoke(main, ["leaderboard", "--db", url, "add", *map(str, _runs(tmp_path / "runs"))])
+    assert result.exit_code == 0 and "3 added, 0 already present -> postgresql+psycopg://postgres@/" in result.output
+    rows = json.loads(CliRunner().invoke(main, ["leaderboard", "--db", url, "show", "--json"]).output)
+    assert [r["run_id"] for r in rows] == ["bert1", "bert0", "gpt0"]
+
+
+@pytest.mark.parametrize(
+    ("db", "message"),
+    [
+        ("mysql://me@host/lb", "qabench stores leaderboards in SQLite or PostgreSQL, not mysql"),
+        ("postgresql+psycopg://me:hunter2@/lb?host=/nonexistent&port=1", "cannot open the database"),
+    ],
+)
+def test_a_bad_database_url_is_one_line_and_hides_the_password(db: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["leaderboard", "--db", db, "show"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert message in result.output and "hunter2" not in result.output

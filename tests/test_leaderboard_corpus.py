@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from leaderboard_fixtures import corpus_task, write_run
+from sqlalchemy import text
 
 from harness.cli import main
 from leaderboard.compare import compare_runs
@@ -32,7 +33,7 @@ def test_a_bleu_interval_comes_from_resampling_and_recomputing(tmp_path: Path) -
     db = tmp_path / "lb.db"
     add_records(db, [_translation_run(tmp_path, "mt-a", 3)])
     with connection(db) as conn:
-        score, low, high, method = conn.execute("SELECT score, ci_low, ci_high, ci_method FROM task_results").fetchone()
+        score, low, high, method = conn.execute(text("SELECT score, ci_low, ci_high, ci_method FROM task_results")).one()
     assert method == "bootstrap-corpus"
     assert low < score < high and high - low > 1.0
 

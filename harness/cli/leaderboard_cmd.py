@@ -3,8 +3,10 @@
 This module imports only click, the standard library and ``leaderboard``
 (which never imports torch), so ``qabench leaderboard show`` stays fast.
 
-The database is ``--db PATH``, else ``$QABENCH_DB``, else
-``~/.local/share/qabench/leaderboard.db`` (``$XDG_DATA_HOME`` respected).
+The database is ``--db PATH|URL``, else ``$QABENCH_DB``, else
+``~/.local/share/qabench/leaderboard.db`` (``$XDG_DATA_HOME`` respected); a
+URL such as ``postgresql+psycopg://user@host/db`` names a PostgreSQL server
+shared by a team.
 """
 
 from __future__ import annotations
@@ -35,14 +37,15 @@ _tasks_option = click.option(
 @click.group()
 @click.option(
     "--db",
-    type=click.Path(dir_okay=False),
+    metavar="PATH|URL",
     envvar="QABENCH_DB",
     default=None,
-    help="Leaderboard database (env: QABENCH_DB; default ~/.local/share/qabench/leaderboard.db).",
+    help="Leaderboard database: an SQLite file or a postgresql+psycopg://USER@HOST/DB URL "
+    "(env: QABENCH_DB; default ~/.local/share/qabench/leaderboard.db).",
 )
 @click.pass_context
 def leaderboard(ctx: click.Context, db: str | None) -> None:
-    """Compare runs: a SQLite store of run records with confidence intervals and reports."""
+    """Compare runs: a store of run records (SQLite or PostgreSQL) with confidence intervals, reports and a web view."""
     ctx.find_root().meta["qabench.leaderboard.db"] = db
 
 
@@ -55,7 +58,7 @@ def add(ctx: click.Context, records: tuple[str, ...], n_boot: int | None) -> Non
 
     Every record is validated first: one bad file adds nothing.
     """
-    from leaderboard.store import N_BOOT, N_BOOT_CORPUS, add_records, default_db_path
+    from leaderboard.store import N_BOOT, N_BOOT_CORPUS, add_records, database_url, describe
 
     results = add_records(_db(ctx), records, n_boot=n_boot or N_BOOT, n_boot_corpus=n_boot or N_BOOT_CORPUS)
     for result in results:
@@ -63,7 +66,7 @@ def add(ctx: click.Context, records: tuple[str, ...], n_boot: int | None) -> Non
             click.echo(f"warning: {warning}", err=True)
         click.echo(f"{'added' if result.added else 'already present'}: {result.run_id} ({result.path})")
     added = sum(r.added for r in results)
-    click.echo(f"{added} added, {len(results) - added} already present -> {_db(ctx) or default_db_path()}")
+    click.echo(f"{added} added, {len(results) - added} already present -> {describe(database_url(_db(ctx)))}")
 
 
 @leaderboard.command()
@@ -74,14 +77,14 @@ def add(ctx: click.Context, records: tuple[str, ...], n_boot: int | None) -> Non
 @click.pass_context
 def show(ctx: click.Context, tasks: tuple[str, ...], group_by: str | None, sort: str | None, as_json: bool) -> None:
     """The leaderboard: one row per run (or group), each task's headline score with a 95% bootstrap interval."""
-    from leaderboard.store import connection, default_db_path
+    from leaderboard.store import connection, database_url
     from leaderboard.table import board_json, load_board, text_frame
 
-    path = Path(_db(ctx) or default_db_path()).expanduser()
-    if not path.exists():  # nothing added yet: say so, and create nothing
-        click.echo("[]" if as_json else f"no leaderboard at {path} yet; add runs with `qabench leaderboard add RECORD.json`")
+    url = database_url(_db(ctx))
+    if url.get_backend_name() == "sqlite" and not Path(str(url.database)).exists():  # nothing added yet: say so, create nothing
+        click.echo("[]" if as_json else f"no leaderboard at {url.database} yet; add runs with `qabench leaderboard add RECORD.json`")
         return
-    with connection(path) as conn:
+    with connection(_db(ctx)) as conn:
         board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
     if as_json:
         click.echo(json.dumps(board_json(board), indent=2))
@@ -173,4 +176,24 @@ def export(ctx: click.Context, fmt: str, output: str | None, tasks: tuple[str, .
     except OSError as err:
         raise LeaderboardError(f"-o {output}: cannot write: {err.strerror}") from None
     click.echo(f"wrote {path} ({len(board)} rows, {fmt})", err=True)
+
+
+
+@leaderboard.command()
+@click.pass_context
+def upgrade(ctx: click.Context) -> None:
+    """Create the schema in an empty database, or apply pending migrations (Alembic) to an existing one.
+
+    Safe to run any time, from any number of machines at once: a database
+    already at the newest revision is left alone; a database newer than this
+    qabench is refused.
+    """
+    from leaderboard.store import upgrade_db
+
+    report = upgrade_db(_db(ctx))
+    kept = ", ".join(f"{n} {table}" for table, n in report.rows.items())
+    if report.before == report.after:
+        click.echo(f"{report.where}: already at schema revision {report.after} ({kept})")
+    else:
+        click.echo(f"{report.where}: upgraded from {report.before or 'an empty database'} to {report.after} ({kept})")
 

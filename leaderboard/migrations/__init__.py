@@ -1,0 +1,1 @@
+"""Alembic migrations of the leaderboard schema (applied by :func:`leaderboard.store.upgrade`)."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, oldest first; append new ones, never edit applied ones."""
