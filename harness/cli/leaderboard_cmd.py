@@ -197,3 +197,27 @@ def upgrade(ctx: click.Context) -> None:
     else:
         click.echo(f"{report.where}: upgraded from {report.before or 'an empty database'} to {report.after} ({kept})")
 
+
+@leaderboard.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default: only this machine can see it).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port (0: any free port).")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int) -> None:
+    """A read-only web leaderboard: ranked table, run pages with predictions and curves, comparisons.
+
+    It never writes to the database; a database behind this qabench's schema
+    asks for `qabench leaderboard upgrade` first.
+    """
+    import uvicorn
+
+    from leaderboard.store import open_store
+    from leaderboard.web.app import create_app
+
+    store = open_store(_db(ctx), read_only=True)
+    try:
+        config = uvicorn.Config(create_app(store), host=host, port=port, log_level="warning", access_log=False)
+        server = uvicorn.Server(config)
+        click.echo(f"serving {store.where} read-only on http://{host}:{port}/ (Ctrl-C stops)", err=True)
+        server.run()
+    finally:
+        store.close()

@@ -1,0 +1,289 @@
+"""What the web pages show, read from the store: pure functions of a connection and the request's parameters.
+
+Every query is a SQLAlchemy Core statement with bound parameters; nothing
+from a URL is ever pasted into SQL. Functions raise :class:`NotFound` for a run
+or task that is not there, which the app turns into a 404 page.
+
+>>> page_bounds(total=120, page=3, per_page=50)
+(100, 120, 3, 3)
+>>> page_bounds(total=0, page=9, per_page=50)
+(0, 0, 1, 1)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from sqlalchemy import Connection, select
+
+from leaderboard.curves import CurvePoint, series
+from leaderboard.errors import LeaderboardError
+from leaderboard.schema import runs, task_results
+from leaderboard.store import resolve_run_id, stored_curves, stored_predictions
+from leaderboard.table import Board, fmt_count, fmt_interval, fmt_number, load_board
+
+#: Rows of the predictions browser and of each compare task per page.
+PER_PAGE = 50
+#: Columns the ranked table filters on, with their labels.
+FILTERS = {"model": "model", "backbone": "backbone", "head_mode": "head mode", "mixture": "mixture"}
+
+
+class NotFound(LeaderboardError):
+    """A run, task or page that is not in the store (a 404)."""
+
+
+def page_bounds(total: int, page: int, per_page: int) -> tuple[int, int, int, int]:
+    """``(start, stop, page, pages)`` for 1-based ``page`` clamped to the pages that exist."""
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    start = (page - 1) * per_page
+    return start, min(total, start + per_page), page, pages
+
+
+# --- the ranked table --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    """Runs evaluated on exactly these tasks; the ranked table shows one task set at a time."""
+
+    tasks: tuple[str, ...]
+    runs: int
+
+    @property
+    def key(self) -> str:
+        return ",".join(self.tasks)
+
+
+def task_sets(conn: Connection) -> list[TaskSet]:
+    """Every task set in the store, the most common first."""
+    by_run: dict[str, list[tuple[int, str]]] = {}
+    for run_id, position, task in conn.execute(select(task_results.c.run_id, task_results.c.position, task_results.c.task)):
+        by_run.setdefault(run_id, []).append((position, task))
+    counts: dict[tuple[str, ...], int] = {}
+    for tasks in by_run.values():
+        key = tuple(t for _, t in sorted(tasks))
+        counts[key] = counts.get(key, 0) + 1
+    return [TaskSet(k, n) for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """The ranked table of one task set, filtered and sorted, as display strings."""
+
+    board: Board
+    task_set: TaskSet | None
+    task_sets: tuple[TaskSet, ...]
+    options: dict[str, list[str]]  # filter column -> values present in the task set
+    rows: list[dict[str, Any]]
+
+
+def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str], sort: str | None) -> Ranked:
+    """The table behind ``/``: the runs of one task set (default: the most common), filtered by exact label, sorted."""
+    sets = task_sets(conn)
+    chosen = next((s for s in sets if s.key == task_key), None) if task_key else (sets[0] if sets else None)
+    if task_key and chosen is None:
+        raise NotFound(f"no run was evaluated on exactly the tasks {task_key!r}")
+    if chosen is None:
+        return Ranked(load_board(conn), None, (), {}, [])
+    board = load_board(conn, tasks=list(chosen.tasks), sort=sort)
+    frame = board.rows
+    members = set(runs_with_task_set(conn, chosen.tasks))
+    keep = frame["run_id"].isin(members)
+    options = {col: sorted({str(v) for v in frame.loc[keep, col].fillna("none")}) for col in FILTERS}
+    for col, value in filters.items():
+        if value:
+            keep &= frame[col].fillna("none").astype(str) == value
+    rows = []
+    for i in frame.index[keep]:
+        r = frame.loc[i]
+        rows.append(
+            {
+                "run_id": str(r["run_id"]), "model": str(r["model"]), "backbone": str(r["backbone"]), "head_mode": str(r["head_mode"]),
+                "mixture": "none" if r["mixture"] is None else str(r["mixture"]), "seed": fmt_number(r["seed"], 0),
+                "deca": fmt_interval(r["decaScore"], r["decaScore_low"], r["decaScore_high"]),
+                "tasks": [fmt_interval(board.score.at[i, t], board.low.at[i, t], board.high.at[i, t]) for t in board.task_names],
+                "parameters": fmt_count(r["parameters"]), "train_seconds": fmt_number(r["train_seconds"]),
+                "train_eps": fmt_number(r["train_eps"], 0), "eval_eps": fmt_number(r["eval_eps"], 0),
+            }
+        )
+    return Ranked(board, chosen, tuple(sets), options, rows)
+
+
+def runs_with_task_set(conn: Connection, tasks: Sequence[str]) -> list[str]:
+    """Ids of the runs evaluated on exactly ``tasks``, oldest first."""
+    wanted = set(tasks)
+    by_run: dict[str, set[str]] = {}
+    query = select(task_results.c.run_id, task_results.c.task).join(runs, runs.c.run_id == task_results.c.run_id)
+    for run_id, task in conn.execute(query.order_by(runs.c.created, runs.c.run_id)):
+        by_run.setdefault(run_id, set()).add(task)
+    return [r for r, ts in by_run.items() if ts == wanted]
+
+
+# --- one run -----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """One task of a run page."""
+
+    task: str
+    split: str
+    examples: int
+    headline: str
+    score: str
+    ci_method: str
+    metrics: dict[str, float]
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """Everything the run page shows except the predictions."""
+
+    run_id: str
+    fields: dict[str, Any]
+    record: dict[str, Any]
+    tasks: tuple[TaskRow, ...]
+    lineage: tuple[tuple[str, str], ...]  # (label, value) of the pretraining this run started from
+    loss: dict[str, list[tuple[int, float]]]
+    evals: dict[str, list[tuple[int, float]]]
+
+
+def _checked(value: str, what: str) -> str:
+    """``value`` from a URL, refused (404) when no stored string could equal it (NUL bytes, absurd length)."""
+    if "\x00" in value or len(value) > 1000:
+        raise NotFound(f"no {what} {value[:40]!r}...")
+    return value
+
+
+def _exact_run(conn: Connection, run_id: str) -> str:
+    """``run_id`` when stored (a unique prefix is resolved too); :class:`NotFound` otherwise."""
+    _checked(run_id, "run")
+    try:
+        return resolve_run_id(conn, run_id)
+    except LeaderboardError as err:
+        raise NotFound(str(err)) from None
+
+
+def run_page(conn: Connection, run_id: str) -> RunPage:
+    """The run's fields, config, pretraining lineage, per-task scores and training curves."""
+    run_id = _exact_run(conn, run_id)
+    row = conn.execute(select(runs).where(runs.c.run_id == run_id)).mappings().one()
+    record = json.loads(row["record_json"])
+    tasks = tuple(
+        TaskRow(r.task, r.split, r.examples, r.headline, fmt_interval(r.score, _nan(r.ci_low), _nan(r.ci_high)), r.ci_method,
+                json.loads(r.metrics_json))
+        for r in conn.execute(select(task_results).where(task_results.c.run_id == run_id).order_by(task_results.c.position))
+    )
+    points: list[CurvePoint] = stored_curves(conn, run_id)
+    fields = {k: row[k] for k in ("model", "backbone", "preset", "parameters", "head_mode", "regime", "mixture", "steps", "seed",
+                                   "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "created", "added",
+                                   "git_commit", "qabench_version")}
+    return RunPage(run_id, fields, record, tasks, tuple(lineage(record)), series(points, "loss"), series(points, "eval"))
+
+
+def _nan(x: float | None) -> float:
+    return float("nan") if x is None else float(x)
+
+
+def lineage(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """The pretraining a run started from, as (label, value) pairs: source, its hash, and the pretrain record's fields."""
+    model = record.get("model") or {}
+    out: list[tuple[str, str]] = []
+    if model.get("pretrained"):
+        out.append(("pretrained from", str(model["pretrained"])))
+    if model.get("pretrained_sha256"):
+        out.append(("weights sha256", str(model["pretrained_sha256"])))
+    pre = model.get("pretrain_record")
+    if isinstance(pre, dict):
+        for key, value in pre.items():
+            out.append((f"pretrain {key}", value if isinstance(value, str) else json.dumps(value, sort_keys=True)))
+    return out
+
+
+def is_wrong(row: dict[str, Any], headline: str) -> bool:
+    """Whether a stored prediction missed: its per-example headline score below 100, else a prediction other than the gold."""
+    scores = row.get("scores") or {}
+    if headline in scores:
+        return float(scores[headline]) < 100.0
+    gold = row["example"].get("answer")
+    golds = gold if isinstance(gold, list) else [gold]
+    return str(row["prediction"]).strip() not in {str(g).strip() for g in golds}
+
+
+def _matches(row: dict[str, Any], needle: str) -> bool:
+    example = row["example"]
+    fields = (row["id"], row["prediction"], example.get("question"), example.get("context"), example.get("answer"))
+    return any(needle in str(f).lower() for f in fields if f is not None)
+
+
+@dataclass(frozen=True)
+class PredictionPage:
+    """One page of a task's predictions after filtering."""
+
+    task: str
+    headline: str
+    rows: list[dict[str, Any]]
+    total: int  # after filtering
+    all_rows: int
+    page: int
+    pages: int
+
+
+def predictions_page(conn: Connection, run_id: str, task: str, page: int = 1, wrong_only: bool = False, query: str = "",
+                     per_page: int = PER_PAGE) -> PredictionPage:
+    """A page of ``run_id``'s predictions on ``task``, optionally only the wrong ones and those matching ``query``.
+
+    ``query`` matches, case-insensitively, the example id or any of question,
+    context, gold answer and prediction.
+    """
+    headline = conn.execute(
+        select(task_results.c.headline).where(task_results.c.run_id == run_id, task_results.c.task == _checked(task, "task"))
+    ).scalar()
+    if headline is None:
+        raise NotFound(f"run {run_id!r} has no task {task!r}")
+    rows = stored_predictions(conn, run_id, task)
+    for r in rows:
+        r["wrong"] = is_wrong(r, headline)
+    shown = [r for r in rows if (not wrong_only or r["wrong"]) and (not query or _matches(r, query.lower()))]
+    start, stop, page, pages = page_bounds(len(shown), page, per_page)
+    return PredictionPage(task, headline, shown[start:stop], len(shown), len(rows), page, pages)
+
+
+# --- two runs ----------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiffPage:
+    """Examples of one task on which two runs answered differently, side by side."""
+
+    task: str
+    headline: str
+    rows: list[tuple[dict[str, Any], dict[str, Any]]]  # (a's row, b's row) for the same example id
+    total: int
+    shared: int
+    page: int
+    pages: int
+
+
+def differing_examples(conn: Connection, run_a: str, run_b: str, task: str, page: int = 1, per_page: int = PER_PAGE) -> DiffPage:
+    """The examples of ``task`` both runs answered, on which their predictions differ, in ``run_a``'s order."""
+    headline = conn.execute(
+        select(task_results.c.headline).where(task_results.c.run_id == run_a, task_results.c.task == _checked(task, "task"))
+    ).scalar()
+    if headline is None:
+        raise NotFound(f"run {run_a!r} has no task {task!r}")
+    rows_a = stored_predictions(conn, run_a, task)
+    by_id = {r["id"]: r for r in stored_predictions(conn, run_b, task)}
+    pairs = []
+    for a in rows_a:
+        b = by_id.get(a["id"])
+        if b is not None and str(a["prediction"]) != str(b["prediction"]):
+            a["wrong"], b["wrong"] = is_wrong(a, headline), is_wrong(b, headline)
+            pairs.append((a, b))
+    shared = sum(1 for a in rows_a if a["id"] in by_id)
+    start, stop, page, pages = page_bounds(len(pairs), page, per_page)
+    return DiffPage(task, headline, pairs[start:stop], len(pairs), shared, page, pages)

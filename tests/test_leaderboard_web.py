@@ -1,0 +1,157 @@
+"""The read-only web leaderboard through Starlette's TestClient, on both engines: pages, sorting, filters,
+the predictions browser, comparisons, escaping of every record string, 404s for malformed URLs, read-only."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from leaderboard_fixtures import accuracy_task, write_run
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from starlette.testclient import TestClient
+
+from harness.cli import main
+from leaderboard.store import add_records, open_store
+from leaderboard.web.app import create_app
+
+REPO = Path(__file__).resolve().parents[1]
+EVIL = '<script>alert("x")</script>'
+
+
+def _curves(run_dir: Path, task: str) -> None:
+    lines = [{"step": s, "kind": "loss", "task": task, "metric": "loss", "value": 2.0 / s} for s in range(10, 110, 10)]
+    lines += [{"step": s, "kind": "eval", "task": task, "metric": "accuracy", "value": 40.0 + s / 5} for s in (50, 100)]
+    (run_dir / "curves.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def write_runs(root: Path) -> list[Path]:
+    """bert-0 and bert-1 beat gpt-0; every record string of gpt-0 (and a task name) carries markup."""
+    evil_task = {"question": f"Is it {EVIL}?", "context": f"ctx {EVIL}"}
+    runs = [
+        write_run(root, "bert-0", [accuracy_task("sst2", [100] * 90 + [0] * 30), accuracy_task(f"rte{EVIL}", [100, 0, 100, 100])],
+                  backbone="bert", seed=0, train_seconds=30.0),
+        write_run(root, "bert-1", [accuracy_task("sst2", [100] * 80 + [0] * 40), accuracy_task(f"rte{EVIL}", [100, 100, 100, 0])],
+                  backbone="bert", seed=1, mixture="uniform", train_seconds=31.0),
+        write_run(root, "gpt-0", [accuracy_task("sst2", [0] * 60 + [100] * 60, extra_example=evil_task), accuracy_task(f"rte{EVIL}", [0, 0, 100, 0])],
+                  backbone=f"gpt{EVIL}", mixture=EVIL, pretrained=f"/models/{EVIL}", train_seconds=5.0),
+        write_run(root, "other-tasks", [accuracy_task("cola", [100, 0])], backbone="bert"),
+    ]
+    _curves(runs[0].parent, f"rte{EVIL}")
+    _curves(runs[0].parent, "sst2")
+    record = json.loads(runs[2].read_text())
+    record["config"]["note"] = EVIL
+    record["model"]["pretrain_record"] = {"objective": EVIL, "steps": 10}
+    runs[2].write_text(json.dumps(record))
+    return runs
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """The app over a read-only store holding :func:`write_runs`, once per engine for the module (pages never write)."""
+    root = tmp_path_factory.mktemp("web")
+    target = str(root / "lb.db") if request.param == "sqlite" else request.getfixturevalue("postgres_server").new_database()
+    add_records(target, write_runs(root / "runs"), n_boot=100)
+    store = open_store(target, read_only=True)
+    yield TestClient(create_app(store))
+    store.close()
+
+
+def run_ids(page: str) -> list[str]:
+    return re.findall(r'<a class="run" href="/run/[^"]+">([^<]+)</a>', page)
+
+
+def test_the_ranked_table_ranks_one_task_set_with_intervals_and_efficiency_columns(client: TestClient) -> None:
+    page = client.get("/").text
+    assert run_ids(page) == ["bert-0", "bert-1", "gpt-0"]  # other-tasks ran on another task set
+    assert "75.0 [" in page and "train ex/s" in page and "eval ex/s" in page and "params" in page
+    assert run_ids(client.get("/?tasks=cola").text) == ["other-tasks"]
+    assert client.get("/?tasks=nope").status_code == 404
+
+
+def test_sorting_and_filtering(client: TestClient) -> None:
+    assert run_ids(client.get("/?sort=train_seconds:asc").text) == ["gpt-0", "bert-0", "bert-1"]
+    assert run_ids(client.get("/?sort=run_id:desc").text) == ["gpt-0", "bert-1", "bert-0"]
+    assert run_ids(client.get("/?backbone=bert").text) == ["bert-0", "bert-1"]
+    assert run_ids(client.get("/?mixture=uniform").text) == ["bert-1"]
+    assert run_ids(client.get("/?backbone=' OR 1=1 --").text) == []  # a value, never SQL
+    assert client.get("/?sort=nonsense").status_code == 400
+
+
+def test_the_run_page_shows_config_lineage_scores_curves_and_predictions(client: TestClient) -> None:
+    page = client.get("/run/bert-0").text
+    assert '<h1 id="run-id">bert-0</h1>' in page and "75.0 [" in page
+    assert page.count("<svg") == 2 and "Training loss per task" in page and "Dev score per task" in page
+    assert "120 of 120 examples" in page and "page 1 of 3" in page
+    evil = client.get("/run/gpt-0").text
+    assert "pretrain objective" in evil and "This run recorded no training curves." in evil
+
+
+def test_the_predictions_browser_pages_filters_and_searches(client: TestClient) -> None:
+    second = client.get("/run/bert-0?task=sst2&page=2").text
+    assert "page 2 of 3" in second and re.search(r"<td>50</td>", second)
+    wrong = client.get("/run/bert-0?task=sst2&wrong=1").text
+    assert "30 of 120 examples, wrong answers only" in wrong
+    assert 'class="right"' not in wrong and wrong.count('class="wrong"') == 30
+    found = client.get("/run/bert-0?task=sst2&q=review 117").text
+    assert "1 of 120 examples" in found and "<td>117</td>" in found
+    assert "4 of 4 examples" in client.get("/run/bert-0", params={"task": f"rte{EVIL}"}).text
+
+
+def test_the_compare_page_has_the_paired_table_and_the_differing_examples(client: TestClient) -> None:
+    page = client.get("/compare?a=bert-0&b=gpt").text  # a unique prefix works as on the command line
+    assert 'id="run-b">gpt-0</a>' in page and "+25.00" in page  # sst2: 75 - 50
+    assert "sst2: 90 of 120 shared examples answered differently" in page
+    rte = client.get("/compare", params={"a": "bert-0", "b": "gpt-0", "task": f"rte{EVIL}"}).text
+    assert "2 of 4 shared examples answered differently" in rte
+    refused = client.get("/compare?a=bert-0&b=other-tasks")
+    assert refused.status_code == 400 and "share no evaluated task" in refused.text
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/run/nope", "/run/bert-0?page=abc", "/run/bert-0?page=-1", "/run/bert-0?task=nope", "/compare?a=bert-0", "/compare?a=x&b=y",
+     "/compare?a=bert-0&b=gpt-0&task=cola", "/run/%00%ff'%20OR%20'1'='1", "/run/" + "x" * 5000, "/no/such/page", f"/run/{EVIL}"],
+)
+def test_malformed_urls_give_a_404_page_never_a_traceback(client: TestClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 404 and '<h1>not found</h1>' in response.text
+    assert "Traceback" not in response.text and "<script" not in response.text.lower()
+
+
+def test_every_page_escapes_every_record_string(client: TestClient) -> None:
+    pages = [
+        client.get("/"), client.get("/?backbone=" + EVIL), client.get("/?sort=run_id"), client.get("/run/gpt-0"),
+        client.get("/run/gpt-0?task=sst2&q=script"), client.get("/run/gpt-0", params={"task": f"rte{EVIL}"}), client.get("/run/bert-0"),
+        client.get("/compare?a=gpt-0&b=bert-0"), client.get("/compare", params={"a": "gpt-0", "b": "bert-0", "task": f"rte{EVIL}"}),
+    ]
+    for response in pages:
+        assert response.status_code == 200, response.url
+        assert "<script" not in response.text.lower(), response.url
+    run = pages[3].text
+    assert "gpt&lt;script&gt;" in run and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in run
+    assert "Is it &lt;script&gt;" in pages[4].text
+
+
+def test_the_web_view_cannot_write(tmp_path: Path, db_target: str) -> None:
+    add_records(db_target, write_runs(tmp_path / "runs")[:1], n_boot=100)
+    store = open_store(db_target, read_only=True)
+    try:
+        with pytest.raises(DBAPIError), store.engine.begin() as conn:
+            conn.execute(text("DELETE FROM runs"))
+    finally:
+        store.close()
+
+
+def test_serve_refuses_a_database_behind_the_schema_in_one_line(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    shutil.copy(REPO / "tests" / "fixtures" / "leaderboard-v1.db", db)
+    before = db.read_bytes()
+    result = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "serve", "--port", "0"])
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
+    assert "run `qabench leaderboard --db ... upgrade` first" in result.output
+    assert db.read_bytes() == before
