@@ -58,7 +58,7 @@ class PgServer:
         return self.root / "data"
 
     @classmethod
-    def start(cls, root: Path, bin_dir: Path | None = None) -> "PgServer":
+    def start(cls, root: Path, bin_dir: Path | None = None) -> PgServer:
         """initdb + pg_ctl start (waits until it accepts connections)."""
         bin_dir = bin_dir or find_bin_dir()
         if bin_dir is None:
