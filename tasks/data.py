@@ -25,7 +25,7 @@ import random
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from tasks.errors import TaskError
+from tasks.errors import RowError, TaskError
 from tasks.types import Example, Row, Task
 
 DATA_ENV = "QABENCH_DATA"
@@ -128,6 +128,8 @@ def load_examples(
     for index, row in enumerate(_iter_rows(rows)):
         try:
             examples.extend(unique_ids(task.rows_to_examples([row]), seen))
+        except RowError as err:
+            raise RowError(f"{row_location(task, split, index, data_dir, files)}: {err}") from None
         except KeyError as err:
             columns = ", ".join(sorted(row)) if isinstance(row, Mapping) else "?"
             raise TaskError(
@@ -136,6 +138,47 @@ def load_examples(
         if limit is not None and len(examples) >= limit:
             return examples[:limit]
     return examples
+
+
+def split_path(
+    task: Task,
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    files: Mapping[str, str] | None = None,
+) -> Path | None:
+    """The local file the rows of ``split`` are read from; None for derived splits and the hub."""
+    if files and split in files:
+        return Path(files[split])
+    if split in task.source.derived:
+        return None
+    return local_split_file(task, split, data_dir)
+
+
+def row_location(
+    task: Task,
+    split: str,
+    index: int,
+    data_dir: str | os.PathLike[str] | None = None,
+    files: Mapping[str, str] | None = None,
+) -> str:
+    """Where row ``index`` of ``split`` came from, for an error message: ``FILE:LINE`` for JSONL files.
+
+    A JSONL row is the ``index``-th non-blank line (the readers skip blank
+    lines); other sources say the row number. Only called on the error path.
+    """
+    where = f"task {task.name!r}, split {split!r}, row {index}"
+    path = split_path(task, split, data_dir, files)
+    if path is None:
+        return where
+    if path.suffix != ".jsonl" or task.source.reader is not None and task.source.local_dir is None:
+        return f"{path}, row {index}"
+    seen = -1
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            seen += bool(line.strip())
+            if seen == index:
+                return f"{path}:{lineno}"
+    return f"{path}, row {index}"
 
 
 def sample_examples(examples: Sequence[Example], limit: int, seed: int) -> list[Example]:
@@ -197,9 +240,21 @@ def _read_file(task: Task, path: Path) -> Sequence[Row]:
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(line number, object)`` for each non-blank line; a malformed line raises naming file and line."""
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
+    """``(line number, object)`` for each non-blank line; a malformed line raises naming file and line.
+
+    Bytes that are not UTF-8 raise naming the file, line and byte offset.
+    """
+    offset = 0
+    with path.open("rb") as fh:
+        for lineno, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise TaskError(
+                    f"{path}:{lineno}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte offset {offset + err.start}); "
+                    "re-encode the file as UTF-8"
+                ) from None
+            offset += len(raw)
             if not line.strip():
                 continue
             try:

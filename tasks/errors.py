@@ -14,3 +14,12 @@ class UnknownTaskError(TaskError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class RowError(TaskError):
+    """One row holds a value its task cannot use (a label outside the label set, a bad ``answer_start``).
+
+    A ``recast`` raises it without knowing where the row came from; the
+    loader (:func:`tasks.data.load_examples`, ``qabench tasks validate``)
+    adds the file and line in front.
+    """

@@ -28,10 +28,12 @@ function, so it is pure, picklable and has a stable ``datasets`` fingerprint.
 from __future__ import annotations
 
 import hashlib
+import math
 import string
 from functools import partial
 from typing import Any, Callable, Mapping, Sequence
 
+from tasks.errors import RowError
 from tasks.metrics import get_metric
 from tasks.tagging import Scheme, tags_to_answer
 from tasks.types import Example, Metric, Row, Source, Task
@@ -138,9 +140,40 @@ def recast_template(
     filled_question = _filled(question, row, labels)
     example_id = str(row[id_column]) if id_column else content_id(*(str(row[c]) for c in id_columns))
     if not labels:
-        answer = format_score(float(row["label"]))
+        answer = format_score(score_label(row["label"]))
         return Example(example_id, filled_question, filled_context, answer, value=float(answer))
-    return Example(example_id, filled_question, filled_context, labels[row["label"]], choices=tuple(labels))
+    return Example(example_id, filled_question, filled_context, labels[label_index(row["label"], labels)], choices=tuple(labels))
+
+
+def label_index(label: Any, labels: Sequence[str]) -> int:
+    """``label`` checked as an index into ``labels``; anything else raises :class:`~tasks.errors.RowError`.
+
+    Python would read ``labels[-1]`` as the last label, so GLUE's ``-1`` (no
+    gold label) would pass as a real answer: rows that may carry it are
+    dropped by :func:`has_gold_label` before this runs.
+
+    >>> label_index(1, ("negative", "positive"))
+    1
+    >>> label_index(7, ("negative", "positive"))
+    Traceback (most recent call last):
+    ...
+    tasks.errors.RowError: label 7 is outside the label set (0 negative, 1 positive)
+    """
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(labels):
+        known = ", ".join(f"{i} {name}" for i, name in enumerate(labels)) if len(labels) <= 10 else f"0-{len(labels) - 1}"
+        raise RowError(f"label {label!r} is outside the label set ({known})")
+    return label
+
+
+def score_label(label: Any) -> float:
+    """A similarity label checked to be a finite number (a string or NaN raises :class:`~tasks.errors.RowError`).
+
+    >>> score_label(3.8)
+    3.8
+    """
+    if isinstance(label, bool) or not isinstance(label, (int, float)) or not math.isfinite(label):
+        raise RowError(f"label {label!r} is not a finite number")
+    return float(label)
 
 
 def template_task(
@@ -162,9 +195,13 @@ def template_task(
     answer is the float ``label``. ``fields`` are the remaining
     :class:`~tasks.types.Task` fields (description, notes, splits,
     sample_rows, keep, ...). A row without an ``id_column`` is identified by
-    the content of the columns the templates use.
+    the content of the columns the templates use. Rows labelled ``-1`` (GLUE's
+    unlabelled test rows) are dropped and counted as skipped unless ``keep``
+    says otherwise; any other label outside the label set is an error.
     """
     used = [key for key in source_columns(context) + source_columns(question) if key != "choices"]
+    fields.setdefault("keep", has_gold_label)
+    fields.setdefault("skip_reason", NO_GOLD_LABEL)
     recast = partial(
         recast_template, context=context, question=question, labels=tuple(labels), id_column=id_column, id_columns=used
     )
@@ -193,8 +230,15 @@ def nli_templates(premise: str = "premise", hypothesis: str = "hypothesis") -> d
     return {"context": f'Premise: "{{{premise}}}"', "question": f'Hypothesis: "{{{hypothesis}}}" -- {{choices}}?'}
 
 
+NO_GOLD_LABEL = "label -1: no gold label"
+
+
 def has_gold_label(row: Row) -> bool:
-    """False for NLI rows labelled -1: the annotators did not agree, so there is no gold label."""
+    """False for rows labelled -1: GLUE's unlabelled test rows, SNLI's rows without annotator agreement.
+
+    >>> has_gold_label({"label": 1}), has_gold_label({"label": -1}), has_gold_label({"label": -1.0})
+    (True, False, False)
+    """
     return row["label"] != -1
 
 
@@ -226,7 +270,7 @@ def recast_tags(
 ) -> Example:
     """Tokens and integer tag ids to a tagging example; the answer lists the spans (:mod:`tasks.tagging`)."""
     tokens = tuple(row["tokens"])
-    tags = tuple(labels[i] for i in row[tag_column])
+    tags = tuple(labels[label_index(i, labels)] for i in row[tag_column])
     answer = tags_to_answer(tokens, tags, scheme)
     return Example(str(row[id_column]), question, " ".join(tokens), answer, tokens=tokens, tags=tags)
 

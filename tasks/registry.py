@@ -79,8 +79,9 @@ def include_file(path: str | Path) -> list[Task]:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except TaskError:
-        raise
+    except TaskError as err:  # a duplicate name, an unknown metric: say which file and line
+        sys.modules.pop(module_name, None)
+        raise TaskError(f"--include {path}{_error_line(err, path)}: {err}") from None
     except Exception as err:  # noqa: BLE001 - any import failure becomes one clear line
         sys.modules.pop(module_name, None)
         line = _error_line(err, path)
@@ -127,7 +128,13 @@ def load_plugins(task_dirs: Iterable[str] = (), includes: Iterable[str] = ()) ->
 
     added: list[Task] = []
     for directory in task_dirs:
-        added.append(register(task_from_directory(directory)))
+        task = task_from_directory(directory)
+        try:
+            added.append(register(task))
+        except TaskError as err:
+            meta = Path(directory) / "task.json"
+            named_in = f"{meta}: name" if meta.is_file() and "name" in meta.read_text(encoding="utf-8") else f"--task-dir {directory}"
+            raise TaskError(f"{named_in}: {err}") from None
     for path in includes:
         added.extend(include_file(path))
     return added

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from tasks.errors import RowError
 from tasks.recipes import VERSION, column, resolve_metrics
 from tasks.registry import register
 from tasks.types import Example, Row, Source, Task
@@ -26,13 +27,20 @@ from tasks.types import Example, Row, Source, Task
 def recast(row: Row) -> Example:
     """A SQuAD row to a span example; duplicate gold answers are kept once, in order."""
     texts = row["answers"]["text"]
+    if not texts:
+        raise RowError("no gold answer (answers.text is empty)")
+    start = row["answers"]["answer_start"][0]
+    if isinstance(start, bool) or not isinstance(start, int):
+        raise RowError(f"answers.answer_start must be integer offsets, got {type(start).__name__} {start!r}")
+    if row["context"][start : start + len(texts[0])] != texts[0]:
+        raise RowError(f"answers.answer_start {start} does not point at the answer {texts[0]!r}")
     return Example(
         id=str(row["id"]),
         question=row["question"],
         context=row["context"],
         answer=texts[0],
         answers=tuple(dict.fromkeys(texts)),
-        answer_start=row["answers"]["answer_start"][0],
+        answer_start=start,
     )
 
 

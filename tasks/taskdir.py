@@ -51,11 +51,38 @@ def read_triples(path: str | Path) -> list[dict[str, Any]]:
                 f"{path}:{lineno}: missing or non-string field {missing[0]!r} "
                 f"(zero-code task rows need {', '.join(REQUIRED)})"
             )
-        if "choices" in row and row["answer"] not in row["choices"]:
-            raise TaskError(f"{path}:{lineno}: answer {row['answer']!r} is not one of its choices {row['choices']}")
+        problem = triple_problem(row)
+        if problem:
+            raise TaskError(f"{path}:{lineno}: {problem}")
         row.setdefault("id", f"{path.stem}-{lineno}")
         rows.append(row)
     return rows
+
+
+def triple_problem(row: dict[str, Any]) -> str:
+    """What is wrong with a zero-code row's ``choices`` or ``answer_start``; '' when nothing is.
+
+    >>> triple_problem({"question": "q", "context": "abc", "answer": "b", "answer_start": 1})
+    ''
+    >>> triple_problem({"question": "q", "context": "abc", "answer": "b", "answer_start": 2})
+    "answer_start 2 does not point at the answer 'b' (the context there reads 'c')"
+    >>> triple_problem({"question": "q", "context": "abc", "answer": "b", "choices": "abc"})
+    "choices must be a list of strings, got str 'abc'"
+    """
+    if "choices" in row:
+        choices = row["choices"]
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            return f"choices must be a list of strings, got {type(choices).__name__} {choices!r}"[:200]
+        if row["answer"] not in choices:
+            return f"answer {row['answer']!r} is not one of its choices {choices}"[:200]
+    if "answer_start" in row:
+        start, answer, context = row["answer_start"], row["answer"], row["context"]
+        if isinstance(start, bool) or not isinstance(start, int):
+            return f"answer_start must be an integer character offset, got {type(start).__name__} {start!r}"[:200]
+        if start < 0 or context[start : start + len(answer)] != answer:
+            found = context[max(start, 0) : max(start, 0) + len(answer)]
+            return f"answer_start {start} does not point at the answer {answer!r} (the context there reads {found!r})"[:200]
+    return ""
 
 
 def recast_triple(row: Row) -> Example:
@@ -94,15 +121,25 @@ def task_from_directory(directory: str | Path) -> Task:
     if meta_path.is_file():
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as err:
+            raise TaskError(f"{meta_path}: not UTF-8 (byte offset {err.start})") from None
         except json.JSONDecodeError as err:
             raise TaskError(f"{meta_path}:{err.lineno}: not valid JSON ({err.msg})") from None
+        if not isinstance(meta, dict):
+            raise TaskError(f"{meta_path}: expected a JSON object, got {type(meta).__name__}")
         unknown = sorted(set(meta) - {"name", "family", "description", "metrics", "version"})
         if unknown:
             raise TaskError(f"{meta_path}: unknown key {unknown[0]!r} (allowed: name, family, description, metrics, version)")
     sample = read_triples(directory / f"{splits[0]}.jsonl")
     fmt = _infer_format(sample)
     name = meta.get("name") or re.sub(r"[^A-Za-z0-9_]+", "_", directory.resolve().name).strip("_").lower()
-    metrics = tuple(get_metric(m) for m in meta.get("metrics", _FORMAT_METRICS[fmt]))
+    names = meta.get("metrics", _FORMAT_METRICS[fmt])
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(m, str) for m in names):
+        raise TaskError(f"{meta_path}: 'metrics' must be a non-empty list of metric names")
+    try:
+        metrics = tuple(get_metric(m) for m in names)
+    except TaskError as err:
+        raise TaskError(f"{meta_path}: {err}") from None
     train = "train" if "train" in splits else None
     evaluation = "validation" if "validation" in splits else splits[-1]
     return Task(

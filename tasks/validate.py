@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from tasks.data import load_rows, local_splits
-from tasks.errors import TaskError
+from tasks.data import load_rows, local_splits, row_location, split_path
+from tasks.errors import RowError, TaskError
 from tasks.types import Example, Task
 
 MAX_IDS = 5
@@ -92,6 +92,13 @@ def validate_split(task: Task, split: str, data_dir: str | os.PathLike[str] | No
                 continue
             try:
                 example = task.recast(sub)
+            except RowError as err:  # the data is wrong: say where
+                kind = str(err)
+                problems[kind] += 1
+                ids = first_ids.setdefault(kind, [])
+                if len(ids) < MAX_IDS:
+                    ids.append(row_location(task, split, index, data_dir))
+                continue
             except Exception as err:  # noqa: BLE001 - a row that does not recast is a problem to report
                 kind = f"recast failed ({type(err).__name__}: {err})"
                 problems[kind] += 1
@@ -105,6 +112,9 @@ def validate_split(task: Task, split: str, data_dir: str | os.PathLike[str] | No
                 ids = first_ids.setdefault(kind, [])
                 if len(ids) < MAX_IDS:
                     ids.append(example.id)
+    if n_rows == 0:
+        path = split_path(task, split, data_dir)
+        return SplitReport(task.name, split, error=f"{path or f'split {split!r}'}: no rows")
     return SplitReport(
         task.name, split, rows=n_rows, examples=n_examples, skipped=n_skipped,
         skip_reason=task.skip_reason if n_skipped else "", problems=dict(problems), first_ids=first_ids,

@@ -114,7 +114,8 @@ def test_validate_reports_problems_with_ids_and_exits_two(tiny_mirror: Path) -> 
     write_jsonl(tiny_mirror / "rajpurkar/squad/plain_text/validation.jsonl", SQUAD_ROWS)
     result = invoke("--data-dir", str(tiny_mirror), "tasks", "validate", "squad", "--split", "validation")
     assert result.exit_code == 2
-    assert "span answer not found at answer_start: 1 (first: q2)" in result.output
+    path = tiny_mirror / "rajpurkar/squad/plain_text/validation.jsonl"
+    assert f"answers.answer_start 5 does not point at the answer 'a granite ledge': 1 (first: {path}:2)" in result.output
 
 
 def test_missing_data_dir_option_is_a_usage_error(tmp_path: Path) -> None:
