@@ -14,6 +14,8 @@ scalar (``--set optim.lr=3e-4``, ``--set tasks.0.limit=50``,
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -34,6 +36,18 @@ HEAD_MODES = ("typed", "text")
 SAMPLES = ("random", "first")  # which examples a task's limit keeps
 DECODERS = ("auto", "tiny", "small", "base")  # text head sizes: models.text_head.TEXT_HEAD_PRESETS; auto = the backbone's preset
 OVERRIDDEN = -1  # line marker of a key set by --set
+MIN_VOCAB_SIZE = 16  # models.tokenization has 5 special tokens; a vocabulary needs words besides
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
+DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def device_problem(name: str) -> str:
+    """Why ``name`` is not a device qabench can use ('' when it is one).
+
+    >>> device_problem("cuda:1"), device_problem("gpu")
+    ('', "'gpu' is not a device; use auto, cpu, cuda, cuda:N or mps")
+    """
+    return "" if DEVICE_PATTERN.fullmatch(name) else f"{name!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
 
 
 @dataclass(frozen=True)
@@ -167,7 +181,13 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     path = Path(path) if path is not None else QUICKSTART
     if not path.is_file():
         raise UserError(f"config {path}: no such file")
-    config = parse_config(path.read_text(encoding="utf-8"), origin=str(path), overrides=overrides)
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise UserError(f"config {path}:{line}: not UTF-8 (byte 0x{raw[err.start]:02x} at byte offset {err.start}); save the file as UTF-8") from None
+    config = parse_config(text, origin=str(path), overrides=overrides)
     if config.data_dir is not None and not Path(config.data_dir).expanduser().is_absolute():
         config = dataclasses.replace(config, data_dir=str((path.parent / config.data_dir).resolve()))
     return config
@@ -276,20 +296,32 @@ def _read_yaml(text: str, origin: str) -> tuple[dict[str, Any], dict[tuple[str, 
         raise UserError(f"config {origin}: expected a mapping of sections (model:, tasks:, ...), got {type(data).__name__}")
     lines: dict[tuple[str, ...], int] = {}
     if node is not None:
-        _collect_lines(node, (), lines)
+        _collect_lines(node, (), lines, origin)
     return data, lines
 
 
-def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int]) -> None:
+def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str, ...], int], origin: str = "<string>") -> None:
+    """Record the line of every key path; a key given twice in one mapping is an error naming both lines.
+
+    YAML loaders keep the last of two equal keys silently, so a forgotten
+    earlier ``lr:`` would quietly lose to a later one.
+    """
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
         for key, value in node.value:
-            sub = path + (str(key.value),)
-            lines[sub] = key.start_mark.line + 1
-            _collect_lines(value, sub, lines)
+            name = str(key.value)
+            line = key.start_mark.line + 1
+            if name in seen:
+                dotted = ".".join(path + (name,))
+                raise UserError(f"config {origin}:{line}: duplicate key {dotted!r} (first given on line {seen[name]}); keep one")
+            seen[name] = line
+            sub = path + (name,)
+            lines[sub] = line
+            _collect_lines(value, sub, lines, origin)
     elif isinstance(node, yaml.SequenceNode):
         for index, value in enumerate(node.value):
-            _collect_lines(value, path + (str(index),), lines)
+            _collect_lines(value, path + (str(index),), lines, origin)
 
 
 def _normalise_tasks(data: dict[str, Any], origin: str, lines: Mapping[tuple[str, ...], int]) -> dict[str, Any]:
@@ -398,14 +430,25 @@ def validate(config: RunConfig) -> None:
         (("optim", "steps"), config.optim.steps >= 1, "must be >= 1"),
         (("optim", "batch_size"), config.optim.batch_size >= 1, "must be >= 1"),
         (("optim", "accumulate"), config.optim.accumulate >= 1, "must be >= 1"),
-        (("optim", "lr"), config.optim.lr > 0, "must be > 0"),
+        (("optim", "lr"), 0 < config.optim.lr < math.inf, "must be a finite number > 0"),
+        (("optim", "weight_decay"), 0 <= config.optim.weight_decay < math.inf, "must be a finite number >= 0"),
+        (("optim", "clip"), 0 <= config.optim.clip < math.inf, "must be a finite number >= 0 (0 = off)"),
         (("optim", "warmup"), 0 <= config.optim.warmup < 1, "must be a fraction in [0, 1)"),
+        (("optim", "lr_decay"), 0 < config.optim.lr_decay < math.inf, "must be a finite number > 0"),
+        (("optim", "ratio"), 0 < config.optim.ratio < math.inf, "must be a finite number > 0"),
+        (("optim", "unfreeze_every"), config.optim.unfreeze_every >= 0, "must be >= 0"),
         (("optim", "cut_frac"), 0 < config.optim.cut_frac < 1, "must be a fraction in (0, 1)"),
         (("heads", "mode"), config.heads.mode in HEAD_MODES, f"must be one of {', '.join(HEAD_MODES)}"),
         (("heads", "dropout"), 0 <= config.heads.dropout < 1, "must be in [0, 1)"),
         (("heads", "decoder"), config.heads.decoder in DECODERS, f"must be one of {', '.join(DECODERS)}"),
         (("heads", "max_answer_tokens"), config.heads.max_answer_tokens >= 2, "must be >= 2 (one answer token and EOS)"),
         (("eval", "beam_size"), config.eval.beam_size >= 1, "must be >= 1"),
+        (("eval", "length_penalty"), math.isfinite(config.eval.length_penalty), "must be a finite number"),
+        (("eval", "max_answer_length"), config.eval.max_answer_length >= 1, "must be >= 1"),
+        (("mixture", "temperature"), math.isfinite(config.mixture.temperature), "must be a finite number > 0"),
+        (("model", "vocab_size"), config.model.vocab_size >= MIN_VOCAB_SIZE, f"must be >= {MIN_VOCAB_SIZE} (room for the special tokens and some words)"),
+        (("seed",), 0 <= config.seed <= MAX_SEED, f"must be in [0, {MAX_SEED}] (numpy's seeds are 32-bit)"),
+        (("device",), not device_problem(config.device), device_problem(config.device)),
         (("model", "max_length"), config.model.max_length >= 16, "must be >= 16"),
         (("model", "stride"), 0 <= config.model.stride <= config.model.max_length // 2, "must be >= 0 and at most half of model.max_length"),
         (("eval", "batch_size"), config.eval.batch_size >= 1, "must be >= 1"),

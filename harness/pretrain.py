@@ -328,6 +328,8 @@ def resolve_device(name: str) -> torch.device:
     """``auto``: CUDA when present, else CPU."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"device {name}: CUDA is not available on this machine; use auto or cpu")
     return torch.device(name)
 
 
@@ -415,12 +417,12 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo: Callable[[str],
     """Pretrain ``config.model`` with its objective on the corpus; write the backbone, its head and the record to ``config.out``."""
     from models.errors import ModelError
 
-    if config.steps < 1 or config.batch_size < 1 or config.seq_len < 8:
-        raise UserError("--steps and --batch-size must be at least 1 and --seq-len at least 8")
+    check_options(config)
     try:
         allowed_objectives(config.model)
     except ModelError as err:
         raise UserError(f"--model: {err}") from None
+    _check_seq_len(config)
     try:
         spec = objective_spec(config.model, config.objective)
     except ModelError as err:
@@ -437,6 +439,11 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo: Callable[[str],
     seed_everything(config.seed)
     corpus = build_corpus(config)
     backbone = build_backbone_for(config, corpus)
+    from models.registry import max_positions
+
+    limit = max_positions(backbone.config_dict())
+    if limit is not None and config.seq_len > limit:
+        raise UserError(f"--seq-len {config.seq_len}: the --init backbone reads at most {limit} positions; use --seq-len {limit} or less")
     sequences = tokenize_corpus(corpus.documents, backbone.tokenizer, config.seq_len - 2, config.pack)
     tokens = sum(len(s) for s in sequences)
     echo(f"corpus: {len(corpus.documents)} documents, {tokens} tokens in {len(sequences)} sequences ({', '.join(corpus.sources)})")
@@ -463,6 +470,49 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo: Callable[[str],
     echo(f"pretrained {config.model} ({record['objective']}) for {record['training']['steps']} steps in {seconds:.1f}s: {loss_text}")
     echo(f"saved: {out} (use it with model.pretrained: {out})")
     return PretrainResult(out, record, backbone)
+
+
+def check_options(config: PretrainConfig) -> None:
+    """Refuse option values no pretraining can use, before any work: one line naming the option.
+
+    >>> check_options(PretrainConfig(model="bert", out="x", lr=float("nan")))
+    Traceback (most recent call last):
+    ...
+    harness.errors.UserError: --lr nan: must be a finite number > 0
+    """
+    from harness.config import MAX_SEED, MIN_VOCAB_SIZE, device_problem
+
+    checks: list[tuple[str, Any, bool, str]] = [
+        ("--steps", config.steps, config.steps >= 1, "must be >= 1"),
+        ("--batch-size", config.batch_size, config.batch_size >= 1, "must be >= 1"),
+        ("--seq-len", config.seq_len, config.seq_len >= 8, "must be >= 8"),
+        ("--lr", config.lr, config.lr is None or 0 < config.lr < math.inf, "must be a finite number > 0"),
+        ("--warmup", config.warmup, 0 <= config.warmup < 1, "must be a fraction in [0, 1)"),
+        ("--weight-decay", config.weight_decay, 0 <= config.weight_decay < math.inf, "must be a finite number >= 0"),
+        ("--vocab-size", config.vocab_size, config.vocab_size >= MIN_VOCAB_SIZE, f"must be >= {MIN_VOCAB_SIZE}"),
+        ("--seed", config.seed, 0 <= config.seed <= MAX_SEED, f"must be in [0, {MAX_SEED}]"),
+        ("--limit", config.limit, config.limit is None or config.limit >= 1, "must be >= 1"),
+        ("--checkpoint-every", config.checkpoint_every, config.checkpoint_every >= 0, "must be >= 0 (0: never)"),
+        ("--device", config.device, not device_problem(config.device), device_problem(config.device)),
+    ]
+    for option, value, ok, message in checks:
+        if not ok:
+            raise UserError(f"{option} {value}: {message}")
+
+
+def _check_seq_len(config: PretrainConfig) -> None:
+    """--seq-len must fit the position table of the backbone preset (a pretrained --init is checked once loaded)."""
+    from models.errors import ModelError
+    from models.registry import preset_max_positions
+
+    if config.init:
+        return
+    try:
+        limit = preset_max_positions(config.model, config.preset)
+    except ModelError as err:
+        raise UserError(f"--preset: {err}") from None
+    if limit is not None and config.seq_len > limit:
+        raise UserError(f"--seq-len {config.seq_len}: {config.model} {config.preset} reads at most {limit} positions; use --seq-len {limit} or less")
 
 
 def _remove_checkpoint(out: Path) -> None:

@@ -330,3 +330,28 @@ def parameter_count(name: str, preset: str, vocab_size: int = 30522) -> int:
     with torch.device("meta"):
         backbone = spec.build(spec.make_config(hyper, vocab_size, None), None)
     return backbone.num_parameters()
+
+
+POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_positions")  # BERT/ERNIE, GPT, the 2017 Transformer
+
+
+def max_positions(config: Mapping[str, Any]) -> int | None:
+    """The longest row a backbone with this config dict reads (its position table); None when it has no limit.
+
+    XLNet (relative positions), the LSTMs and word2vec have none.
+
+    >>> max_positions({"max_position_embeddings": 512}), max_positions({"d_model": 64})
+    (512, None)
+    """
+    for key in POSITION_KEYS:
+        if isinstance(config.get(key), int):
+            return int(config[key])
+    return None
+
+
+def preset_max_positions(name: str, preset: str) -> int | None:
+    """:func:`max_positions` of backbone ``name`` at ``preset``, from its config alone (nothing is built)."""
+    spec = get_spec(name)
+    config = spec.make_config(_preset(spec, preset), 100, None)
+    values = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else config.to_dict()
+    return max_positions(values)

@@ -29,8 +29,27 @@ _LAZY: dict[str, tuple[str, str, str]] = {
 }
 
 
+class OneLineUsageError(click.ClickException):
+    """A click usage error printed as one line (click prints the usage and a hint on three), exit status 2."""
+
+    exit_code = 2
+
+    def __init__(self, err: click.UsageError) -> None:
+        super().__init__(err.format_message())
+        self.command_path = err.ctx.command_path if err.ctx is not None else "qabench"
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()} (see '{self.command_path} --help')", err=True)
+
+
 class LazyGroup(click.Group):
-    """A click group whose sub-commands are imported on first use."""
+    """A click group whose sub-commands are imported on first use; every usage error is one line."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as err:
+            raise OneLineUsageError(err) from None
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(super().list_commands(ctx)) | set(_LAZY))
@@ -60,6 +79,8 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:  # a sub-command's options or arguments
+            raise OneLineUsageError(err) from None
         except Exception as err:  # noqa: BLE001 - only user errors are caught, see below
             if not getattr(err, "qabench_user_error", False):
                 raise
