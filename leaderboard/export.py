@@ -14,6 +14,7 @@ Every string that comes from a record is escaped for its format.
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
 import re
@@ -53,9 +54,30 @@ def _best_rows(board: Board) -> dict[int, set[int]]:
 # --- Markdown ----------------------------------------------------------------------------------------------------------
 
 
+_LINE_BREAKS = re.compile(r"\r\n|[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]")
+"""Everything a text format could read as the end of a line (CR, LF, and Unicode's other line separators)."""
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line break (CR, LF, CRLF, Unicode separators) as a space and other control characters dropped.
+
+    >>> one_line("a\\r\\nb\\rc\\nd\\u2028e\\x00f")
+    'a b c d ef'
+    """
+    text = _LINE_BREAKS.sub(" ", text)
+    return "".join(ch for ch in text if ch == "\t" or ord(ch) >= 32 and ord(ch) != 127)
+
+
 def _md_escape(text: str) -> str:
-    """Record text that cannot break a GitHub Markdown table or turn into markup or HTML."""
-    return re.sub(r"([\\`*_{}\[\]<>#!~|])", r"\\\1", text.replace("\n", " "))
+    """Record text that cannot break a GitHub Markdown table or turn into markup or HTML.
+
+    Pipes are escaped (a cell never splits), CR and LF become spaces (a row
+    never ends early), and Markdown's markup characters are escaped.
+
+    >>> _md_escape("a|b\\r\\n| c")
+    'a\\\\|b \\\\| c'
+    """
+    return re.sub(r"([\\`*_{}\[\]<>#!~|])", r"\\\1", one_line(text).replace("\t", " "))
 
 
 def to_markdown(board: Board, title: str = "qabench leaderboard") -> str:
@@ -102,11 +124,27 @@ def to_csv(board: Board, title: str = "") -> str:
     for col in ("seed", "parameters", "runs"):
         if col in frame.columns:
             frame[col] = frame[col].round().astype("Int64")
-    # A cell starting with = + - @ is a formula to spreadsheets; a quote makes it text.
     text_cols = frame.select_dtypes(include=["object", "string"]).columns
     for col in text_cols:
-        frame[col] = frame[col].map(lambda v: f"'{v}" if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v)
-    return frame.to_csv(index=False, float_format="%.4f")
+        frame[col] = frame[col].map(lambda v: csv_safe(v) if isinstance(v, str) else v)
+    frame.columns = [csv_safe(str(c)) for c in frame.columns]
+    # Every field quoted: a CR or LF inside a cell can never end a row, for csv.reader, pandas or a spreadsheet.
+    return frame.to_csv(index=False, float_format="%.4f", quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+
+
+CSV_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make a spreadsheet read a cell as a formula (OWASP, CSV injection)."""
+
+
+def csv_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one starting with = + - @ tab or CR gets a leading ``'`` (OWASP).
+
+    Numbers are written as numbers and never pass through here, so -0.5 stays a number.
+
+    >>> csv_safe("=HYPERLINK(1)"), csv_safe("\\tcmd"), csv_safe("bert-base")
+    ("'=HYPERLINK(1)", "'\\tcmd", 'bert-base')
+    """
+    return f"'{text}" if text.startswith(CSV_FORMULA_START) else text
 
 
 # --- LaTeX -------------------------------------------------------------------------------------------------------------
@@ -118,8 +156,16 @@ _LATEX_SPECIAL = {
 
 
 def latex_escape(text: str) -> str:
-    """Text safe inside a LaTeX table cell."""
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+    """Text safe inside a LaTeX table cell: the special characters escaped, and no line break.
+
+    A blank line would end the paragraph inside ``tabular`` (an error), and a
+    CR would end the ``%`` comment holding the title, so line breaks become
+    spaces (:func:`one_line`).
+
+    >>> latex_escape("50% & $5_x\\n\\nnext")
+    '50\\\\% \\\\& \\\\$5\\\\_x  next'
+    """
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in one_line(text).replace("\t", " "))
 
 
 def _latex_cell(text: str, bold: bool = False) -> str:
@@ -140,7 +186,7 @@ def to_latex(board: Board, title: str = "qabench leaderboard") -> str:
     numeric_from = header.index("decaScore")
     spec = "r" + "l" * numeric_from + "r" * (len(header) - numeric_from)
     lines = [
-        "% " + latex_escape(title).replace("\n", " "),
+        "% " + latex_escape(title),
         f"\\begin{{tabular}}{{{spec}}}",
         "\\toprule",
         "\\# & " + " & ".join(latex_escape(h) for h in header) + " \\\\",

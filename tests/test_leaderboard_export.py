@@ -108,3 +108,84 @@ def test_the_html_page_renders_in_headless_chromium(db: Path, tmp_path: Path) ->
     export(db, "--format", "html", "-o", str(page))
     report = check_screenshot(screenshot(page, tmp_path / "board.png"))
     assert report.table_ink > 0.01 and report.plot_ink > 0.01, report
+
+
+HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", 'say "hi", then\r\nleave\nnow', "plain"]
+
+
+@pytest.fixture
+def hostile_db(tmp_path: Path) -> Path:
+    """Runs whose text fields (backbone, mixture, regime) and task names start with formula characters or hold CR/LF."""
+    path = tmp_path / "hostile.db"
+    runs = [
+        write_run(tmp_path, f"run-{i}", [accuracy_task("sst2", [100, 0, 100, 100]), accuracy_task("-cola", [100, 0])],
+                  backbone=("@bert" if i % 2 else "=bert"), mixture=text, regime=HOSTILE[-1 - i], train_seconds=10.0 + i)
+        for i, text in enumerate(HOSTILE)
+    ]
+    result = CliRunner().invoke(main, ["leaderboard", "--db", str(path), "add", *map(str, runs)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def neutralised(text: str) -> str:
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def test_csv_neutralises_formulas_in_every_cell_and_header_and_reads_back_exactly(hostile_db: Path, tmp_path: Path) -> None:
+    import csv
+
+    out = tmp_path / "board.csv"
+    export(hostile_db, "--format", "csv", "-o", str(out))
+    raw = out.read_bytes().decode("utf-8")
+    with open(out, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header, body = rows[0], rows[1:]
+    assert len(body) == len(HOSTILE)  # no embedded CR or LF split a row
+    assert "'-cola" in header and "'-cola_low" in header and "-cola" not in header
+    by_run = {row[header.index("run_id")]: row for row in body}
+    for i, text in enumerate(HOSTILE):
+        row = by_run[f"run-{i}"]
+        assert row[header.index("mixture")] == neutralised(text)
+        assert row[header.index("regime")] == neutralised(HOSTILE[-1 - i])
+        assert row[header.index("backbone")] == neutralised("@bert" if i % 2 else "=bert")
+    for row in rows:  # nothing a spreadsheet would evaluate
+        assert not any(cell[:1] in ("=", "+", "@", "\t", "\r") or cell.startswith("-") and not _number(cell) for cell in row)
+    assert re.fullmatch(r'("([^"]|"")*"(,|\r\n))+', raw)  # every field quoted, every row ended by CRLF
+    frame = pd.read_csv(out, keep_default_na=False, dtype=str)
+    assert [list(frame.columns)] + frame.to_numpy().tolist() == rows  # pandas reads exactly the rows csv.reader reads
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def test_markdown_escapes_pipes_and_line_breaks_in_cells(hostile_db: Path) -> None:
+    text = export(hostile_db, "--format", "md")
+    rows = [line for line in text.splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(HOSTILE)  # header and one line per run: no CR/LF broke a row
+    widths = {line.replace("\\|", "").count("|") for line in rows}
+    assert len(widths) == 1  # every row has the header's cells
+    assert "\r" not in text
+
+
+def test_latex_escapes_specials_and_blank_lines(hostile_db: Path) -> None:
+    text = export(hostile_db, "--format", "latex", "--title", "50% of $x\r\n\r\n\\end{tabular}")
+    body = text.split("\\midrule\n", 1)[1].split("\\bottomrule", 1)[0]
+    assert len(body.strip().split("\n")) == len(HOSTILE)  # one source line per row: no blank line, no CR
+    assert "\r" not in text and "\n\n" not in text
+    assert text.splitlines()[0] == "% 50\\% of \\$x  \\textbackslash{}end\\{tabular\\}"
+
+
+@pytest.mark.skipif(shutil.which("pdflatex") is None, reason="no TeX engine (pdflatex) installed; the escaping is checked above")
+def test_latex_table_compiles(hostile_db: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    table = export(hostile_db, "--format", "latex")
+    doc = tmp_path / "board.tex"
+    doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage[T1]{fontenc}\\begin{document}\n" + table + "\\end{document}\n")
+    done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
