@@ -173,9 +173,13 @@ def build_model(config: RunConfig, specs: dict[str, HeadSpec], texts: Sequence[s
             backbone = load_backbone(m.backbone, m.pretrained, allow_pickle=m.allow_pickle)
         else:
             cache = Path(config.cache_dir) / "tokenizers" if config.cache_dir else None
-            # Lowercase unless an answer is written token by token: it must come back cased and with its accents.
-            lowercase = m.lowercase if m.lowercase is not None else not any(adapter_for(spec.format).keeps_case for spec in specs.values())
-            tokenizer = train_tokenizer(texts, vocab_size=m.vocab_size, cache_dir=str(cache) if cache else None, lowercase=lowercase)
+            # Lowercase unless an answer is written token by token: it must come back cased and with its accents,
+            # and spaced as written (that vocabulary is encoded at spaces only, so its ids say where the spaces were).
+            writes_text = any(adapter_for(spec.format).keeps_case for spec in specs.values())
+            lowercase = m.lowercase if m.lowercase is not None else not writes_text
+            tokenizer = train_tokenizer(
+                texts, vocab_size=m.vocab_size, cache_dir=str(cache) if cache else None, lowercase=lowercase, spacing=writes_text
+            )
             backbone = build_backbone(m.backbone, m.preset, tokenizer=tokenizer)
     except ModelError as err:
         raise UserError(f"config {config.where('model')}: {err}") from None

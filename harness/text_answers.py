@@ -1,20 +1,27 @@
 """Answer strings <-> the text head's token ids, for one tokenizer.
 
 Encoding is the tokenizer's own (no special tokens). Decoding must give back
-a string the task's metric can read, and a lowercasing WordPiece vocabulary
-(the shared local one, BERT-uncased, MiniLM) loses case, accents and the
-spaces around punctuation: ``"EU (ORG); German (MISC)"`` decodes as
-``"eu ( org ) ; german ( misc )"``, which no tag parser reads back. So
-:meth:`AnswerCodec.decode` restores the surface from the sources: each
-longest run of answer tokens that also occurs, token for token, in the
-context or the question is written as that stretch of the original text
-(offset mappings give its characters), and only the rest is decoded by the
-tokenizer. Runs are joined with a space unless punctuation or a ``##``
-continuation says otherwise. Copied answers (spans, labels named in the
-question, entity types) thus come back exactly as written.
+the string the ids stand for, exactly: a metric reads it, and BLEU counts
+"Giants - Trikot" as three words where the reference has one.
 
-A tokenizer whose decoding is lossless (byte-level BPE: GPT-2) needs none of
-this and decodes directly.
+The shared local vocabulary (:mod:`models.tokenization`) cuts text at spaces
+only, so a piece glued to the one before it is a ``##`` continuation and the
+ids carry the spacing: cased, it decodes back exactly (``lossless``).
+Lowercased, only case and accents are lost (``spacing``): the surface is
+restored from the sources, each longest run of answer tokens that also
+occurs, token for token, in the context or the question being written as
+that stretch of the original text (offset mappings give its characters), and
+the runs and the other tokens are joined exactly where the ids say (a space
+before every piece that is not a continuation). Copied answers (spans, labels
+named in the question, entity types) thus come back exactly as written, and
+an unknown token ([UNK]) is restored where the sources hold it.
+
+A pretrained WordPiece vocabulary (BERT-uncased, MiniLM) drops the spaces
+around punctuation altogether: ``"EU (ORG); German (MISC)"`` reads
+``eu ( org ) ; german ( misc )``. There, and only there, runs are joined with
+a space unless punctuation says otherwise (no space before closing and after
+opening punctuation): the best guess a tokenizer without spacing allows.
+A byte-level BPE tokenizer (GPT-2) is lossless and decodes directly.
 
 >>> # codec = AnswerCodec.for_tokenizer(tokenizer)
 >>> # ids = codec.encode("EU (ORG)")
@@ -50,15 +57,24 @@ class AnswerCodec:
     tokenizer: Any
     lossless: bool
     continuation: str  # WordPiece's sub-word prefix ("##"), "" when the tokenizer has none
+    spacing: bool = False  # the ids say where the spaces are (a continuation is glued, anything else is not)
 
     @classmethod
     def for_tokenizer(cls, tokenizer: Any) -> AnswerCodec:
         """Probe ``tokenizer`` once and remember how to decode with it."""
         ids = tokenizer(PROBE, add_special_tokens=False)["input_ids"]
-        lossless = tokenizer.decode(ids, clean_up_tokenization_spaces=False) == PROBE
-        decoder = getattr(getattr(tokenizer, "backend_tokenizer", None), "decoder", None)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        decoder = getattr(backend, "decoder", None)
         prefix = getattr(decoder, "prefix", "") if type(decoder).__name__ == "WordPiece" else ""
-        return cls(tokenizer=tokenizer, lossless=lossless, continuation=prefix)
+        # Words cut at spaces only and decoded without clean-up: every glued piece is a continuation. Such a
+        # vocabulary is lossless (but for [UNK], restored from the sources) when its normalizer keeps case and accents.
+        cut_at_spaces = type(getattr(backend, "pre_tokenizer", None)).__name__ == "WhitespaceSplit"
+        spacing = bool(prefix) and cut_at_spaces and getattr(decoder, "cleanup", True) is False
+        normalizer = getattr(backend, "normalizer", None)
+        keeps_case = normalizer is None or normalizer.normalize_str(PROBE) == PROBE
+        lossless = tokenizer.decode(ids, clean_up_tokenization_spaces=False) == PROBE or (spacing and keeps_case)
+        spacing = spacing or lossless
+        return cls(tokenizer=tokenizer, lossless=lossless, continuation=prefix, spacing=spacing)
 
     def encode(self, answer: str) -> list[int]:
         """The answer's token ids, without special tokens (the text head adds EOS)."""
@@ -72,8 +88,8 @@ class AnswerCodec:
         """
         special = set(self.tokenizer.all_special_ids)
         ids = [i for i in ids if i not in special or i == self.tokenizer.unk_token_id]
-        if self.lossless or not ids:
-            return self.tokenizer.decode(ids, skip_special_tokens=True).strip()
+        if not ids or (self.lossless and (self.tokenizer.unk_token_id not in ids or not sources)):
+            return self.tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False).strip()
         encoded = [self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True) for text in sources]
         starts: dict[int, list[tuple[int, int]]] = {}  # token id -> (source, position) where it occurs
         for s, enc in enumerate(encoded):
@@ -106,7 +122,7 @@ class AnswerCodec:
             pieces.append(_Piece(text, self._continues(ids[i])))
             i += best_length
         self._flush(unmatched, pieces)
-        return _join(pieces)
+        return _join(pieces, self.spacing)
 
     def _continues(self, token_id: int) -> bool:
         return bool(self.continuation) and self.tokenizer.convert_ids_to_tokens(token_id).startswith(self.continuation)
@@ -129,14 +145,19 @@ class AnswerCodec:
         unmatched.clear()
 
 
-def _join(pieces: Sequence[_Piece]) -> str:
-    """Join pieces with single spaces, except before closing and after opening punctuation and at sub-words.
+def _join(pieces: Sequence[_Piece], spacing: bool = False) -> str:
+    """Join pieces with single spaces, except at sub-words; without ``spacing`` also before closing and after opening punctuation.
 
+    With ``spacing`` the tokenizer's ids say where the spaces are, so only continuations glue:
+
+    >>> _join([_Piece("Giants", False), _Piece("-Trikot", True), _Piece("(ORG)", False)], spacing=True)
+    'Giants-Trikot (ORG)'
     >>> _join([_Piece("EU", False), _Piece("(ORG)", False), _Piece(";", False), _Piece("German", False)])
     'EU (ORG); German'
     """
     text = ""
     for piece in pieces:
-        glued = not text or piece.continues or piece.text[0] in NO_SPACE_BEFORE or text[-1] in NO_SPACE_AFTER
+        guessed = not spacing and (piece.text[0] in NO_SPACE_BEFORE or text[-1:] in NO_SPACE_AFTER)
+        glued = not text or piece.continues or guessed
         text += piece.text if glued else " " + piece.text
     return text

@@ -36,10 +36,11 @@ def default_cache_dir() -> Path:
     return Path(root) / "tokenizers"
 
 
-def texts_fingerprint(texts: Iterable[str], vocab_size: int, lowercase: bool = True) -> str:
-    """sha256 of the training texts (length-prefixed, so boundaries count), the vocabulary size and the casing."""
+def texts_fingerprint(texts: Iterable[str], vocab_size: int, lowercase: bool = True, spacing: bool = False) -> str:
+    """sha256 of the training texts (length-prefixed, so boundaries count), the vocabulary size, the casing and the spacing."""
     casing = "" if lowercase else "cased\n"  # lowercase keeps the fingerprints of earlier caches
-    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{vocab_size}\n{casing}".encode())
+    spaces = "spacing\n" if spacing else ""  # likewise: the recipe without spacing is unchanged
+    digest = hashlib.sha256(f"{_CACHE_FORMAT}\n{vocab_size}\n{casing}{spaces}".encode())
     for text in texts:
         data = text.encode("utf-8")
         digest.update(len(data).to_bytes(8, "little"))
@@ -59,6 +60,7 @@ def wrap_tokenizer(tokenizer: Tokenizer) -> PreTrainedTokenizerFast:
         model_max_length=MODEL_MAX_LENGTH,
         padding_side="right",
         model_input_names=["input_ids", "token_type_ids", "attention_mask"],
+        clean_up_tokenization_spaces=False,  # decode what the ids say; BERT's clean-up would drop real spaces
     )
 
 
@@ -72,16 +74,23 @@ def pair_template(tokenizer: Tokenizer) -> processors.TemplateProcessing:
     )
 
 
-def _train(texts: list[str], vocab_size: int, lowercase: bool) -> Tokenizer:
+def _train(texts: list[str], vocab_size: int, lowercase: bool, spacing: bool) -> Tokenizer:
     tokenizer = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     # Lowercasing also strips accents (BERT-uncased); generated answers (German, "None") need the cased form.
     tokenizer.normalizer = normalizers.BertNormalizer(lowercase=lowercase, strip_accents=lowercase)
-    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    tokenizer.decoder = decoders.WordPiece()
+    # With ``spacing`` text is encoded at spaces only: a piece glued to the one before it ("-" and "Trikot" in
+    # "Giants-Trikot", "." after "Sofa") is a "##" continuation, so the ids say where the spaces were and decoding
+    # (without BERT's clean-up of spaces before punctuation) gives the text back. The pieces are still learnt from
+    # BERT's words (cut at spaces and around punctuation), so punctuation never merges into a word piece.
+    encoding_words = pre_tokenizers.WhitespaceSplit() if spacing else pre_tokenizers.BertPreTokenizer()
+    tokenizer.pre_tokenizer = encoding_words
+    tokenizer.decoder = decoders.WordPiece(cleanup=not spacing)
     # tokenizers' trainer gives continuation pieces ("##e") their ids in hash-map order, and those ids break ties
     # between equally frequent merges, so two trainings on the same texts can differ (huggingface/tokenizers#1794).
     # Seeding every "##c" in sorted order, as special tokens that are made ordinary afterwards, makes it deterministic.
+    # The characters are those inside the words text is encoded in, so a glued piece is never [UNK].
     continuations = [f"##{c}" for c in continuation_chars(tokenizer, texts)]
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     seeded = [piece for piece in continuations if piece not in SPECIAL_TOKENS]
     trainer = trainers.WordPieceTrainer(
         vocab_size=max(vocab_size, len(SPECIAL_TOKENS) + len(seeded) + 1), special_tokens=[*SPECIAL_TOKENS, *seeded], show_progress=False
@@ -90,6 +99,7 @@ def _train(texts: list[str], vocab_size: int, lowercase: bool) -> Tokenizer:
     state = json.loads(tokenizer.to_str())
     state["added_tokens"] = [t for t in state["added_tokens"] if t["content"] in SPECIAL_TOKENS]  # the seeds are ordinary pieces
     tokenizer = Tokenizer.from_str(json.dumps(state))
+    tokenizer.pre_tokenizer = encoding_words
     tokenizer.post_processor = pair_template(tokenizer)
     return tokenizer
 
@@ -105,16 +115,20 @@ def continuation_chars(tokenizer: Tokenizer, texts: Iterable[str]) -> list[str]:
 
 
 def train_tokenizer(
-    texts: Iterable[str], vocab_size: int = 8000, cache_dir: str | None = None, lowercase: bool = True
+    texts: Iterable[str], vocab_size: int = 8000, cache_dir: str | None = None, lowercase: bool = True, spacing: bool = False
 ) -> PreTrainedTokenizerFast:
     """Train (or load from the cache) the shared WordPiece vocabulary on ``texts``.
 
     ``lowercase`` (the default, as BERT-uncased) folds case and strips
     accents; a vocabulary that must write answers back exactly (translation
-    into German, dialogue states) needs ``lowercase=False``. The result is
-    cached under ``cache_dir`` (default :func:`default_cache_dir`) in a folder
-    named by the sha256 of the texts, ``vocab_size`` and the casing; a second
-    call with the same texts loads it instead of training again.
+    into German, dialogue states) needs ``lowercase=False``. ``spacing``
+    encodes text at spaces only, so the ids keep where the spaces were and a
+    generated answer decodes back to the original text (``"Giants-Trikot"``,
+    not ``"Giants - Trikot"``): the vocabulary of a run with the text head.
+    The result is cached under ``cache_dir`` (default :func:`default_cache_dir`)
+    in a folder named by the sha256 of the texts, ``vocab_size``, the casing
+    and the spacing; a second call with the same texts loads it instead of
+    training again.
 
     >>> # tok = train_tokenizer(task_texts, vocab_size=8000)
     >>> # enc = tok(question, context, truncation="only_second", stride=64,
@@ -126,10 +140,10 @@ def train_tokenizer(
     if vocab_size < len(SPECIAL_TOKENS) + 1:
         raise ValueError(f"vocab_size={vocab_size} is too small; it must exceed the {len(SPECIAL_TOKENS)} special tokens")
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    target = root / texts_fingerprint(corpus, vocab_size, lowercase)
+    target = root / texts_fingerprint(corpus, vocab_size, lowercase, spacing)
     if (target / "tokenizer.json").is_file():
         return wrap_tokenizer(Tokenizer.from_file(str(target / "tokenizer.json")))
-    tokenizer = _train(corpus, vocab_size, lowercase)
+    tokenizer = _train(corpus, vocab_size, lowercase, spacing)
     root.mkdir(parents=True, exist_ok=True)
     # Write into a private folder and rename it, so a concurrent run never sees half a tokenizer.
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))

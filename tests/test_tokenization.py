@@ -35,6 +35,20 @@ def test_training_is_deterministic_even_where_merges_tie(tmp_path: Path) -> None
     texts = [" ".join(next(words) for _ in range(12)) for _ in range(300)]
     vocabularies = [train_tokenizer(texts, vocab_size=120, cache_dir=str(tmp_path / str(i))).get_vocab() for i in range(6)]
     assert all(v == vocabularies[0] for v in vocabularies)
+    glued = [text.replace(" ", "-", 2) + "." for text in texts]  # pieces glued by punctuation
+    spaced = [train_tokenizer(glued, vocab_size=120, cache_dir=str(tmp_path / f"s{i}"), spacing=True).get_vocab() for i in range(4)]
+    assert all(v == spaced[0] for v in spaced), "a vocabulary that keeps the spacing is deterministic too"
     tokenizer = train_tokenizer(texts, vocab_size=120, cache_dir=str(tmp_path / "0"))
     assert "##a" in tokenizer.get_vocab() and "##a" not in tokenizer.all_special_tokens, "seeded pieces are ordinary"
     assert tokenizer.decode(tokenizer(texts[0], add_special_tokens=False)["input_ids"]) == texts[0]
+
+
+def test_a_vocabulary_with_spacing_decodes_glued_punctuation_back(tmp_path: Path) -> None:
+    texts = ["Ein Mann im Giants-Trikot.", "A woman's hat (red); 3.5-km run!", "spaced ( out ) , too ."] * 5
+    plain = train_tokenizer(texts, vocab_size=200, cache_dir=str(tmp_path), lowercase=False)
+    spaced = train_tokenizer(texts, vocab_size=200, cache_dir=str(tmp_path), lowercase=False, spacing=True)
+    assert len([p for p in tmp_path.iterdir() if not p.name.startswith(".")]) == 2, "spacing is part of the cache key"
+    for text in texts[:3]:
+        assert spaced.decode(spaced(text, add_special_tokens=False)["input_ids"]) == text
+    assert plain.decode(plain("Giants-Trikot", add_special_tokens=False)["input_ids"]) == "Giants - Trikot"
+    assert spaced.convert_ids_to_tokens(spaced("Trikot.", add_special_tokens=False)["input_ids"])[-1] == "##."
