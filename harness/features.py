@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -97,16 +98,42 @@ def build_features(
     path.parent.mkdir(parents=True, exist_ok=True)
     # The rows get the cache key as their fingerprint: same identity, no hashing of every row by datasets.
     rows = datasets.Dataset(InMemoryTable.from_pylist(adapter.rows(examples, labels)), fingerprint=f"rows-{key}")
-    return rows.map(
-        partial(adapter.encode, tokenizer=tokenizer, config=config),
-        batched=True,
-        batch_size=1000,
-        with_indices=True,
-        remove_columns=rows.column_names,
-        cache_file_name=str(path),
-        new_fingerprint=key,
-        load_from_cache_file=True,
-    )
+
+    def encoded() -> datasets.Dataset:
+        return rows.map(
+            partial(adapter.encode, tokenizer=tokenizer, config=config),
+            batched=True,
+            batch_size=1000,
+            with_indices=True,
+            remove_columns=rows.column_names,
+            cache_file_name=str(path),
+            new_fingerprint=key,
+            load_from_cache_file=True,
+        )
+
+    cached = path.is_file()
+    try:
+        features = encoded()
+        problem = "" if covers_examples(features, len(examples)) else f"holds {features.num_rows} rows that do not cover the {len(examples)} examples"
+    except Exception as err:  # noqa: BLE001 - pyarrow and datasets raise many types for a truncated file
+        if not cached:
+            raise
+        problem = f"{type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}"
+    if not problem:
+        return features
+    if not cached:  # freshly built and still wrong: a bug, not a damaged cache
+        raise RuntimeError(f"features of {len(examples)} examples {problem}")
+    print(f"warning: damaged features cache {path} ({problem}); deleted and rebuilt", file=sys.stderr)
+    path.unlink(missing_ok=True)
+    return encoded()
+
+
+def covers_examples(features: datasets.Dataset, n_examples: int) -> bool:
+    """True when the feature rows (in example order) run from the first example to the last: a cut-off cache fails this."""
+    if features.num_rows < n_examples:
+        return False
+    indices = features.select([0, features.num_rows - 1])["example_index"]
+    return indices == [0, n_examples - 1]
 
 
 def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: int = 50) -> list[list[int]]:

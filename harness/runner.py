@@ -11,7 +11,7 @@ the two halves of :func:`run`:
 
 A run directory ``<output.dir>/<run_id>/`` holds ``config.json``,
 ``model/`` (the backbone as ``models.registry.save_backbone`` writes it, plus
-``heads.pt`` and ``heads.json``), ``train.json``, ``checkpoints/last.pt``
+``heads.safetensors`` and ``heads.json``: no pickle), ``train.json``, ``checkpoints/last.pt``
 when checkpoints are on, and finally the record and predictions.
 
 >>> # outcome = run(load_config("quickstart.yaml"))
@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import pickle
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -45,7 +46,8 @@ from tasks.data import fingerprint, load_examples
 from tasks.types import Example, Task
 
 MODEL_DIR = "model"
-HEADS_WEIGHTS = "heads.pt"
+HEADS_WEIGHTS = "heads.safetensors"
+LEGACY_HEADS_WEIGHTS = "heads.pt"  # run directories written before heads were safetensors (read weights-only)
 HEADS_FILE = "heads.json"
 TRAIN_FILE = "train.json"
 CONFIG_FILE = "config.json"
@@ -187,17 +189,35 @@ def build_model(config: RunConfig, specs: dict[str, HeadSpec], texts: Sequence[s
 
 
 def save_model(model: MultiTaskModel, directory: Path) -> None:
-    """The backbone (``save_backbone``), the heads' weights and their specs."""
+    """The backbone (``save_backbone``), the heads' weights (safetensors) and their specs."""
+    from safetensors.torch import save_file
+
     from models.registry import save_backbone
 
     save_backbone(model.backbone, str(directory))
-    torch.save(model.heads.state_dict(), directory / HEADS_WEIGHTS)
+    # Own contiguous copies: safetensors refuses tensors that share storage (tied or sliced weights).
+    weights = {key: tensor.detach().to("cpu", copy=True).contiguous() for key, tensor in model.heads.state_dict().items()}
+    save_file(weights, str(directory / HEADS_WEIGHTS), metadata={"format": "pt"})
     specs = {name: dataclasses.asdict(spec) for name, spec in model.specs.items()}
     write_json_atomic(directory / HEADS_FILE, {"specs": specs, "dropout": _dropout(model)})
 
 
+def read_json(path: Path, what: str) -> Any:
+    """A JSON file of a run directory; missing, truncated or invalid is one line naming the file."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing; the run directory is incomplete ({what})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        where = f":{err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
+        raise UserError(f"{path}{where}: not valid JSON ({what}); the file is truncated or damaged") from None
+
+
 def load_model(directory: Path) -> MultiTaskModel:
-    """Reload :func:`save_model`'s directory."""
+    """Reload :func:`save_model`'s directory; a damaged file is one line naming it."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
     from models.errors import ModelError
     from models.registry import load_saved
 
@@ -207,9 +227,28 @@ def load_model(directory: Path) -> MultiTaskModel:
         backbone = load_saved(str(directory))
     except ModelError as err:
         raise UserError(str(err)) from None
-    meta = json.loads((directory / HEADS_FILE).read_text())
-    model = MultiTaskModel(backbone, {k: HeadSpec(**v) for k, v in meta["specs"].items()}, dropout=meta["dropout"])
-    model.heads.load_state_dict(torch.load(directory / HEADS_WEIGHTS, map_location="cpu", weights_only=True))
+    heads_file = directory / HEADS_FILE
+    meta = read_json(heads_file, "the heads' specs")
+    try:
+        specs = {k: HeadSpec(**v) for k, v in meta["specs"].items()}
+        model = MultiTaskModel(backbone, specs, dropout=float(meta["dropout"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise UserError(f"{heads_file}: not the heads' specs qabench wrote ({type(err).__name__}: {err}); the file is damaged") from None
+    weights_file = directory / HEADS_WEIGHTS
+    try:
+        if weights_file.is_file():
+            state = load_file(str(weights_file))
+        else:
+            weights_file = directory / LEGACY_HEADS_WEIGHTS
+            state = torch.load(weights_file, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise UserError(f"{directory / HEADS_WEIGHTS}: missing; the run directory is incomplete") from None
+    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise UserError(f"{weights_file}: cannot read the heads' weights ({type(err).__name__}); the file is truncated or damaged") from None
+    try:
+        model.heads.load_state_dict(state)
+    except RuntimeError as err:
+        raise UserError(f"{weights_file}: the heads' weights do not fit {HEADS_FILE} ({str(err).splitlines()[0][:160]})") from None
     return model
 
 
@@ -503,14 +542,16 @@ def eval_only(
     source = Path(path)
     if (source / MODEL_DIR / HEADS_FILE).is_file():
         run_dir, model = source, load_model(source / MODEL_DIR)
-        saved = json.loads((source / CONFIG_FILE).read_text())
-        training = json.loads((source / TRAIN_FILE).read_text()) if (source / TRAIN_FILE).is_file() else {}
+        saved = read_json(source / CONFIG_FILE, "the run's config")
+        training = read_json(source / TRAIN_FILE, "the training summary") if (source / TRAIN_FILE).is_file() else {}
         checkpoint_state = None
     else:
-        checkpoint = find_checkpoint(source)
-        checkpoint_state = load_checkpoint(checkpoint)
+        checkpoint = find_checkpoint(source, option="eval")
+        checkpoint_state = load_checkpoint(checkpoint, option="eval")
         saved, run_dir, model = checkpoint_state["config"], checkpoint.parent.parent, None
         training = {"steps": checkpoint_state["step"]}
+    if not isinstance(saved, dict):
+        raise UserError(f"{run_dir / CONFIG_FILE}: not a run config (a JSON {type(saved).__name__}); the file is damaged")
     full = config_module.from_dict(saved, origin=str(run_dir / CONFIG_FILE))
     config = _narrow(full, tasks, split, limit)
     if model is None:  # a bare checkpoint: rebuild its model (and local vocabulary) from its config, then load the weights

@@ -53,6 +53,15 @@ class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
 
 
+def diverged_value(loss: float, norm: float) -> str:
+    """Which value stopped being finite: the loss, or (with a finite loss) the gradient norm.
+
+    >>> diverged_value(float("nan"), float("nan")), diverged_value(2.5, float("inf"))
+    ('the loss was nan', 'the gradient norm was inf (loss 2.5)')
+    """
+    return f"the loss was {loss}" if not math.isfinite(loss) else f"the gradient norm was {norm} (loss {loss:.4g})"
+
+
 @dataclass(frozen=True)
 class TrainSet:
     """One task's training features (rows are windows)."""
@@ -198,25 +207,30 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
         raise
 
 
-def find_checkpoint(path: str | os.PathLike[str]) -> Path:
-    """The checkpoint file of ``--resume PATH``: a run directory, its checkpoints folder, or a file."""
+def find_checkpoint(path: str | os.PathLike[str], option: str = "--resume") -> Path:
+    """The checkpoint file of ``--resume PATH``: a run directory, its checkpoints folder, or a file.
+
+    ``option`` is what error messages name (``qabench eval`` passes ``eval``).
+    """
     path = Path(path)
     for candidate in (path, path / LAST_CHECKPOINT, path / "checkpoints" / LAST_CHECKPOINT):
         if candidate.is_file():
             return candidate
-    raise UserError(f"--resume {path}: no checkpoint there (looked for {path / 'checkpoints' / LAST_CHECKPOINT}); set output.checkpoint_every to write one")
+    if option == "--resume":
+        raise UserError(f"--resume {path}: no checkpoint there (looked for {path / 'checkpoints' / LAST_CHECKPOINT}); set output.checkpoint_every to write one")
+    raise UserError(f"{option} {path}: neither a finished run directory (no model/) nor a training checkpoint (no checkpoints/{LAST_CHECKPOINT})")
 
 
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint; anything unreadable or foreign is a one-line :class:`UserError`."""
+def load_checkpoint(path: Path, option: str = "--resume") -> dict[str, Any]:
+    """Read a checkpoint; anything unreadable or foreign is a one-line :class:`UserError` naming ``option`` and the file."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated, corrupt or not a torch file
-        raise UserError(f"--resume {path}: not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}); it may be truncated or corrupt") from None
+        raise UserError(f"{option} {path}: not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}); it may be truncated or corrupt") from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"--resume {path}: not a qabench training checkpoint")
+        raise UserError(f"{option} {path}: not a qabench training checkpoint")
     if state.get("version") != CHECKPOINT_VERSION:
-        raise UserError(f"--resume {path}: checkpoint version {state.get('version')} is not {CHECKPOINT_VERSION}; resume it with the qabench that wrote it")
+        raise UserError(f"{option} {path}: checkpoint version {state.get('version')} is not {CHECKPOINT_VERSION}; use the qabench that wrote it")
     return state
 
 
@@ -332,6 +346,7 @@ def train(
     # checked every CHECK_EVERY steps (and before every checkpoint and evaluation); on CPU, every step.
     check_every = 1 if device.type == "cpu" else CHECK_EVERY
     first_bad = torch.zeros((), dtype=torch.long, device=device)  # first step whose loss or gradients were not finite; 0: none
+    bad_values = torch.zeros(2, device=device)  # the loss and the gradient norm at that step
     tasks_since_check: dict[int, str] = {}
     while step < optim.steps:
         loss_sum = torch.zeros((), device=device)
@@ -350,6 +365,8 @@ def train(
                     p.grad = None
         norm = nn.utils.clip_grad_norm_(model.parameters(), optim.clip if optim.clip > 0 else float("inf"))
         finite = torch.isfinite(loss_sum) & torch.isfinite(norm)
+        newly_bad = ~finite & (first_bad == 0)
+        bad_values = torch.where(newly_bad, torch.stack([loss_sum / optim.accumulate, norm.float()]), bad_values)
         first_bad = torch.where(finite | (first_bad > 0), first_bad, torch.full_like(first_bad, step + 1))
         tasks_since_check[step + 1] = task
         next_step = step + 1
@@ -360,9 +377,7 @@ def train(
             loss_value = (loss_sum / optim.accumulate).item()
             if bad_step:
                 where = f"the last good checkpoint is {last_checkpoint}" if last_checkpoint else "no checkpoint was written (set output.checkpoint_every)"
-                raise TrainingDiverged(
-                    f"training diverged: loss is {loss_value} at step {bad_step} (task {tasks_since_check[bad_step]}); {where}; try a lower optim.lr"
-                )
+                raise TrainingDiverged(f"training diverged at step {bad_step} (task {tasks_since_check[bad_step]}): {diverged_value(*bad_values.tolist())}; {where}; try a lower optim.lr")
             tasks_since_check.clear()
             elapsed = time.perf_counter() - started
             bar.set_postfix(loss=f"{loss_value:.4f}", ex_s=f"{(examples - start_examples) / max(elapsed, 1e-9):.0f}", refresh=False)

@@ -23,7 +23,9 @@ checkpoint's ``model_type`` against the backbone, and never sets
 
 from __future__ import annotations
 
+import pickle
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -190,12 +192,21 @@ def _backbone_for(model_type: str) -> str | None:
     return next((name for name, types in ACCEPTED_MODEL_TYPES.items() if model_type in types), None)
 
 
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
+"""A checkpoint directory's tokenizer is one of these (transformers would otherwise build one of special tokens only)."""
+
+
 def _check_directory(name: str, directory: Path, allow_pickle: bool) -> None:
     """Fail early, in one line, on a directory that cannot hold a loadable checkpoint."""
     if not (directory / "config.json").is_file():
         hint = " (a qabench checkpoint: use load_saved)" if (directory / "qabench.json").is_file() else ""
         raise ModelError(f"{directory}: no config.json, so not a transformers checkpoint directory{hint}")
     files = [path.name for path in directory.iterdir() if path.is_file()]
+    if not any(file in TOKENIZER_FILES for file in files):
+        raise ModelError(
+            f"no tokenizer files in {directory}: expected one of {', '.join(TOKENIZER_FILES)} "
+            "(save the tokenizer beside the weights with tokenizer.save_pretrained); without them every word would be [UNK]"
+        )
     if any(file.endswith(".safetensors") or file.endswith(".safetensors.index.json") for file in files):
         return
     pickles = sorted(file for file in files if file.endswith(_PICKLE_SUFFIXES) or file.endswith(".bin.index.json"))
@@ -237,13 +248,17 @@ def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersB
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model, info = model_class.from_pretrained(
-            location,
-            use_safetensors=None if allow_pickle else True,
-            trust_remote_code=False,
-            output_loading_info=True,
-            **kwargs,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's and transformers' load warnings; qabench reports what matters itself
+            model, info = model_class.from_pretrained(
+                location,
+                use_safetensors=None if allow_pickle else True,
+                trust_remote_code=False,
+                output_loading_info=True,
+                **kwargs,
+            )
+    except pickle.UnpicklingError:  # allow_pickle: the .bin holds more than tensors; torch refused to run it
+        raise ModelError(f"{source}: the pickle weights hold objects other than tensors (code to run on loading); refused without running them") from None
     except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as err:
         hint = "; pass allow_pickle=True if you trust pickle weights" if "safetensors" in str(err) and not allow_pickle else ""
         raise ModelError(f"{source}: cannot load the {name} weights: {one_line(err)}{hint}") from err

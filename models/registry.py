@@ -293,14 +293,16 @@ def load_saved(directory: str) -> Backbone:
     try:
         record = json.loads(meta_file.read_text())
     except json.JSONDecodeError as err:
-        raise ModelError(f"{meta_file}:{err.lineno}: invalid JSON ({err.msg}); the checkpoint is damaged") from err
-    if record.get("format") != CHECKPOINT_FORMAT or record.get("format_version") != CHECKPOINT_VERSION:
+        raise ModelError(f"{meta_file}:{err.lineno}: invalid JSON ({err.msg}); the checkpoint is damaged") from None
+    except UnicodeDecodeError:
+        raise ModelError(f"{meta_file}: not UTF-8; the checkpoint is damaged") from None
+    if not isinstance(record, dict) or record.get("format") != CHECKPOINT_FORMAT or record.get("format_version") != CHECKPOINT_VERSION:
         raise ModelError(f"{meta_file}: not a {CHECKPOINT_FORMAT} v{CHECKPOINT_VERSION} checkpoint")
     spec = get_spec(str(record.get("name")))
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(root))
-    except (OSError, ValueError) as err:
-        raise ModelError(f"{directory}: cannot read the tokenizer files: {err}") from err
+    except Exception as err:  # noqa: BLE001 - the tokenizers library raises a bare Exception on a damaged tokenizer.json
+        raise ModelError(f"{directory}: cannot read the tokenizer files ({one_line(err)[:160]}); they are missing or damaged") from None
     try:
         config = spec.config_from_dict(dict(record["config"]))
     except (KeyError, TypeError) as err:

@@ -14,12 +14,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
+
+from models.errors import one_line
 
 SPECIAL_TOKENS: tuple[str, ...] = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 """Special tokens, in id order: [PAD] is 0 everywhere."""
@@ -142,7 +146,11 @@ def train_tokenizer(
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     target = root / texts_fingerprint(corpus, vocab_size, lowercase, spacing)
     if (target / "tokenizer.json").is_file():
-        return wrap_tokenizer(Tokenizer.from_file(str(target / "tokenizer.json")))
+        try:
+            return wrap_tokenizer(Tokenizer.from_file(str(target / "tokenizer.json")))
+        except Exception as err:  # noqa: BLE001 - tokenizers raises a bare Exception on a truncated or damaged file
+            print(f"warning: damaged tokenizer cache {target} ({one_line(err)[:120]}); deleted and rebuilt", file=sys.stderr)
+            shutil.rmtree(target, ignore_errors=True)
     tokenizer = _train(corpus, vocab_size, lowercase, spacing)
     root.mkdir(parents=True, exist_ok=True)
     # Write into a private folder and rename it, so a concurrent run never sees half a tokenizer.

@@ -1,0 +1,181 @@
+"""Reliability sweep, damaged files (issue 13, items 5, 7 and 8).
+
+A run directory whose files are truncated or replaced, a pretrained directory
+without a tokenizer, hostile pickle weights: each is one line naming the file,
+exit status 2, and nothing written. A damaged cache entry is a warning, and
+the run goes on with the entry rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from bad_input import Case, check
+from click.testing import CliRunner
+
+from harness.cli import main
+from harness.config import QUICKSTART
+
+TRAIN = ("--set", "optim.steps=2", "--set", "optim.batch_size=4", "-q", "--set", "tasks=[{name: sst2, limit: 8, eval_limit: 4}]",
+         "--set", "output.leaderboard=false", "--set", "output.checkpoint_every=2")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny trained run directory (model/ and checkpoints/), copied by each case before it damages a file."""
+    root = tmp_path_factory.mktemp("trained")
+    old = os.environ.get("QABENCH_CACHE")
+    os.environ["QABENCH_CACHE"] = str(root / "cache")
+    try:
+        result = CliRunner().invoke(main, ["train", str(QUICKSTART), *TRAIN, "--set", f"output.dir={root / 'runs'}"])
+    finally:
+        if old is None:
+            os.environ.pop("QABENCH_CACHE", None)
+        else:
+            os.environ["QABENCH_CACHE"] = old
+    assert result.exit_code == 0, result.output
+    return Path(result.output.split("run: ")[1].split()[0])
+
+
+class Evil:
+    """A pickle that would run a command when loaded."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.system, ("touch PWNED",))
+
+
+def damaged(rel: str, damage: Callable[[Path], None], target: str = "run") -> Callable[[Path], list[str]]:
+    """Setup: copy the trained run to ./run, damage ``run/REL``, then ``qabench eval run`` (or ``TARGET``)."""
+
+    def setup(root: Path) -> list[str]:
+        shutil.copytree(TRAINED[0], root / "run")
+        damage(root / "run" / rel)
+        return ["eval", target]
+
+    return setup
+
+
+TRAINED: list[Path] = []
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+
+
+def garbage(path: Path) -> None:
+    path.write_bytes(b"\x00\x01 not what this file should hold")
+
+
+def write(text: str) -> Callable[[Path], None]:
+    return lambda path: path.write_text(text, encoding="utf-8")
+
+
+def remove(path: Path) -> None:
+    path.unlink()
+
+
+def legacy_pickle_heads(path: Path) -> None:
+    path.unlink()
+    with open(path.parent / "heads.pt", "wb") as fh:
+        pickle.dump(Evil(), fh)
+
+
+CASES = [
+    Case("heads-weights-truncated", damaged("model/heads.safetensors", truncate), ("run/model/heads.safetensors", "truncated or damaged")),
+    Case("heads-weights-garbage", damaged("model/heads.safetensors", garbage), ("run/model/heads.safetensors",)),
+    Case("heads-weights-missing", damaged("model/heads.safetensors", remove), ("run/model/heads.safetensors", "missing")),
+    Case("heads-weights-hostile-legacy-pickle", damaged("model/heads.safetensors", legacy_pickle_heads), ("run/model/heads.pt", "cannot read")),
+    Case("heads-json-truncated", damaged("model/heads.json", truncate), ("run/model/heads.json", "not valid JSON")),
+    Case("heads-json-not-specs", damaged("model/heads.json", write('{"specs": [1, 2]}')), ("run/model/heads.json", "not the heads' specs")),
+    Case("heads-json-wrong-head", damaged("model/heads.json", write('{"specs": {"sst2": {"kind": "nope"}}, "dropout": 0.1}')),
+         ("run/model/heads.json",)),
+    Case("config-json-truncated", damaged("config.json", truncate), ("run/config.json", "not valid JSON")),
+    Case("config-json-a-list", damaged("config.json", write("[1, 2]")), ("run/config.json", "not a run config")),
+    Case("config-json-unknown-key", damaged("config.json", write('{"tasks": ["sst2"], "optim": {"stpes": 1}}')), ("run/config.json", "unknown key 'optim.stpes'")),
+    Case("backbone-meta-truncated", damaged("model/qabench.json", truncate), ("run/model/qabench.json", "invalid JSON")),
+    Case("backbone-weights-truncated", damaged("model/model.safetensors", truncate), ("run/model/model.safetensors", "damaged")),
+    Case("tokenizer-truncated", damaged("model/tokenizer.json", truncate), ("run/model", "tokenizer files")),
+    Case("checkpoint-truncated-eval", damaged("checkpoints/last.pt", truncate, target="run/checkpoints/last.pt"),
+         ("eval run/checkpoints/last.pt", "not a readable checkpoint")),
+    Case("eval-not-a-run", lambda root: (root / "empty").mkdir() or ["eval", "empty"], ("eval empty", "neither a finished run directory")),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_a_damaged_run_directory_is_named_in_one_line(case: Case, trained: Path, tmp_path: Path) -> None:
+    TRAINED[:] = [trained]
+    message = check(case, tmp_path)
+    assert "--resume" not in message  # eval has no --resume option
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_eval_of_the_undamaged_copy_works(trained: Path, tmp_path: Path) -> None:
+    shutil.copytree(trained, tmp_path / "run")
+    assert not list((tmp_path / "run").rglob("*.pt")) or list((tmp_path / "run").rglob("*.pt")) == [tmp_path / "run/checkpoints/last.pt"]
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+
+
+def _tiny_bert_dir(path: Path, tokenizer: bool) -> Path:
+    from transformers import BertConfig, BertModel
+
+    model = BertModel(BertConfig(vocab_size=40, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64))
+    model.save_pretrained(str(path))
+    if tokenizer:
+        (path / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "good", "film"]) + "\n")
+    return path
+
+
+def pretrained(setup_dir: Callable[[Path], None], *extra: str) -> Callable[[Path], list[str]]:
+    def setup(root: Path) -> list[str]:
+        setup_dir(root / "pt")
+        (root / "run.yaml").write_text(f"seed: 0\nmodel:\n  pretrained: {root / 'pt'}\n" + "".join(f"  {e}\n" for e in extra)
+                                       + f"data_dir: {QUICKSTART.parent / 'data'}\ntasks: [{{name: sst2, limit: 4, eval_limit: 4}}]\n")
+        return ["run", "run.yaml", "--set", "optim.steps=1", "--set", f"output.dir={root / 'runs'}"]
+
+    return setup
+
+
+def _hostile_bin(path: Path) -> None:
+    _tiny_bert_dir(path, tokenizer=True)
+    (path / "model.safetensors").unlink()
+    with open(path / "pytorch_model.bin", "wb") as fh:
+        pickle.dump(Evil(), fh)
+
+
+PRETRAINED_CASES = [
+    Case("pretrained-without-tokenizer", pretrained(lambda p: _tiny_bert_dir(p, tokenizer=False)), ("run.yaml:2", "no tokenizer files in", "/pt")),
+    Case("pretrained-hostile-bin-allow-pickle", pretrained(_hostile_bin, "allow_pickle: true"), ("run.yaml:2", "pickle weights hold objects other than tensors")),
+    Case("pretrained-pickle-refused", pretrained(_hostile_bin), ("run.yaml:2", "only pickle weights")),
+    Case("pretrained-missing-dir", pretrained(lambda p: None), ("run.yaml:2", "no such directory")),
+]
+
+
+@pytest.mark.parametrize("case", PRETRAINED_CASES, ids=[c.id for c in PRETRAINED_CASES])
+def test_a_bad_pretrained_directory_is_refused_in_one_line(case: Case, tmp_path: Path) -> None:
+    check(case, tmp_path)
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_damaged_cache_entries_are_rebuilt_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("QABENCH_CACHE", str(cache))
+    args = ["train", str(QUICKSTART), *TRAIN, "--set", f"output.dir={tmp_path / 'runs'}", "--set", "output.checkpoint_every=0"]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    features = sorted((cache / "features").glob("*.arrow"))
+    tokenizers = sorted(cache.rglob("tokenizer.json"))
+    assert features and tokenizers
+    for path in (*features, *tokenizers):
+        truncate(path)
+    second = CliRunner().invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert "warning: damaged tokenizer cache" in second.stderr
+    assert "warning: damaged features cache" in second.stderr
+    third = CliRunner().invoke(main, args)  # rebuilt: no warning now
+    assert third.exit_code == 0 and "warning" not in third.stderr
