@@ -139,6 +139,8 @@ class OutputConfig:
     leaderboard: bool = True  # add the record to the leaderboard database when the run finishes
     db: str | None = None  # database path or URL, e.g. postgresql+psycopg://user@host/db (default: $QABENCH_DB or the leaderboard's default)
     progress: bool = True  # show a progress bar
+    curves_every: int = 0  # write each task's mean training loss to curves.jsonl every N steps (0: about 100 points per run)
+    tensorboard: bool = False  # also write the curves as TensorBoard event files under <run_dir>/tensorboard/
 
 
 @dataclass(frozen=True)
@@ -455,6 +457,7 @@ def validate(config: RunConfig) -> None:
         (("eval", "every"), config.eval.every >= 0, "must be >= 0"),
         (("eval", "patience"), config.eval.patience >= 0, "must be >= 0"),
         (("output", "checkpoint_every"), config.output.checkpoint_every >= 0, "must be >= 0"),
+        (("output", "curves_every"), config.output.curves_every >= 0, "must be >= 0"),
         (("threads",), config.threads is None or config.threads >= 1, "must be >= 1 (or left out for torch's default)"),
     ]
     for path, ok, message in checks:

@@ -35,6 +35,7 @@ import torch
 from harness import config as config_module
 from harness.adapters import adapter_for, head_specs
 from harness.config import RunConfig, TaskConfig
+from harness.curves import CurveLog, curve_every
 from harness.errors import UserError
 from harness.evaluate import EvalSet, EvalSettings, TaskResult, deca_score, evaluate_tasks
 from harness.features import FeatureConfig, build_features, default_cache_dir
@@ -367,20 +368,30 @@ def train_run(prep: Prepared, run_dir: Path, resume: Path | None = None) -> Trai
         write_json_atomic(run_dir / CONFIG_FILE, config.to_dict())
     periodic = _limited(prep.eval_sets, config.eval.limit)
 
-    def validation_score(model: MultiTaskModel) -> float:
-        return deca_score(evaluate_tasks(model, periodic, eval_settings(config, prep.device, prep.pad_id)))
+    curves = CurveLog(run_dir, curve_every(config.output.curves_every, config.optim.steps), config.output.tensorboard) if rank == 0 else None
 
-    result = train(
-        prep.model,
-        prep.train_sets,
-        config,
-        prep.device,
-        prep.pad_id,
-        checkpoint_dir=run_dir / "checkpoints",
-        evaluate=validation_score if config.eval.every else None,
-        resume=resume,
-        progress=config.output.progress,
-    )
+    def validation_score(model: MultiTaskModel) -> float:
+        results = evaluate_tasks(model, periodic, eval_settings(config, prep.device, prep.pad_id))
+        if curves is not None:
+            curves.add_eval(results)
+        return deca_score(results)
+
+    try:
+        result = train(
+            prep.model,
+            prep.train_sets,
+            config,
+            prep.device,
+            prep.pad_id,
+            checkpoint_dir=run_dir / "checkpoints",
+            evaluate=validation_score if config.eval.every else None,
+            resume=resume,
+            progress=config.output.progress,
+            curves=curves,
+        )
+    finally:
+        if curves is not None:
+            curves.close()
     if rank == 0:
         save_model(prep.model, run_dir / MODEL_DIR)
         summary = dataclasses.asdict(result) | {"mixture": config.mixture.strategy, "seed": config.seed, "tasks": [s.name for s in prep.train_sets]}

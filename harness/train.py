@@ -36,6 +36,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from harness.adapters import AnswerAdapter
 from harness.config import OptimConfig, RunConfig
+from harness.curves import CurveLog
 from harness.errors import UserError
 from harness.mixtures import Mixture
 from models.heads import MultiTaskModel
@@ -285,6 +286,7 @@ def train(
     evaluate: Callable[[MultiTaskModel], float] | None = None,
     resume: Path | None = None,
     progress: bool = True,
+    curves: CurveLog | None = None,
 ) -> TrainResult:
     """Train ``model`` on the mixture of ``train_sets`` for ``config.optim.steps`` optimizer steps.
 
@@ -292,6 +294,7 @@ def train(
     with ``config.eval.patience`` training stops after that many evaluations
     without improvement, and the best weights are restored at the end.
     ``resume`` names a checkpoint written by an earlier, interrupted call.
+    ``curves`` (main process only) receives every micro-batch's loss by task.
     """
     optim = config.optim
     rank, world_size = _distributed()
@@ -358,6 +361,8 @@ def train(
                 out = net(task, batch)
             (out.loss / optim.accumulate).backward()
             loss_sum += out.loss.detach().float()
+            if curves is not None:
+                curves.add_loss(task, out.loss)
             examples += len(rows)
         if groups:  # gradual unfreezing: lower groups keep their weights until their turn
             for group in groups[: len(groups) - unfrozen_groups(step, len(groups), unfreeze_every)]:
@@ -386,6 +391,8 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         step += 1
         bar.update(1)
+        if curves is not None:
+            curves.step_done(step)
 
         if evaluate is not None and config.eval.every and step % config.eval.every == 0:
             score = evaluate(model)

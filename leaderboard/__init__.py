@@ -12,6 +12,7 @@ and nothing else, and never imports torch, ``models`` or ``harness``.
 - :mod:`leaderboard.table`: the per-run / per-group table behind ``show`` and the exports.
 - :mod:`leaderboard.compare`: two runs, task by task, on the same examples.
 - :mod:`leaderboard.export`: Markdown, CSV, LaTeX and self-contained HTML reports.
+- :mod:`leaderboard.web`: the read-only web leaderboard (``qabench leaderboard serve``).
 
 See leaderboard/README.md for the commands.
 """

@@ -5,7 +5,8 @@ first, then one column per task (headline metric with its 95% interval), the
 best score of each column in bold. CSV keeps every number in its own column
 for spreadsheets. HTML holds the table and three matplotlib plots embedded as
 base64 PNG (no network needed to view it): per-task scores with interval
-whiskers, decaScore against parameters, and decaScore against training time.
+whiskers, decaScore against parameters, decaScore against training time, and
+(when runs recorded them) training loss and dev score per task against steps.
 Every string that comes from a record is escaped for its format.
 
 >>> # with connection(db) as conn: text = export(load_board(conn), "md")
@@ -19,8 +20,9 @@ import html
 import io
 import re
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Mapping, Sequence
 
+from leaderboard.curves import CurvePoint, series
 from leaderboard.errors import LeaderboardError
 from leaderboard.table import Board, cell_texts
 
@@ -29,14 +31,14 @@ FORMATS = ("md", "csv", "latex", "html")
 BAR_CHART_RUNS = 8
 
 
-def export(board: Board, fmt: str, title: str = "qabench leaderboard") -> str:
-    """The board rendered as ``fmt`` (one of :data:`FORMATS`)."""
-    writers: dict[str, Callable[[Board, str], str]] = {"md": to_markdown, "csv": to_csv, "latex": to_latex, "html": to_html}
-    if fmt not in writers:
+def export(board: Board, fmt: str, title: str = "qabench leaderboard", curves: Mapping[str, Sequence[CurvePoint]] | None = None) -> str:
+    """The board rendered as ``fmt`` (one of :data:`FORMATS`); ``curves`` (run id -> points) adds training-curve plots to HTML."""
+    writers: dict[str, Callable[[Board, str], str]] = {"md": to_markdown, "csv": to_csv, "latex": to_latex}
+    if fmt not in (*writers, "html"):
         raise LeaderboardError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if len(board) == 0:
         raise LeaderboardError("the leaderboard has no runs to export; add some with `qabench leaderboard add`")
-    return writers[fmt](board, title)
+    return to_html(board, title, curves) if fmt == "html" else writers[fmt](board, title)
 
 
 def _best_rows(board: Board) -> dict[int, set[int]]:
@@ -247,7 +249,9 @@ def _bar_chart(board: Board) -> Callable[[object], None]:
 
     top = min(BAR_CHART_RUNS, len(board))
     labels = _labels(board)[:top]
-    tasks = board.task_names
+    drawn = board.score.iloc[:top]
+    columns = [c for c in board.tasks if drawn[c.task].notna().any()]  # a task no drawn row has is not a column of zeros
+    tasks = [c.task for c in columns]
 
     def draw(fig: object) -> None:
         ax = fig.subplots()  # type: ignore[attr-defined]
@@ -262,13 +266,16 @@ def _bar_chart(board: Board) -> Callable[[object], None]:
                                  board.high.iloc[i][tasks].to_numpy(dtype=float) - scores])
             ax.bar(x + (i - (top - 1) / 2) * width, np.nan_to_num(scores), width, yerr=np.nan_to_num(err),
                    capsize=2, label=labels[i], error_kw={"elinewidth": 0.8})
-        ax.set_xticks(x, [_plain(c.title) for c in board.tasks], rotation=30, ha="right")
+        ax.set_xticks(x, [_plain(c.title) for c in columns], rotation=30, ha="right", rotation_mode="anchor")
         ax.set_ylabel("score (0-100)")
         ax.set_title("Per-task headline score" + (" (mean ± std)" if board.grouped else " with 95% bootstrap intervals"))
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         ax.grid(axis="y", alpha=0.3)
 
     return draw
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
 def _scatter(board: Board, column: str, xlabel: str) -> Callable[[object], None]:
@@ -282,13 +289,24 @@ def _scatter(board: Board, column: str, xlabel: str) -> Callable[[object], None]
         y = board.rows["decaScore"].to_numpy(dtype=float)
         ok = np.isfinite(x) & np.isfinite(y) & (x > 0)
         if board.grouped:
-            yerr = np.nan_to_num(board.rows["decaScore_std"].to_numpy(dtype=float))[ok]
+            std = np.nan_to_num(board.rows["decaScore_std"].to_numpy(dtype=float))[ok]
+            yerr = np.vstack([std, std])
         else:
             yerr = np.nan_to_num(np.vstack([y - board.rows["decaScore_low"].to_numpy(dtype=float),
                                             board.rows["decaScore_high"].to_numpy(dtype=float) - y]))[:, ok]
-        ax.errorbar(x[ok], y[ok], yerr=yerr, fmt="o", capsize=2, markersize=4, elinewidth=0.8)
-        for i in np.flatnonzero(ok)[:BAR_CHART_RUNS]:
-            ax.annotate(labels[i], (x[i], y[i]), fontsize=7, xytext=(4, 4), textcoords="offset points")
+        # The best rows get their own marker and a legend entry outside the axes; text next to
+        # points overlapped whenever two runs had similar sizes and scores.
+        named = np.flatnonzero(ok)[:BAR_CHART_RUNS]
+        rest = np.flatnonzero(ok)[BAR_CHART_RUNS:]
+        for j, i in enumerate(named):
+            err = yerr[..., j : j + 1]
+            ax.errorbar(x[i : i + 1], y[i : i + 1], yerr=err, fmt=_MARKERS[j % len(_MARKERS)], capsize=2, markersize=5,
+                        elinewidth=0.8, label=labels[i])
+        if len(rest):
+            ax.errorbar(x[rest], y[rest], yerr=yerr[..., len(named):], fmt="o", color="0.6", capsize=2, markersize=3, elinewidth=0.6,
+                        label=f"{len(rest)} more")
+        if len(named):
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
         if ok.any():
             ax.set_xscale("log")
         else:
@@ -301,8 +319,56 @@ def _scatter(board: Board, column: str, xlabel: str) -> Callable[[object], None]
     return draw
 
 
-def to_html(board: Board, title: str = "qabench leaderboard") -> str:
-    """One self-contained HTML page: the table and three plots as base64 PNG."""
+def curve_runs(board: Board) -> list[str]:
+    """Run ids whose training curves the HTML export plots: the top rows of a per-run board."""
+    return [] if board.grouped else [str(r) for r in board.rows["run_id"].iloc[:BAR_CHART_RUNS]]
+
+
+def _curve_grid(board: Board, curves: Mapping[str, Sequence[CurvePoint]], kind: str) -> tuple[Callable[[object], None], int] | None:
+    """Small multiples, one panel per task that has points of ``kind``, one line per run; None when no run has any."""
+    if board.grouped or not any(curves.values()):
+        return None
+    labels = dict(zip(board.rows["run_id"].astype(str), _labels(board)))
+    headline = {c.task: c.headline for c in board.tasks}
+    per_task: dict[str, list[tuple[str, list[tuple[int, float]]]]] = {}
+    for run_id, points in curves.items():
+        for name, values in series(points, kind).items():
+            task, _, metric = name.partition(" ")
+            if kind == "eval" and metric != headline.get(task, metric):
+                continue  # the dev curve of a task is its headline metric
+            per_task.setdefault(task, []).append((labels.get(run_id, _plain(run_id)), values))
+    tasks = [t for t in [*board.task_names, *sorted(per_task)] if t in per_task]
+    tasks = list(dict.fromkeys(tasks))  # empty tasks are already gone: only tasks with points are keys
+    if not tasks:
+        return None
+    cols = min(3, len(tasks))
+    rows = -(-len(tasks) // cols)
+
+    def draw(fig: object) -> None:
+        axes = fig.subplots(rows, cols, squeeze=False)  # type: ignore[attr-defined]
+        for k, ax in enumerate(axes.flat):
+            if k >= len(tasks):
+                ax.set_visible(False)
+                continue
+            for label, values in per_task[tasks[k]]:
+                steps, ys = zip(*values)
+                ax.plot(steps, ys, marker="o" if len(values) < 3 else None, markersize=3, linewidth=1.2, label=label)
+            ax.set_title(_plain(tasks[k] + (f" ({headline[tasks[k]]})" if kind == "eval" and tasks[k] in headline else "")), fontsize=9)
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+        handles, names = axes.flat[0].get_legend_handles_labels()
+        seen = dict(zip(names, handles))
+        for ax in axes.flat[1 : len(tasks)]:
+            for h, n in zip(*ax.get_legend_handles_labels()):
+                seen.setdefault(n, h)
+        fig.legend(list(seen.values()), list(seen), fontsize=7, loc="outside right upper")  # type: ignore[attr-defined]
+        fig.supylabel("training loss (smoothed)" if kind == "loss" else "dev score")  # type: ignore[attr-defined]
+
+    return draw, rows
+
+
+def to_html(board: Board, title: str = "qabench leaderboard", curves: Mapping[str, Sequence[CurvePoint]] | None = None) -> str:
+    """One self-contained HTML page: the table and its plots as base64 PNG (training curves when ``curves`` has points)."""
     header, body = cell_texts(board)
     best = _best_rows(board)
     numeric_from = header.index("decaScore")
@@ -326,6 +392,12 @@ def to_html(board: Board, title: str = "qabench leaderboard") -> str:
         (_figure_png(_scatter(board, "parameters", "Parameters"), (5.5, 4.0)), "decaScore against parameter count."),
         (_figure_png(_scatter(board, "train_seconds", "Training time (s)"), (5.5, 4.0)), "decaScore against training time."),
     ]
+    for kind, caption in (("loss", "Training loss per task against steps (smoothed), top rows."),
+                          ("eval", "Dev score (headline metric) per task against steps, periodic evaluations of the top rows.")):
+        grid = _curve_grid(board, curves or {}, kind)
+        if grid is not None:
+            draw, rows_ = grid
+            figures.append((_figure_png(draw, (11.0, 2.8 * rows_ + 0.6)), caption))
     figure_html = "\n".join(
         f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{png}"><figcaption>{esc(caption)}</figcaption></figure>'
         for png, caption in figures

@@ -189,3 +189,45 @@ def test_latex_table_compiles(hostile_db: Path, tmp_path: Path) -> None:
     doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\usepackage[T1]{fontenc}\\begin{document}\n" + table + "\\end{document}\n")
     done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path, capture_output=True, timeout=120)
     assert done.returncode == 0, done.stdout.decode(errors="replace")[-2000:]
+
+
+def test_html_plots_training_curves_of_the_top_runs(tmp_path: Path) -> None:
+    import json
+
+    db = tmp_path / "lb.db"
+    a = write_run(tmp_path, "run-a", [accuracy_task("sst2", [100, 0]), accuracy_task("cola", [100])])
+    b = write_run(tmp_path, "run-b", [accuracy_task("sst2", [0, 0]), accuracy_task("cola", [0])])
+    lines = [{"step": s, "kind": "loss", "task": "sst2", "metric": "loss", "value": 1 / s} for s in (10, 20, 30)]
+    lines += [{"step": 30, "kind": "eval", "task": "sst2", "metric": "accuracy", "value": 50.0}]
+    (a.parent / "curves.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", str(a), str(b)]).exit_code == 0
+    page = export(db, "--format", "html")
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 5
+    assert "Training loss per task against steps" in page and "Dev score (headline metric) per task" in page
+    assert "Training loss" not in export(db, "--format", "html", "--group-by", "model")  # groups have no single curve
+
+
+def test_the_bar_chart_leaves_out_tasks_no_drawn_row_has_and_the_scatter_labels_in_a_legend(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from leaderboard import export as exporter
+    from leaderboard.store import add_records, connection
+    from leaderboard.table import load_board
+
+    db = tmp_path / "lb.db"
+    runs = [write_run(tmp_path, f"run-{i}", [accuracy_task("sst2", [100] * (10 - i) + [0] * i)]) for i in range(exporter.BAR_CHART_RUNS)]
+    runs.append(write_run(tmp_path, "run-last", [accuracy_task("sst2", [0] * 10), accuracy_task("cola", [100])]))
+    add_records(db, runs, n_boot=50)
+    with connection(db) as conn:
+        board = load_board(conn, sort="sst2")
+    fig = Figure()
+    exporter._bar_chart(board)(fig)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["sst2 (accuracy)"]  # cola: only a row beyond the top
+    fig = Figure()
+    exporter._scatter(board, "parameters", "Parameters")(fig)
+    ax = fig.axes[0]
+    assert not ax.texts  # no labels beside points, where close points made them overlap
+    assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "1 more"

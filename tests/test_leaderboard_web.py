@@ -26,7 +26,8 @@ EVIL = '<script>alert("x")</script>'
 def _curves(run_dir: Path, task: str) -> None:
     lines = [{"step": s, "kind": "loss", "task": task, "metric": "loss", "value": 2.0 / s} for s in range(10, 110, 10)]
     lines += [{"step": s, "kind": "eval", "task": task, "metric": "accuracy", "value": 40.0 + s / 5} for s in (50, 100)]
-    (run_dir / "curves.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with open(run_dir / "curves.jsonl", "a", encoding="utf-8") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
 
 
 def write_runs(root: Path) -> list[Path]:
@@ -86,6 +87,7 @@ def test_the_run_page_shows_config_lineage_scores_curves_and_predictions(client:
     page = client.get("/run/bert-0").text
     assert '<h1 id="run-id">bert-0</h1>' in page and "75.0 [" in page
     assert page.count("<svg") == 2 and "Training loss per task" in page and "Dev score per task" in page
+    assert "<title>rte&lt;script&gt;" in page and "<title>sst2 accuracy</title>" in page  # both tasks' curves, names escaped
     assert "120 of 120 examples" in page and "page 1 of 3" in page
     evil = client.get("/run/gpt-0").text
     assert "pretrain objective" in evil and "This run recorded no training curves." in evil

@@ -169,3 +169,24 @@ def test_eval_a_bare_checkpoint_rebuilds_its_model_and_matches_the_run(tmp_path:
     again = json.loads(Path(result.output.split("record: ")[1].split()[0]).read_text())
     squad = next(t for t in record["tasks"] if t["name"] == "squad")
     assert again["tasks"][0]["metrics"] == squad["metrics"]
+
+
+def test_a_run_records_training_curves_that_the_leaderboard_stores(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="output.tensorboard needs the tensorboard package")
+    db = tmp_path / "lb.db"
+    _, record = run_quickstart(tmp_path, *SMALL, "--set", "output.curves_every=2", "--set", "eval.every=3",
+                               "--set", "output.tensorboard=true", "--set", f"output.db={db}")
+    run_dir = Path(record["config"]["output"]["dir"]) / record["run_id"]
+    points = [json.loads(line) for line in (run_dir / "curves.jsonl").read_text().splitlines()]
+    loss = {(p["step"], p["task"]) for p in points if p["kind"] == "loss"}
+    assert {step for step, _ in loss} == {2, 4, 6} and {task for _, task in loss} <= {"sst2", "squad", "conll2003"}
+    evals = {(p["step"], p["task"], p["metric"]) for p in points if p["kind"] == "eval"}
+    assert {(3, "sst2", "accuracy"), (6, "sst2", "accuracy"), (6, "squad", "nf1")} <= evals
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+    from leaderboard.store import connection, stored_curves
+
+    with connection(db) as conn:
+        stored = stored_curves(conn, record["run_id"])
+    assert {(p.step, p.task) for p in stored if p.kind == "loss"} == loss
+    assert {(p.step, p.task, p.metric) for p in stored if p.kind == "eval"} == evals

@@ -158,13 +158,15 @@ def _fmt_p(p: float, resamples: int) -> str:
 @click.pass_context
 def export(ctx: click.Context, fmt: str, output: str | None, tasks: tuple[str, ...], group_by: str | None, sort: str | None, title: str) -> None:
     """Write the leaderboard as Markdown, CSV, LaTeX or a self-contained HTML page with plots."""
+    from leaderboard.export import curve_runs
     from leaderboard.export import export as render
-    from leaderboard.store import connection
+    from leaderboard.store import connection, stored_curves
     from leaderboard.table import load_board
 
     with connection(_db(ctx)) as conn:
         board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
-    text = render(board, fmt, title=title)
+        curves = {run_id: stored_curves(conn, run_id) for run_id in curve_runs(board)} if fmt == "html" else None
+    text = render(board, fmt, title=title, curves=curves)
     if output is None:
         click.echo(text, nl=False)
         return
