@@ -168,11 +168,13 @@ def create_store_engine(url: URL, read_only: bool = False) -> Engine:
 
 
 def _is_retryable(err: exc.DBAPIError) -> bool:
-    """SQLite busy/locked, or a PostgreSQL serialization failure or deadlock: try the transaction again."""
+    """SQLite busy/locked (or its WAL "locking protocol" error under heavy contention), or a PostgreSQL
+    serialization failure or deadlock: try the transaction again."""
     if getattr(err.orig, "sqlstate", None) in ("40001", "40P01"):
         return True
     text_ = str(err.orig).lower()
-    return isinstance(err, exc.OperationalError) and ("database is locked" in text_ or "database table is locked" in text_ or "busy" in text_)
+    transient = ("database is locked", "database table is locked", "busy", "locking protocol")
+    return isinstance(err, exc.OperationalError) and any(t in text_ for t in transient)
 
 
 def _retrying(action: Callable[[], T]) -> T:

@@ -58,16 +58,24 @@ class TaskSet:
         return ",".join(self.tasks)
 
 
-def task_sets(conn: Connection) -> list[TaskSet]:
-    """Every task set in the store, the most common first."""
+def _task_set_of_each_run(conn: Connection) -> dict[str, tuple[str, ...]]:
+    """Run id -> the tasks it was evaluated on, in record order (one pass over ``task_results``)."""
     by_run: dict[str, list[tuple[int, str]]] = {}
     for run_id, position, task in conn.execute(select(task_results.c.run_id, task_results.c.position, task_results.c.task)):
         by_run.setdefault(run_id, []).append((position, task))
+    return {run_id: tuple(t for _, t in sorted(tasks)) for run_id, tasks in by_run.items()}
+
+
+def _count_sets(of_run: dict[str, tuple[str, ...]]) -> list[TaskSet]:
     counts: dict[tuple[str, ...], int] = {}
-    for tasks in by_run.values():
-        key = tuple(t for _, t in sorted(tasks))
+    for key in of_run.values():
         counts[key] = counts.get(key, 0) + 1
     return [TaskSet(k, n) for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def task_sets(conn: Connection) -> list[TaskSet]:
+    """Every task set in the store, the most common first."""
+    return _count_sets(_task_set_of_each_run(conn))
 
 
 @dataclass(frozen=True)
@@ -83,7 +91,8 @@ class Ranked:
 
 def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str], sort: str | None) -> Ranked:
     """The table behind ``/``: the runs of one task set (default: the most common), filtered by exact label, sorted."""
-    sets = task_sets(conn)
+    of_run = _task_set_of_each_run(conn)
+    sets = _count_sets(of_run)
     chosen = next((s for s in sets if s.key == task_key), None) if task_key else (sets[0] if sets else None)
     if task_key and chosen is None:
         raise NotFound(f"no run was evaluated on exactly the tasks {task_key!r}")
@@ -91,7 +100,7 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
         return Ranked(load_board(conn), None, (), {}, [])
     board = load_board(conn, tasks=list(chosen.tasks), sort=sort)
     frame = board.rows
-    members = set(runs_with_task_set(conn, chosen.tasks))
+    members = {run_id for run_id, key in of_run.items() if key == chosen.tasks}
     keep = frame["run_id"].isin(members)
     options = {col: sorted({str(v) for v in frame.loc[keep, col].fillna("none")}) for col in FILTERS}
     for col, value in filters.items():
