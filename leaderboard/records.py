@@ -15,6 +15,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -137,8 +138,48 @@ def load_run(path: str | os.PathLike[str]) -> LoadedRun:
         hint = " (the file looks truncated)" if err.pos >= len(raw_bytes.rstrip()) else ""
         raise LeaderboardError(f"{record_path} line {err.lineno}: not valid JSON: {err.msg}{hint}") from None
     record = parse_record(data, str(record_path))
-    predictions = read_predictions(record_path.parent / str(data["predictions"]), record)
+    predictions = read_predictions(predictions_path(record_path, str(data["predictions"])), record)
+    check_headlines(record, predictions, str(record_path))
     return LoadedRun(record_path, record, predictions, hashlib.sha256(raw_bytes).hexdigest())
+
+
+def predictions_path(record_path: Path, named: str) -> Path:
+    """The record's ``predictions`` file, which must lie inside the record's own directory (no ``..``, no absolute path)."""
+    base = record_path.parent.resolve()
+    path = (base / named).resolve()
+    if not path.is_relative_to(base):
+        raise LeaderboardError(f"{record_path}: 'predictions' {named!r} leaves the record's directory {base}; it must name a file beside record.json")
+    return path
+
+
+#: Two numbers that should be equal (a sum or a mean written by qabench) may differ by float rounding only.
+TOLERANCE = 1e-6
+
+
+def agrees(stated: float, computed: float) -> bool:
+    """True when ``stated`` equals ``computed`` up to float rounding.
+
+    >>> agrees(160.82, 80.41 + 80.41), agrees(9999.0, 160.8)
+    (True, False)
+    """
+    return math.isclose(stated, computed, rel_tol=TOLERANCE, abs_tol=TOLERANCE)
+
+
+def check_headlines(record: RunRecord, predictions: Mapping[str, tuple[Prediction, ...]], where: str) -> None:
+    """Each task's headline score must be the mean of its stored per-example scores, where every row has one.
+
+    Corpus metrics (BLEU, MCC, ...) carry no per-example scores; their
+    headline is not recomputed here.
+    """
+    for task in record.tasks:
+        rows = predictions.get(task.name, ())
+        if rows and all(task.headline in p.scores for p in rows):
+            mean = math.fsum(p.scores[task.headline] for p in rows) / len(rows)
+            if not agrees(task.score, mean):
+                raise LeaderboardError(
+                    f"{where}: task {task.name!r} states {task.headline} {task.score!r}, but its {len(rows)} stored "
+                    f"per-example scores average {mean:.6g}; the record was altered or is inconsistent"
+                )
 
 
 def parse_record(data: Any, where: str = "record") -> RunRecord:
@@ -171,7 +212,7 @@ def parse_record(data: Any, where: str = "record") -> RunRecord:
     if duplicates:
         raise LeaderboardError(f"{where}: task {duplicates[0]!r} appears twice in 'tasks'")
 
-    return RunRecord(
+    record = RunRecord(
         run_id=_nonempty(get.field("run_id", str), f"{where}: 'run_id'"),
         created=get.field("created", str),
         schema_version=version,
@@ -194,6 +235,33 @@ def parse_record(data: Any, where: str = "record") -> RunRecord:
         eval_examples_per_second=timeget.number("eval_examples_per_second", optional=True),
         data=data,
     )
+    _check_consistent(record, where)
+    return record
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _check_consistent(record: RunRecord, where: str) -> None:
+    """Refuse what a record cannot truthfully say: control characters in names, negative counts or times, a wrong decaScore."""
+    names = [("run_id", record.run_id), ("model.backbone", record.backbone), ("model.preset", record.preset),
+             ("model.pretrained", record.pretrained)] + [(f"tasks[{i}].name", t.name) for i, t in enumerate(record.tasks)]
+    for field_name, value in names:
+        if value is not None and _CONTROL.search(value):
+            char = _CONTROL.search(value).group()  # type: ignore[union-attr]
+            raise LeaderboardError(f"{where}: field '{field_name}' holds a control character ({char!r}); names must be one printable line")
+    counts = [("model.parameters", record.parameters), ("training.steps", record.steps), ("training.seed", record.seed),
+              ("timings.train_seconds", record.train_seconds), ("timings.eval_seconds", record.eval_seconds),
+              ("timings.train_examples_per_second", record.train_examples_per_second),
+              ("timings.eval_examples_per_second", record.eval_examples_per_second)]
+    for field_name, number in counts:
+        if number is not None and number < 0:
+            raise LeaderboardError(f"{where}: field '{field_name}' is {number}; it cannot be negative")
+    total = math.fsum(t.score for t in record.tasks)
+    if not agrees(record.deca_score, total):
+        raise LeaderboardError(
+            f"{where}: 'deca_score' is {record.deca_score!r}, but the headline scores of its {len(record.tasks)} tasks sum to {total:.6g}"
+        )
 
 
 def read_predictions(path: Path, record: RunRecord) -> dict[str, tuple[Prediction, ...]]:
