@@ -287,6 +287,7 @@ def train(
     resume: Path | None = None,
     progress: bool = True,
     curves: CurveLog | None = None,
+    on_batch: Callable[[str, Sequence[int]], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` on the mixture of ``train_sets`` for ``config.optim.steps`` optimizer steps.
 
@@ -295,6 +296,8 @@ def train(
     without improvement, and the best weights are restored at the end.
     ``resume`` names a checkpoint written by an earlier, interrupted call.
     ``curves`` (main process only) receives every micro-batch's loss by task.
+    ``on_batch(task, rows)`` sees the task and feature rows of every batch
+    trained on (``bench/parity.py`` checks which examples each side saw).
     """
     optim = config.optim
     rank, world_size = _distributed()
@@ -355,6 +358,8 @@ def train(
         loss_sum = torch.zeros((), device=device)
         for micro in range(optim.accumulate):
             task, rows = mixture.next()
+            if on_batch is not None:
+                on_batch(task, rows)
             batch = _to_device(adapters[task].collate(columns[task][rows], pad_id), device)
             sync = micro == optim.accumulate - 1 or world_size == 1
             with (contextlib.nullcontext() if sync else net.no_sync()), _autocast(device):
