@@ -409,6 +409,7 @@ class Pair:
     plain: SideResult | None  # None: the qabench side alone (--sides qabench)
     train_examples: int
     eval_examples: int
+    variant: str = ""  # the qabench side's --set overrides, when any
 
 
 def seen_digest(seen: Mapping[str, int]) -> str:
@@ -453,14 +454,37 @@ def to_json(pair: Pair, budget: Budget, overrides: Sequence[str]) -> dict[str, A
     return {"task": pair.task, "seed": pair.seed, "budget": asdict(budget), "overrides": list(overrides), "train_examples": pair.train_examples, "eval_examples": pair.eval_examples} | sides
 
 
+def _side_from_json(side: Mapping[str, Any]) -> SideResult:
+    values = dict(side)
+    digest = values.pop("seen_sha256")
+    return SideResult(**values, seen=_Digest(digest))
+
+
 def plain_from_json(path: str, task: str, budget: Budget, seed: int) -> SideResult:
     """The plain side of ``task`` and ``seed`` from an earlier ``--json`` file of the same budget (its id digest stands for the ids)."""
     for item in json.loads(Path(path).read_text()):
-        if item["task"] == task and item["seed"] == seed and item["budget"] == asdict(budget):
-            side = dict(item["plain"])
-            digest = side.pop("seen_sha256")
-            return SideResult(**side, seen=_Digest(digest))
+        if item["task"] == task and item["seed"] == seed and item["budget"] == asdict(budget) and "plain" in item:
+            return _side_from_json(item["plain"])
     raise SystemExit(f"--plain-from {path}: no plain run of {task} seed {seed} at budget {asdict(budget)}")
+
+
+def pairs_from_json(paths: Sequence[str]) -> list[Pair]:
+    """Pairs from earlier ``--json`` files: each qabench run with the plain run of its task, seed and budget from any of the files.
+
+    The files may split the work (one seed per process, or a qabench variant
+    run with ``--sides qabench``); a pair is refused, as in :func:`run_pair`,
+    when its sides trained on different ids or for different numbers of steps.
+    """
+    items = [item for path in paths for item in json.loads(Path(path).read_text())]
+    plains = {(i["task"], i["seed"], json.dumps(i["budget"], sort_keys=True)): _side_from_json(i["plain"]) for i in items if "plain" in i}
+    pairs = []
+    for item in items:
+        ours = _side_from_json(item["qabench"])
+        plain = plains.get((item["task"], item["seed"], json.dumps(item["budget"], sort_keys=True)))
+        if plain is not None and (seen_digest(ours.seen) != seen_digest(plain.seen) or ours.steps != plain.steps):
+            raise SystemExit(f"{item['task']} seed {item['seed']}: the sides differ in their training ids or steps; not a fair comparison")
+        pairs.append(Pair(item["task"], item["seed"], ours, plain, item["train_examples"], item["eval_examples"], " ".join(item["overrides"])))
+    return pairs
 
 
 class _Digest(dict):  # type: ignore[type-arg]
@@ -498,11 +522,13 @@ def table(pairs: Sequence[Pair]) -> str:
     """Per task: each side's mean ± sd, the mean paired difference with its 95% interval, examples/s of each side."""
     header = f"{'task':10s} {'metric':9s} {'seeds':>5s}  {'qabench':>13s}  {'plain':>13s}  {'qabench - plain [95% CI]':>27s}  {'ex/s qabench':>12s} {'ex/s plain':>10s} {'ratio':>5s}"
     lines = [header, "-" * len(header)]
-    for task in dict.fromkeys(p.task for p in pairs):
-        rows = [p for p in pairs if p.task == task]
+    for task, variant in dict.fromkeys((p.task, p.variant) for p in pairs):
+        rows = [p for p in pairs if (p.task, p.variant) == (task, variant)]
         ours = [p.qabench.score for p in rows]
         speed_ours = statistics.fmean(p.qabench.examples_per_second for p in rows)
         metric = {"sst2": "accuracy", "rte": "accuracy", "stsb": "pearson", "conll2003": "entity F1", "squad": "nF1"}.get(task, "")
+        if variant:
+            lines.append(f"{task}: qabench side with --set {variant}")
         if any(p.plain is None for p in rows):
             lines.append(f"{task:10s} {metric:9s} {len(rows):5d}  {_mean_sd(ours):>13s}  {'-':>13s}  {'-':>27s}  {speed_ours:12.1f} {'-':>10s} {'-':>5s}")
             continue
@@ -534,12 +560,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=None, help="training examples per task, instead of each task's budget")
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluation examples per task, instead of each task's budget")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="a qabench config override for the qabench side (repeatable)")
+    parser.add_argument("--lr", type=float, default=None, help="peak learning rate of both sides, instead of each task's budget")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="a qabench config override for the qabench side only (repeatable; the budget's options change both sides)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", default=None, help="also write every pair's results to this file")
     parser.add_argument("--sides", choices=("both", "qabench"), default="both", help="qabench: train the qabench side only (no comparison)")
     parser.add_argument("--plain-from", default=None, metavar="FILE", help="reuse the plain side from an earlier --json file of the same budgets and seeds")
+    parser.add_argument("--from-json", nargs="+", default=None, metavar="FILE", help="train nothing: print the table of earlier --json files")
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(table(pairs_from_json(args.from_json)))
+        return
 
     tasks = [t for t in args.tasks.split(",") if t]
     unknown = [t for t in tasks if t not in BUDGETS]
@@ -556,12 +587,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"model {model_dir}; data {args.data_dir}; seeds {seeds}; qabench overrides {args.overrides or 'none'}; torch threads {torch.get_num_threads()}", flush=True)
     for task in tasks:
         budget = BUDGETS[task]
-        changes = {k: v for k, v in (("limit", args.limit), ("eval_limit", args.eval_limit), ("epochs", args.epochs)) if v is not None}
+        changes = {k: v for k, v in (("limit", args.limit), ("eval_limit", args.eval_limit), ("epochs", args.epochs), ("lr", args.lr)) if v is not None}
         budget = replace(budget, **changes)
         print(f"{task}: {asdict(budget)}", flush=True)
         for seed in seeds:
             plain = plain_from_json(args.plain_from, task, budget, seed) if args.plain_from else None
-            pair = run_pair(task, budget, seed, model_dir, Path(args.data_dir), args.overrides, plain=plain, sides=args.sides)
+            pair = replace(run_pair(task, budget, seed, model_dir, Path(args.data_dir), args.overrides, plain=plain, sides=args.sides), variant=" ".join(args.overrides))
             pairs.append(pair)
             budgets.append(budget)
             plain_note = f"plain {pair.plain.score:.2f} ({pair.plain.seconds:.0f}s)" if pair.plain else "plain not run"

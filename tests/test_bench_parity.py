@@ -127,6 +127,15 @@ def test_the_script_prints_the_table_and_writes_json(parity: ModuleType, tiny_be
     assert [p["seed"] for p in saved] == [0, 1]
     assert all(p["qabench"]["seen_sha256"] == p["plain"]["seen_sha256"] and p["qabench"]["steps"] == p["plain"]["steps"] for p in saved)
 
+    # A qabench variant alone, then one table of both files, its variant paired with the plain runs of the first.
+    variant = tmp_path / "variant.json"
+    parity.main([*args[:-2], "--sides", "qabench", "--set", "heads.choice=linear", "--set", f"cache_dir={tmp_path / 'cache'}", "--json", str(variant)])
+    capsys.readouterr()
+    parity.main(["--from-json", str(out), str(variant)])
+    lines = capsys.readouterr().out.splitlines()
+    assert "sst2: qabench side with --set heads.choice=linear cache_dir=" in "\n".join(lines)
+    assert [line.split()[2] for line in lines if line.startswith("sst2 ")] == ["2", "2"] and all("[" in line for line in lines if line.startswith("sst2 "))
+
     # The plain side of an earlier run is reused, checked against the qabench side's ids.
     parity.main([*args[:-2], "--plain-from", str(out), "--set", f"cache_dir={tmp_path / 'cache'}"])
     assert any(line.startswith("sst2 ") for line in capsys.readouterr().out.splitlines())
