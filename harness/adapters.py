@@ -198,6 +198,10 @@ class ChoiceAdapter(RowAnswerAdapter):
     format = "choice"
     train_columns = ("input_ids", "token_type_ids", "choice_spans", "label")
 
+    def head_spec(self, task: Task, label_set: str, task_specific: bool, decoder: str) -> HeadSpec:
+        """The label-word scorer shared by every choice task, or with a ``label_set`` (``heads.choice: linear``) its linear layer."""
+        return HeadSpec(format=self.format, num_labels=len(task.labels) if label_set else 0, label_set=label_set, task_specific=task_specific)
+
     def rows(self, examples: Sequence[Example], labels: Sequence[str]) -> list[dict[str, Any]]:
         return [{"question": e.question, "context": e.context, "choices": list(e.choices), "label": e.label_index} for e in examples]
 
@@ -473,15 +477,32 @@ def answering_adapter(task_format: str, head_mode: str) -> AnswerAdapter:
     return ADAPTERS[TEXT] if head_mode == TEXT else adapter_for(task_format)
 
 
-def head_specs(tasks: Sequence[Task], task_specific: bool, head_mode: str = "typed", decoder: str = "small") -> dict[str, HeadSpec]:
+def head_specs(
+    tasks: Sequence[Task], task_specific: bool, head_mode: str = "typed", decoder: str = "small", choice: str = "words"
+) -> dict[str, HeadSpec]:
     """Each task's head: shared per format, output layers shared per label set (or one per task when ``task_specific``).
 
     In head mode ``text`` every task answers through the one text head (a
     ``decoder``-sized :class:`models.text_head.TextHead`); in mode ``typed``
     only the tasks whose format is ``text`` (translation, dialogue state) do.
-    A label set is named after the first task (by name) that has it.
+    With ``choice="linear"`` a choice task with a fixed label set gets a
+    linear layer per label set (:class:`models.heads.ClassifierHead`) instead
+    of the shared label-word scorer. A label set is named after the first
+    task (by name) that has it.
     """
     adapters = {t.name: answering_adapter(t.format, head_mode) for t in tasks}
+
+    def label_layer(t: Task) -> bool:
+        adapter = adapters[t.name]
+        return adapter.label_layer or (adapter.format == "choice" and choice == "linear" and bool(t.labels))
+
+    label_sets: dict[tuple[str, ...], str] = {}
+    for t in sorted(tasks, key=lambda t: t.name):
+        if label_layer(t):
+            label_sets.setdefault((t.format, *t.labels), t.name)
+    return {
+        t.name: adapters[t.name].head_spec(t, label_sets[(t.format, *t.labels)] if label_layer(t) else "", task_specific, decoder) for t in tasks
+    }
     label_sets: dict[tuple[str, ...], str] = {}
     for t in sorted(tasks, key=lambda t: t.name):
         if adapters[t.name].label_layer:

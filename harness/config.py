@@ -33,6 +33,7 @@ QUICKSTART = Path(__file__).parent / "quickstart" / "quickstart.yaml"
 MIXTURES = ("proportional", "temperature", "round_robin", "anti_curriculum")
 RECIPES = ("auto", "adamw", "ulmfit")
 HEAD_MODES = ("typed", "text")
+CHOICE_HEADS = ("words", "linear")  # models.heads.ChoiceHead | models.heads.ClassifierHead
 SAMPLES = ("random", "first")  # which examples a task's limit keeps
 DECODERS = ("auto", "tiny", "small", "base")  # text head sizes: models.text_head.TEXT_HEAD_PRESETS; auto = the backbone's preset
 OVERRIDDEN = -1  # line marker of a key set by --set
@@ -71,6 +72,7 @@ class HeadsConfig:
     mode: str = "typed"  # typed: each task uses the head of its format (MT-DNN), text-format tasks the text head; text: every task the text head (decaNLP)
     task_specific: bool = False  # MT-DNN's own variant: one output layer per task instead of per format
     dropout: float = 0.1
+    choice: str = "words"  # choice tasks: words (score each candidate's label words: any label set, zero-shot) | linear (MT-DNN: a linear layer on the first token, one per label set)
     decoder: str = "auto"  # text head size: tiny | small | base | auto (the backbone's preset; small for a pretrained one)
     max_answer_tokens: int = 64  # text head: answers are cut to this many tokens (EOS included) in training, and decoding stops there
 
@@ -442,6 +444,7 @@ def validate(config: RunConfig) -> None:
         (("optim", "cut_frac"), 0 < config.optim.cut_frac < 1, "must be a fraction in (0, 1)"),
         (("heads", "mode"), config.heads.mode in HEAD_MODES, f"must be one of {', '.join(HEAD_MODES)}"),
         (("heads", "dropout"), 0 <= config.heads.dropout < 1, "must be in [0, 1)"),
+        (("heads", "choice"), config.heads.choice in CHOICE_HEADS, f"must be one of {', '.join(CHOICE_HEADS)}"),
         (("heads", "decoder"), config.heads.decoder in DECODERS, f"must be one of {', '.join(DECODERS)}"),
         (("heads", "max_answer_tokens"), config.heads.max_answer_tokens >= 2, "must be >= 2 (one answer token and EOS)"),
         (("eval", "beam_size"), config.eval.beam_size >= 1, "must be >= 1"),

@@ -287,7 +287,7 @@ def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, 
     if model is None:
         texts = [text for name in sorted(train_examples) for text in tokenizer_texts(train_examples[name])]
         texts += [e.question for name in sorted(eval_examples) for e in eval_examples[name]]
-        specs = head_specs([t.task for t in tasks], config.heads.task_specific, config.heads.mode, decoder_preset(config))
+        specs = head_specs([t.task for t in tasks], config.heads.task_specific, config.heads.mode, decoder_preset(config), config.heads.choice)
         model = build_model(config, specs, texts)
     device = resolve_device(config.device)
     model.to(device)
@@ -618,12 +618,14 @@ def _add_zero_shot_tasks(model: MultiTaskModel, config: RunConfig, path: str) ->
     registered = set(names())  # a trained plugin task that is not loaded now only loses its label-set match
     trained = [get(name) for name in sorted(model.specs) if name in registered]  # label sets are named after a trained task
     task_specific = any(spec.task_specific for spec in model.specs.values())
-    specs = head_specs(trained + [t.task for t in new], task_specific, config.heads.mode, decoder_preset(config))
+    linear = any(spec.format == "choice" and spec.num_labels for spec in model.specs.values())
+    specs = head_specs(trained + [t.task for t in new], task_specific, config.heads.mode, decoder_preset(config), "linear" if linear else "words")
     for name, spec in ((t.task.name, specs[t.task.name]) for t in new):
         key = spec.key(name)
         if key not in model.heads:
             what = f"a {spec.format} head" + (f" for the labels of {spec.label_set!r}" if spec.label_set else "")
+            hint = "; a model trained with heads.choice: words answers new label words zero-shot" if spec.format == "choice" else ""
             raise UserError(
-                f"--tasks: {name!r} was not trained in {path} and needs {what}, which the model lacks; its tasks: {', '.join(model.specs)}"
+                f"--tasks: {name!r} was not trained in {path} and needs {what}, which the model lacks; its tasks: {', '.join(model.specs)}{hint}"
             )
         model.specs[name] = spec

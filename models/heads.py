@@ -5,7 +5,9 @@ shares its encoder:
 
 - :class:`ChoiceHead` scores each candidate answer from the states of the
   candidate's own words in the question, so a task with a new label set needs
-  no new parameters;
+  no new parameters; :class:`ClassifierHead` is MT-DNN's own alternative, a
+  linear layer over the pooled state with one output per label, shared by the
+  tasks of one label set;
 - :class:`SpanHead` points at the start and end of the answer in the context;
 - :class:`TagHead` labels each context word, one output layer per label set;
 - :class:`ScoreHead` regresses a number;
@@ -49,7 +51,8 @@ class HeadSpec:
     """What a task needs from the heads, as plain values.
 
     format:        one of :data:`TYPED_HEADS`, or :data:`TEXT` for the text head.
-    num_labels:    size of the label set, for a head with an output per label (``tags``); 0 otherwise.
+    num_labels:    size of the label set, for a head with one output per label (``tags``; ``choice`` answered by
+                   :class:`ClassifierHead`); 0 otherwise.
     label_set:     name of the label set; tasks with equal label sets share an output layer (with ``num_labels``).
     task_specific: MT-DNN's own variant: this task gets its own output layer instead of the format's shared one
                    (typed heads only: all text tasks share one decoder, as in decaNLP).
@@ -173,6 +176,45 @@ class ChoiceHead(nn.Module):
     def answer(self, encoded: Encoded, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
         """:meth:`forward` on a batch's ``choice_spans``, ``choice_mask`` and (optional) ``labels``."""
         return self(encoded, self.causal, batch["choice_spans"], batch["choice_mask"], batch.get("labels"))
+
+
+class ClassifierHead(nn.Module):
+    """MT-DNN's classification head: dropout and one linear layer over the first token's state, one output per label.
+
+    Answers ``choice`` tasks whose candidates are a fixed label set, in the
+    order of the labels. It learns as fast as the standard fine-tuning recipe
+    (a linear layer on [CLS]), but a new label set needs a new head, so it
+    cannot answer unseen label words zero-shot as :class:`ChoiceHead` can.
+    """
+
+    def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, causal: bool = False) -> None:
+        super().__init__()
+        self.causal = causal  # the backbone sees left context only
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden_size, num_labels)
+
+    def forward(
+        self,
+        encoded: Encoded,
+        causal: bool,  # the backbone sees left context only
+        choice_mask: torch.Tensor,  # [B, C] bool, C == num_labels
+        labels: torch.Tensor | None = None,  # [B] index of the gold label
+    ) -> HeadOutput:
+        if choice_mask.size(1) != self.classifier.out_features:
+            raise ValueError(f"{choice_mask.size(1)} candidates, but this head has {self.classifier.out_features} labels")
+        logits = self.classifier(self.dropout(pooled(encoded, causal))).float()  # [B, L]
+        logits = logits.masked_fill(~choice_mask, torch.finfo(torch.float32).min)
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return HeadOutput(logits=logits, loss=loss)
+
+    @property
+    def num_labels(self) -> int:
+        """Size of the label set this layer predicts."""
+        return self.classifier.out_features
+
+    def answer(self, encoded: Encoded, batch: Mapping[str, torch.Tensor]) -> HeadOutput:
+        """:meth:`forward` on a batch's ``choice_mask`` and (optional) ``labels``."""
+        return self(encoded, self.causal, batch["choice_mask"], batch.get("labels"))
 
 
 class SpanHead(nn.Module):
@@ -305,7 +347,9 @@ class TextAnswerHead(TextHead):
 
 
 TYPED_HEADS: dict[str, Callable[[HeadSpec, int, float, bool], nn.Module]] = {
-    "choice": lambda spec, hidden_size, dropout, causal: ChoiceHead(hidden_size, dropout, causal),
+    "choice": lambda spec, hidden_size, dropout, causal: (
+        ClassifierHead(hidden_size, spec.num_labels, dropout, causal) if spec.num_labels else ChoiceHead(hidden_size, dropout, causal)
+    ),
     "span": lambda spec, hidden_size, dropout, causal: SpanHead(hidden_size),
     "tags": lambda spec, hidden_size, dropout, causal: TagHead(hidden_size, spec.num_labels, dropout),
     "score": lambda spec, hidden_size, dropout, causal: ScoreHead(hidden_size, dropout, causal),

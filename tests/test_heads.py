@@ -8,6 +8,7 @@ import torch
 from models.base import Encoded
 from models.heads import (
     ChoiceHead,
+    ClassifierHead,
     HeadSpec,
     MultiTaskModel,
     ScoreHead,
@@ -135,8 +136,34 @@ def test_every_text_task_shares_the_one_text_head(backbone) -> None:
     assert isinstance(model.head_for("woz"), TextHead) and model.head_for("woz") is model.head_for("multi30k_en_de")
 
 
-def test_multitask_model_routes_a_batch_to_its_task_head_and_learns(backbone) -> None:
-    model = MultiTaskModel(backbone, {"sst2": HeadSpec("choice")}, dropout=0.0)
+def test_classifier_head_is_a_linear_layer_on_the_first_token_with_one_output_per_label(encoded: Encoded) -> None:
+    head = ClassifierHead(D, num_labels=3, dropout=0.0)
+    mask = torch.tensor([[True, True, True], [True, True, False]])  # the second row offers two of the three labels
+    out = head(encoded, False, mask, labels=torch.tensor([2, 0]))
+    expected = head.classifier(encoded.hidden[:, 0])
+    assert torch.allclose(out.logits[0], expected[0]) and torch.allclose(out.logits[1, :2], expected[1, :2])
+    assert out.logits[1, 2] < -1e30  # a label the row does not offer is never picked
+    assert torch.allclose(out.loss, torch.nn.functional.cross_entropy(out.logits, torch.tensor([2, 0])))
+    with pytest.raises(ValueError, match="2 candidates, but this head has 3 labels"):
+        head(encoded, False, mask[:, :2])
+
+
+def test_choice_tasks_with_the_linear_head_share_it_per_label_set(backbone) -> None:
+    specs = {
+        "rte": HeadSpec("choice", num_labels=2, label_set="rte"),
+        "wnli": HeadSpec("choice", num_labels=2, label_set="rte"),  # the same labels: entailment, not entailment
+        "sst2": HeadSpec("choice", num_labels=2, label_set="sst2"),
+        "cola": HeadSpec("choice"),  # the label-word scorer
+    }
+    model = MultiTaskModel(backbone, specs)
+    assert sorted(model.heads) == ["choice", "choice-rte", "choice-sst2"]
+    assert model.head_for("rte") is model.head_for("wnli") and isinstance(model.head_for("sst2"), ClassifierHead)
+    assert isinstance(model.head_for("cola"), ChoiceHead)
+
+
+@pytest.mark.parametrize("spec", [HeadSpec("choice"), HeadSpec("choice", num_labels=2, label_set="sst2")], ids=["words", "linear"])
+def test_multitask_model_routes_a_batch_to_its_task_head_and_learns(backbone, spec: HeadSpec) -> None:
+    model = MultiTaskModel(backbone, {"sst2": spec}, dropout=0.0)
     tok = backbone.tokenizer
     enc = tok(["is this review negative or positive ?"] * 2, ["a warm , funny film", "the plot goes nowhere"], padding=True, return_tensors="pt")
     batch = {

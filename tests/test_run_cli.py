@@ -117,6 +117,18 @@ def test_eval_answers_an_untrained_task_zero_shot_through_the_head_of_its_format
     assert result.exit_code == 2 and "unknown task 'sst3'; did you mean 'sst2'?" in result.output
 
 
+def test_the_linear_choice_head_answers_its_own_label_set_and_refuses_new_label_words(tmp_path: Path) -> None:
+    result = invoke("train", str(QUICKSTART), *FAST, "--set", f"output.dir={tmp_path}", "--set", "tasks=[sst2]", "--set", "heads.choice=linear")
+    assert result.exit_code == 0, result.output
+    run_dir = result.output.split("run: ")[1].split()[0]
+    assert json.loads((Path(run_dir) / "model" / "heads.json").read_text())["specs"]["sst2"]["num_labels"] == 2
+    result = invoke("eval", run_dir, "--tasks", "sst2", "--limit", "5")
+    assert result.exit_code == 0, result.output
+    result = invoke("eval", run_dir, "--tasks", "rte", "--limit", "5")  # other label words: the linear head has no output for them
+    assert result.exit_code == 2
+    assert "needs a choice head for the labels of 'rte'" in result.output and "heads.choice: words answers new label words zero-shot" in result.output
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -125,6 +137,7 @@ def test_eval_answers_an_untrained_task_zero_shot_through_the_head_of_its_format
         (("--set", "optim.lernrate=1"), "unknown key 'optim.lernrate'"),
         (("--set", "optim.steps=many"), "optim.steps must be int"),
         (("--set", "heads.decoder=huge"), "heads.decoder must be one of"),
+        (("--set", "heads.choice=mlp"), "heads.choice must be one of words, linear"),
         (("--set", "optim.lr=1e30"), "training diverged"),
     ],
 )
