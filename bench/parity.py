@@ -45,9 +45,9 @@ import statistics
 import string
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -346,7 +346,7 @@ def qabench_config(task: str, budget: Budget, seed: int, model_dir: str, data_di
 
     ``optim.steps`` is fixed later, once the number of training windows is known.
     """
-    from harness.config import from_dict, apply_override, validate
+    from harness.config import apply_override, from_dict, validate
 
     item: dict[str, Any] = {"name": task, "train_split": budget.train_split, "eval_split": budget.eval_split, "limit": budget.limit, "eval_limit": budget.eval_limit}
     data: dict[str, Any] = {
@@ -450,7 +450,11 @@ def run_pair(
 
 def to_json(pair: Pair, budget: Budget, overrides: Sequence[str]) -> dict[str, Any]:
     """One pair as a JSON-ready dict; the ids each side saw are kept as their digest."""
-    sides = {name: {k: v for k, v in asdict(side).items() if k != "seen"} | {"seen_sha256": seen_digest(side.seen)} for name, side in (("qabench", pair.qabench), ("plain", pair.plain)) if side is not None}
+    sides = {
+        name: {k: v for k, v in asdict(side).items() if k != "seen"} | {"seen_sha256": seen_digest(side.seen)}
+        for name, side in (("qabench", pair.qabench), ("plain", pair.plain))
+        if side is not None
+    }
     return {"task": pair.task, "seed": pair.seed, "budget": asdict(budget), "overrides": list(overrides), "train_examples": pair.train_examples, "eval_examples": pair.eval_examples} | sides
 
 
@@ -561,7 +565,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluation examples per task, instead of each task's budget")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate of both sides, instead of each task's budget")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="a qabench config override for the qabench side only (repeatable; the budget's options change both sides)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="a qabench config override, for the qabench side only (repeatable)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", default=None, help="also write every pair's results to this file")
     parser.add_argument("--sides", choices=("both", "qabench"), default="both", help="qabench: train the qabench side only (no comparison)")
