@@ -370,7 +370,7 @@ def qabench_config(task: str, budget: Budget, seed: int, model_dir: str, data_di
 def qabench_side(config: Any, epochs: int) -> tuple[SideResult, list[str], list[str]]:
     """Train and score through qabench; also returns the training and evaluation example ids it used."""
     from harness.evaluate import evaluate_tasks
-    from harness.runner import prepare
+    from harness.runner import eval_settings, prepare
     from harness.train import train
     from tasks.data import load_examples
 
@@ -390,7 +390,7 @@ def qabench_side(config: Any, epochs: int) -> tuple[SideResult, list[str], list[
         seen.update(train_ids[example_of_row[r]] for r in rows)
 
     result = train(prep.model, prep.train_sets, config, prep.device, prep.pad_id, progress=False, on_batch=observe)
-    (outcome,) = evaluate_tasks(prep.model, prep.eval_sets, config.eval.batch_size, prep.device, prep.pad_id, config.eval.max_answer_length)
+    (outcome,) = evaluate_tasks(prep.model, prep.eval_sets, eval_settings(config, prep.device, prep.pad_id))
     score = outcome.metrics[outcome.headline]
     side = SideResult(score, dict(outcome.metrics), dict(seen), result.steps, windows, result.examples_per_second, result.seconds)
     return side, train_ids, [e.id for e in eval_set.examples]
