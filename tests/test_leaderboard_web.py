@@ -74,6 +74,15 @@ def test_the_ranked_table_ranks_one_task_set_with_intervals_and_efficiency_colum
     assert client.get("/?tasks=nope").status_code == 404
 
 
+def test_the_ranked_table_pages_with_ranks_that_continue(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    from leaderboard.web import data
+
+    monkeypatch.setattr(data, "RANKED_PER_PAGE", 2)
+    second = client.get("/?page=2").text
+    assert run_ids(second) == ["gpt-0"] and '<td class="num">3</td>' in second and "3 runs, page 2 of 2" in second
+    assert run_ids(client.get("/?page=1").text) == ["bert-0", "bert-1"]
+
+
 def test_sorting_and_filtering(client: TestClient) -> None:
     assert run_ids(client.get("/?sort=train_seconds:asc").text) == ["gpt-0", "bert-0", "bert-1"]
     assert run_ids(client.get("/?sort=run_id:desc").text) == ["gpt-0", "bert-1", "bert-0"]

@@ -74,7 +74,7 @@ def create_app(store: Store) -> Starlette:
         filters = {col: params.get(col, "") for col in data.FILTERS}
         sort = params.get("sort") or None
         with store.engine.connect() as conn:
-            ranked = data.ranked_table(conn, params.get("tasks") or None, filters, sort)
+            ranked = data.ranked_table(conn, params.get("tasks") or None, filters, sort, _int(request, "page"), data.RANKED_PER_PAGE)
         current = {k: v for k, v in {"tasks": params.get("tasks", ""), **filters, "sort": sort or ""}.items() if v}
 
         def sort_link(column: str) -> str:
@@ -90,6 +90,7 @@ def create_app(store: Store) -> Starlette:
 
         sort_name, _, sort_dir = (sort or "decaScore").partition(":")
         return render("board.html", ranked=ranked, filters=filters, filter_labels=data.FILTERS, sort_link=sort_link,
+                      page_link=lambda n: "?" + urlencode({**current, "page": n}),
                       sort_name=sort_name, sort_dir=sort_dir or ("asc" if sort_name in TEXT_COLUMNS else "desc"),
                       task_key=ranked.task_set.key if ranked.task_set else "")
 

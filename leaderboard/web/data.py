@@ -27,6 +27,8 @@ from leaderboard.table import Board, fmt_count, fmt_interval, fmt_number, load_b
 
 #: Rows of the predictions browser and of each compare task per page.
 PER_PAGE = 50
+#: Runs per page of the ranked table (ranks continue across pages).
+RANKED_PER_PAGE = 100
 #: Columns the ranked table filters on, with their labels.
 FILTERS = {"model": "model", "backbone": "backbone", "head_mode": "head mode", "mixture": "mixture"}
 
@@ -86,11 +88,15 @@ class Ranked:
     task_set: TaskSet | None
     task_sets: tuple[TaskSet, ...]
     options: dict[str, list[str]]  # filter column -> values present in the task set
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # this page's rows, each with its ``rank``
+    total: int = 0  # runs after filtering
+    page: int = 1
+    pages: int = 1
 
 
-def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str], sort: str | None) -> Ranked:
-    """The table behind ``/``: the runs of one task set (default: the most common), filtered by exact label, sorted."""
+def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str], sort: str | None, page: int = 1,
+                 per_page: int = RANKED_PER_PAGE) -> Ranked:
+    """The table behind ``/``: the runs of one task set (default: the most common), filtered by exact label, sorted, one page."""
     of_run = _task_set_of_each_run(conn)
     sets = _count_sets(of_run)
     chosen = next((s for s in sets if s.key == task_key), None) if task_key else (sets[0] if sets else None)
@@ -111,12 +117,14 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
     score, low, high = (f[names].to_numpy(dtype=float) for f in (board.score, board.low, board.high))  # [runs, tasks]
     cols = {c: frame[c].tolist() for c in ("run_id", "model", "backbone", "head_mode", "mixture", "seed", "decaScore", "decaScore_low",
                                           "decaScore_high", "parameters", "train_seconds", "train_eps", "eval_eps")}
+    kept = keep.to_numpy().nonzero()[0]
+    start, stop, page, pages = page_bounds(len(kept), page, per_page)
     rows = []
-    for i in keep.to_numpy().nonzero()[0]:
+    for rank, i in enumerate(kept[start:stop], start + 1):
         c = {k: v[i] for k, v in cols.items()}
         rows.append(
             {
-                "run_id": str(c["run_id"]), "model": str(c["model"]), "backbone": str(c["backbone"]), "head_mode": str(c["head_mode"]),
+                "rank": rank, "run_id": str(c["run_id"]), "model": str(c["model"]), "backbone": str(c["backbone"]), "head_mode": str(c["head_mode"]),
                 "mixture": "none" if c["mixture"] is None else str(c["mixture"]), "seed": fmt_number(c["seed"], 0),
                 "deca": fmt_interval(c["decaScore"], c["decaScore_low"], c["decaScore_high"]),
                 "tasks": [fmt_interval(score[i, j], low[i, j], high[i, j]) for j in range(len(names))],
@@ -124,7 +132,7 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
                 "train_eps": fmt_number(c["train_eps"], 0), "eval_eps": fmt_number(c["eval_eps"], 0),
             }
         )
-    return Ranked(board, chosen, tuple(sets), options, rows)
+    return Ranked(board, chosen, tuple(sets), options, rows, len(kept), page, pages)
 
 
 def runs_with_task_set(conn: Connection, tasks: Sequence[str]) -> list[str]:
