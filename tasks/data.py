@@ -1,6 +1,7 @@
 """Rows and examples of a task's split, resolved in DESIGN.md's order.
 
-1. files the user names (``files={"train": "my.jsonl"}``);
+1. files the user names: a task's own (``Source(files=...)``, ``Source.local(...)``),
+   or passed here (``files={"train": "my.jsonl"}``);
 2. a local mirror (``data_dir`` argument, else ``QABENCH_DATA``) laid out as
    ``<hub_id>/<config>/<split>.jsonl`` or ``.parquet``;
 3. the Hugging Face hub: ``datasets.load_dataset(hub_id, config, split=...,
@@ -25,7 +26,7 @@ import random
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
-from tasks.errors import RowError, TaskError
+from tasks.errors import RowError, TaskError, recast_failure
 from tasks.types import Example, Row, Task
 
 DATA_ENV = "QABENCH_DATA"
@@ -42,7 +43,10 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None = None) -> Path | N
 
 
 def local_split_file(task: Task, split: str, data_dir: str | os.PathLike[str] | None = None) -> Path | None:
-    """The mirror file of ``split`` for ``task``, or None when the mirror lacks it."""
+    """The local file of ``split`` for ``task`` (one the task names, else the mirror's), or None when there is none."""
+    if split in task.source.files:
+        named = Path(task.source.files[split]).expanduser()
+        return named if named.is_file() else None
     if task.source.local_dir is not None:
         base = Path(task.source.local_dir)
     else:
@@ -89,7 +93,11 @@ def load_rows(
     data_dir: str | os.PathLike[str] | None = None,
     files: Mapping[str, str] | None = None,
 ) -> Sequence[Row]:
-    """The raw rows of ``split`` (a ``datasets.Dataset`` or a list of dicts)."""
+    """The raw rows of ``split`` (a ``datasets.Dataset`` or a list of dicts).
+
+    ``files`` (split -> path) take the place of the files the task's source names.
+    """
+    files = {**task.source.files, **(files or {})}
     if split not in task.splits and not (files and split in files):
         raise TaskError(f"task {task.name!r} has no split {split!r}; its splits are: {', '.join(task.splits)}")
     if split in task.source.derived and not (files and split in files):
@@ -130,11 +138,8 @@ def load_examples(
             examples.extend(unique_ids(task.rows_to_examples([row]), seen))
         except RowError as err:
             raise RowError(f"{row_location(task, split, index, data_dir, files)}: {err}") from None
-        except KeyError as err:
-            columns = ", ".join(sorted(row)) if isinstance(row, Mapping) else "?"
-            raise TaskError(
-                f"task {task.name!r}, split {split!r}, row {index}: missing column {err.args[0]!r} (row has: {columns})"
-            ) from None
+        except Exception as err:  # noqa: BLE001 - any other row that does not recast is one line naming it, as tasks validate says it
+            raise TaskError(f"{row_location(task, split, index, data_dir, files)}: {recast_failure(err, row)}") from None
         if limit is not None and len(examples) >= limit:
             return examples[:limit]
     return examples
@@ -236,7 +241,9 @@ def _read_file(task: Task, path: Path) -> Sequence[Row]:
     if path.suffix in (".jsonl", ".json"):
         check_jsonl(path)
         return _datasets_load("json", path)
-    raise TaskError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl or .parquet")
+    if path.suffix == ".csv":
+        return _datasets_load("csv", path)
+    raise TaskError(f"{path}: unsupported file type {path.suffix!r}; use .jsonl, .parquet or .csv")
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 
 class TaskError(Exception):
     """Bad task input: unknown task, missing split, malformed data file, missing column."""
@@ -23,3 +26,17 @@ class RowError(TaskError):
     loader (:func:`tasks.data.load_examples`, ``qabench tasks validate``)
     adds the file and line in front.
     """
+
+
+def recast_failure(err: Exception, row: Any = None) -> str:
+    """How a row that does not recast is reported, by ``tasks show``, ``tasks validate`` and a run alike.
+
+    >>> recast_failure(KeyError("sentence"), {"text": "hi", "label": 1})
+    "recast failed (missing column 'sentence'; the row has label, text)"
+    >>> recast_failure(ValueError("label 7 is not one of 0..1"))
+    'recast failed (ValueError: label 7 is not one of 0..1)'
+    """
+    if isinstance(err, KeyError) and len(err.args) == 1:
+        columns = f"; the row has {', '.join(sorted(map(str, row)))}" if isinstance(row, Mapping) else ""
+        return f"recast failed (missing column {err.args[0]!r}{columns})"
+    return f"recast failed ({type(err).__name__}: {err})"

@@ -25,6 +25,7 @@ import math
 import re
 import string
 from collections import Counter
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from catalog import Registry, did_you_mean
@@ -858,14 +859,106 @@ del _metric
 def get_metric(name: str) -> Metric:
     """The metric called ``name``; an unknown name raises with a close suggestion.
 
+    ``evaluate:SOURCE`` (or ``evaluate:SOURCE#KEY``) names a Hugging Face
+    ``evaluate`` metric instead: see :func:`evaluate_metric`.
+
     >>> get_metric("nf1").decomposable
     True
     >>> get_metric("rouge-l")
     Traceback (most recent call last):
     ...
     tasks.errors.TaskError: unknown metric 'rouge-l'; did you mean 'rougeL'?
+    >>> get_metric("evaluate:exact_match").name
+    'evaluate:exact_match'
     """
+    if name.startswith(EVALUATE_PREFIX):
+        if name in _EVALUATE_METRICS:
+            return _EVALUATE_METRICS[name]
+        source, _, key = name[len(EVALUATE_PREFIX) :].partition("#")
+        return evaluate_metric(source, key=key or None)
     return METRICS.lookup(name)
+
+
+# --------------------------------------------------------------------------
+# Hugging Face evaluate metrics
+
+EVALUATE_PREFIX = "evaluate:"
+"""A metric name that starts with this names an ``evaluate`` metric: ``evaluate:exact_match``, ``evaluate:path/to/metric.py#f1``."""
+
+_EVALUATE_METRICS: dict[str, Metric] = {}  # name -> metric, so that a record's metric name finds the same metric again
+
+
+def evaluate_metric(source: str, *, key: str | None = None, scale: float = 1.0, name: str | None = None, higher_is_better: bool = True) -> Metric:
+    """A Hugging Face ``evaluate`` metric as a qabench :class:`~tasks.types.Metric`, scored by ``evaluate``'s own ``compute``.
+
+    ``source`` is what ``evaluate.load`` takes: a hub id for users online
+    (``exact_match``, ``bleu``, ``org/metric``) or, offline, the path of a
+    local metric script (a relative path that exists is made absolute now).
+    ``compute`` gets the predicted answers and the gold answers as strings
+    (every acceptable answer, when the metric's references are lists); the
+    number kept is ``result[key]``, or the result's only number, times
+    ``scale`` (``evaluate`` metrics often give 0-1 where qabench's give 0-100).
+
+    It is a corpus metric: the score is one ``compute`` over all examples, and
+    a confidence interval resamples examples and computes again. The metric is
+    called ``name``, by default ``evaluate:<script name or hub id>[#key][*scale]``,
+    which :func:`get_metric` resolves again in this process (a hub id: in any).
+    The ``evaluate`` library is imported when the metric is first computed.
+
+    >>> metric = evaluate_metric("exact_match", scale=100, name="exact_match_100")
+    >>> metric.name, metric.decomposable, metric.description
+    ('exact_match_100', False, "evaluate.load('exact_match') x 100")
+    """
+    path = Path(source).expanduser()
+    is_script = source.endswith(".py") or path.exists()
+    if is_script and path.exists():
+        source = str(path.resolve())
+    label = Path(source).stem if is_script else source
+    name = name or f"{EVALUATE_PREFIX}{label}" + (f"#{key}" if key else "") + (f"*{scale:g}" if scale != 1 else "")
+    description = f"evaluate.load({source!r})" + (f"[{key!r}]" if key else "") + (f" x {scale:g}" if scale != 1 else "")
+    known = _EVALUATE_METRICS.get(name)
+    if known is not None:
+        if known.description != description or known.higher_is_better != higher_is_better:
+            raise TaskError(f"metric name {name!r} is taken by {known.description}; give this one another name")
+        return known
+    corpus = functools.partial(_evaluate_compute, source, key, scale)
+    metric = Metric(name, corpus=corpus, higher_is_better=higher_is_better, description=description)
+    _EVALUATE_METRICS[name] = metric
+    return metric
+
+
+@functools.cache
+def _evaluate_module(source: str) -> Any:
+    import evaluate  # imported on use: it is heavy (and imports torch)
+
+    try:
+        return evaluate.load(source)
+    except Exception as err:  # noqa: BLE001 - missing file, no network, bad script: one line naming the metric
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise TaskError(f"evaluate metric {source!r}: evaluate.load failed: {first}") from None
+
+
+def _wants_reference_lists(module: Any) -> bool:
+    """True when the metric's references are lists of strings (sacrebleu, squad-style), not one string each."""
+    features = module.features[0] if isinstance(module.features, list) else module.features
+    reference = features.get("references") if features is not None else None
+    return reference is not None and not hasattr(reference, "dtype")  # a Value has a dtype; a Sequence or list does not
+
+
+def _evaluate_compute(source: str, key: str | None, scale: float, predictions: Sequence[str], examples: Sequence[Example]) -> float:
+    module = _evaluate_module(source)
+    references = [list(ex.answers) for ex in examples] if _wants_reference_lists(module) else [ex.answer for ex in examples]
+    result = module.compute(predictions=list(predictions), references=references)
+    numbers = {k: v for k, v in (result or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    if key is not None:
+        if key not in numbers:
+            raise TaskError(f"evaluate metric {source!r} gives no number {key!r}; it gives {', '.join(numbers) or 'none'}")
+        value = numbers[key]
+    elif len(numbers) == 1:
+        (value,) = numbers.values()
+    else:
+        raise TaskError(f"evaluate metric {source!r} gives several numbers ({', '.join(numbers)}); name one: {EVALUATE_PREFIX}{source}#KEY")
+    return float(value) * scale
 
 
 METRIC_VARIANTS: dict[str, dict[str, Metric]] = {

@@ -4,8 +4,9 @@ A task file (``tasks/sst2.py``) should say only what is particular to its
 task: the source, the words of its question, its labels and metrics, a few
 sample rows. The steps that several tasks have in common live here:
 
-- :func:`or_list`, :func:`readable`, :func:`content_id`, :func:`clean`:
-  one-line helpers for writing questions, label words and ids;
+- :func:`or_list`, :func:`readable`, :func:`content_id`, :func:`clean`,
+  :func:`label_word`: one-line helpers for writing questions, label words
+  (from integer ids or string labels) and ids;
 - :func:`template_task`: a task whose context and question are filled from
   the row's columns by ``str.format`` templates (GLUE single sentences and
   sentence pairs) with a ``choice`` or ``score`` answer; :func:`nli_task`
@@ -97,6 +98,36 @@ def column(rows: Sequence[Row], name: str) -> list[Any]:
     return [row[name] for row in rows]
 
 
+def label_word(value: Any, labels: Sequence[str]) -> str:
+    """The answer word of a row's label: an integer id (the hub's ClassLabel order) or the label itself as a string.
+
+    A string label may be written with underscores where the answer word has
+    spaces (``not_entailment``); a numeric string is read as an id.
+
+    >>> labels = ("entailment", "not entailment")
+    >>> label_word(1, labels), label_word("not_entailment", labels), label_word("entailment", labels), label_word("0", labels)
+    ('not entailment', 'not entailment', 'entailment', 'entailment')
+    >>> label_word("maybe", labels)
+    Traceback (most recent call last):
+    ...
+    tasks.errors.RowError: label 'maybe' is outside the label set (0 entailment, 1 not entailment)
+    """
+    if isinstance(value, str):
+        if value in labels:
+            return value
+        if value.replace("_", " ") in labels:
+            return value.replace("_", " ")
+        if not value.strip().lstrip("-").isdigit():
+            raise RowError(f"label {value!r} is outside the label set ({_label_set(labels)})")
+        value = int(value)
+    return labels[label_index(value, labels)]
+
+
+def _label_set(labels: Sequence[str]) -> str:
+    """The label set as an error message shows it: ``0 negative, 1 positive`` (ids only when there are many)."""
+    return ", ".join(f"{i} {name}" for i, name in enumerate(labels)) if len(labels) <= 10 else f"0-{len(labels) - 1}"
+
+
 def format_score(value: float) -> str:
     """A similarity score as answer text, rounded to at most two decimals.
 
@@ -126,11 +157,18 @@ def _filled(template: str, row: Row, choices: Sequence[str]) -> str:
 
 
 def recast_template(
-    row: Row, *, context: str, question: str, labels: Sequence[str], id_column: str | None, id_columns: Sequence[str]
+    row: Row,
+    *,
+    context: str,
+    question: str,
+    labels: Sequence[str],
+    id_column: str | None,
+    id_columns: Sequence[str],
+    label_column: str = "label",
 ) -> Example:
-    """Fill ``context`` and ``question`` from ``row``; the answer is ``labels[row["label"]]``.
+    """Fill ``context`` and ``question`` from ``row``; the answer is the :func:`label_word` of ``row[label_column]``.
 
-    With ``labels`` empty, the answer is the score ``row["label"]`` written
+    With ``labels`` empty, the answer is the score ``row[label_column]`` written
     by :func:`format_score` (``score`` format; ``value`` is that number).
     Templates name columns as ``{sentence1}`` and the choices as
     ``{choices}``; string columns are :func:`clean`-ed first. Rows without an
@@ -140,9 +178,9 @@ def recast_template(
     filled_question = _filled(question, row, labels)
     example_id = str(row[id_column]) if id_column else content_id(*(str(row[c]) for c in id_columns))
     if not labels:
-        answer = format_score(score_label(row["label"]))
+        answer = format_score(score_label(row[label_column]))
         return Example(example_id, filled_question, filled_context, answer, value=float(answer))
-    return Example(example_id, filled_question, filled_context, labels[label_index(row["label"], labels)], choices=tuple(labels))
+    return Example(example_id, filled_question, filled_context, label_word(row[label_column], labels), choices=tuple(labels))
 
 
 def label_index(label: Any, labels: Sequence[str]) -> int:
@@ -160,8 +198,7 @@ def label_index(label: Any, labels: Sequence[str]) -> int:
     tasks.errors.RowError: label 7 is outside the label set (0 negative, 1 positive)
     """
     if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < len(labels):
-        known = ", ".join(f"{i} {name}" for i, name in enumerate(labels)) if len(labels) <= 10 else f"0-{len(labels) - 1}"
-        raise RowError(f"label {label!r} is outside the label set ({known})")
+        raise RowError(f"label {label!r} is outside the label set ({_label_set(labels)})")
     return label
 
 
@@ -186,13 +223,15 @@ def template_task(
     metrics: Sequence[str],
     labels: Sequence[str] = (),
     id_column: str | None = "idx",
+    label_column: str = "label",
     **fields: Any,
 ) -> Task:
     """A task whose context and question are templates over the row's columns.
 
-    ``labels`` (the answer word of each integer label, in the hub's order)
-    make it a ``choice`` task; without labels it is a ``score`` task whose
-    answer is the float ``label``. ``fields`` are the remaining
+    ``labels`` (the answer word of each label, in the hub's order) make it a
+    ``choice`` task; the ``label_column`` holds an integer id into them or the
+    label itself as a string (:func:`label_word`). Without labels it is a
+    ``score`` task whose answer is the float in ``label_column``. ``fields`` are the remaining
     :class:`~tasks.types.Task` fields (description, notes, splits,
     sample_rows, keep, ...). A row without an ``id_column`` is identified by
     the content of the columns the templates use. Rows labelled ``-1`` (GLUE's
@@ -200,10 +239,11 @@ def template_task(
     says otherwise; any other label outside the label set is an error.
     """
     used = [key for key in source_columns(context) + source_columns(question) if key != "choices"]
-    fields.setdefault("keep", has_gold_label)
+    fields.setdefault("keep", has_gold_label if label_column == "label" else partial(has_gold_label, column=label_column))
     fields.setdefault("skip_reason", NO_GOLD_LABEL)
     recast = partial(
-        recast_template, context=context, question=question, labels=tuple(labels), id_column=id_column, id_columns=used
+        recast_template, context=context, question=question, labels=tuple(labels), id_column=id_column, id_columns=used,
+        label_column=label_column,
     )
     fmt = "choice" if labels else "score"
     return Task(name, VERSION, family, fmt, source, recast, resolve_metrics(metrics), labels=tuple(labels), **fields)
@@ -233,13 +273,17 @@ def nli_templates(premise: str = "premise", hypothesis: str = "hypothesis") -> d
 NO_GOLD_LABEL = "label -1: no gold label"
 
 
-def has_gold_label(row: Row) -> bool:
-    """False for rows labelled -1: GLUE's unlabelled test rows, SNLI's rows without annotator agreement.
+def has_gold_label(row: Row, column: str = "label") -> bool:
+    """False for rows labelled -1 (or ``"-"``, empty or null): GLUE's unlabelled test rows, SNLI's rows without annotator agreement.
 
-    >>> has_gold_label({"label": 1}), has_gold_label({"label": -1}), has_gold_label({"label": -1.0})
-    (True, False, False)
+    ``column`` is the row's label column.
+
+    >>> has_gold_label({"label": 1}), has_gold_label({"label": "entailment"}), has_gold_label({"label": -1}), has_gold_label({"label": -1.0})
+    (True, True, False, False)
+    >>> has_gold_label({"sentiment": "-"}, column="sentiment")
+    False
     """
-    return row["label"] != -1
+    return row[column] not in (-1, "-1", "-", "", None)
 
 
 def nli_task(
@@ -253,7 +297,8 @@ def nli_task(
     """An entailment task in decaNLP's MNLI form, scored by accuracy.
 
     ``columns`` name the premise and hypothesis columns; ``labels`` are the
-    answer words in the hub's label order.
+    answer words in the hub's label order, and a row's ``label`` is an id into
+    them or the word itself (``"entailment"``, ``"not_entailment"``).
     """
     templates = nli_templates(*columns)
     return template_task(
@@ -268,9 +313,9 @@ def nli_task(
 def recast_tags(
     row: Row, *, question: str, labels: Sequence[str], tag_column: str, id_column: str, scheme: Scheme
 ) -> Example:
-    """Tokens and integer tag ids to a tagging example; the answer lists the spans (:mod:`tasks.tagging`)."""
+    """Tokens and their tags (integer ids or the tags as strings) to a tagging example; the answer lists the spans (:mod:`tasks.tagging`)."""
     tokens = tuple(row["tokens"])
-    tags = tuple(labels[label_index(i, labels)] for i in row[tag_column])
+    tags = tuple(label_word(tag, labels) for tag in row[tag_column])
     answer = tags_to_answer(tokens, tags, scheme)
     return Example(str(row[id_column]), question, " ".join(tokens), answer, tokens=tokens, tags=tags)
 
@@ -287,7 +332,7 @@ def tagging_task(
     id_column: str = "id",
     **fields: Any,
 ) -> Task:
-    """A tagging task over ``tokens`` and the integer tag ids in ``tag_column`` (hub ClassLabel order)."""
+    """A tagging task over ``tokens`` and the tags in ``tag_column``: ids in ``labels`` (hub ClassLabel order) or the tags themselves."""
     recast = partial(
         recast_tags, question=question, labels=tuple(labels), tag_column=tag_column, id_column=id_column, scheme=scheme
     )

@@ -29,9 +29,13 @@ ENTRY_POINT_GROUP = "qabench.tasks"
 
 _TASKS: Registry[Task] = Registry(
     "task", error=TaskError, unknown_error=UnknownTaskError, item_type=Task,
-    unmatched_hint="run 'qabench tasks list' to see them",
+    unmatched_hint=(
+        "run 'qabench tasks list' to see them; a task of your own needs --include FILE.py or --task-dir DIR "
+        "(or include: / task_dirs: in the run config)"
+    ),
 )
 _entry_points_loaded = False
+_plugins: dict[tuple[str, Path], list[Task]] = {}  # ("dir" | "file", resolved path) -> the tasks it registered
 
 
 def register(task: Task) -> Task:
@@ -123,18 +127,28 @@ def _ensure_entry_points() -> None:
 
 
 def load_plugins(task_dirs: Iterable[str] = (), includes: Iterable[str] = ()) -> list[Task]:
-    """Register zero-code task directories and plugin files; return the new tasks."""
+    """Register zero-code task directories and plugin files; return their tasks.
+
+    Loading the same directory or file again (named on the command line and
+    in a run config, or by two configs) returns its tasks without loading it twice.
+    """
     from tasks.taskdir import task_from_directory
 
     added: list[Task] = []
-    for directory in task_dirs:
-        task = task_from_directory(directory)
-        try:
-            added.append(register(task))
-        except TaskError as err:
-            meta = Path(directory) / "task.json"
-            named_in = f"{meta}: name" if meta.is_file() and "name" in meta.read_text(encoding="utf-8") else f"--task-dir {directory}"
-            raise TaskError(f"{named_in}: {err}") from None
-    for path in includes:
-        added.extend(include_file(path))
+    for kind, paths in (("dir", task_dirs), ("file", includes)):
+        for path in paths:
+            key = (kind, Path(path).expanduser().resolve())
+            if key not in _plugins:
+                _plugins[key] = [_register_directory(task_from_directory(path), path)] if kind == "dir" else include_file(path)
+            added.extend(register(task) for task in _plugins[key])  # again, in case it was unregistered since
     return added
+
+
+def _register_directory(task: Task, directory: str) -> Task:
+    """Register a zero-code task; a taken name is an error naming where the name came from."""
+    try:
+        return register(task)
+    except TaskError as err:
+        meta = Path(directory) / "task.json"
+        named_in = f"{meta}: name" if meta.is_file() and "name" in meta.read_text(encoding="utf-8") else f"--task-dir {directory}"
+        raise TaskError(f"{named_in}: {err}") from None

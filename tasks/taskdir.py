@@ -11,8 +11,11 @@ contains the answer). The format follows from the fields:
 - otherwise -> ``text`` format, metrics nF1 and EM
 
 An optional ``task.json`` sets ``name`` (default: the directory's name),
-``family`` (default ``custom``), ``description`` and ``metrics`` (names from
-:mod:`tasks.metrics`).
+``family`` (default ``custom``), ``description`` and ``metrics``: names from
+:mod:`tasks.metrics`, or Hugging Face ``evaluate`` metrics as
+``"evaluate:SOURCE[#KEY]"`` or ``{"evaluate": SOURCE, "key": K, "scale": 100}``
+(SOURCE: a hub id, or a metric script path relative to the directory; see
+:func:`tasks.metrics.evaluate_metric`).
 
 >>> import json, tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp()) / "capitals"; d.mkdir()
@@ -33,7 +36,7 @@ from typing import Any
 
 from tasks.data import iter_jsonl
 from tasks.errors import TaskError
-from tasks.types import Example, Format, Row, Source, Task
+from tasks.types import Example, Format, Metric, Row, Source, Task
 
 REQUIRED = ("question", "context", "answer")
 SPLITS = ("train", "validation", "test")
@@ -106,10 +109,28 @@ def _infer_format(rows: list[dict[str, Any]]) -> Format:
     return "text"
 
 
+def _metric(entry: Any, directory: Path) -> Metric:
+    """A ``metrics`` entry of ``task.json``: a qabench metric name, ``evaluate:SOURCE[#KEY]``, or
+    ``{"evaluate": SOURCE, "key": ..., "scale": ..., "name": ..., "higher_is_better": ...}``.
+    A relative metric script path is relative to the task directory."""
+    from tasks.metrics import EVALUATE_PREFIX, evaluate_metric, get_metric
+
+    def local(source: str) -> str:
+        return str(directory / source) if (directory / source).exists() else source
+
+    if isinstance(entry, str):
+        if entry.startswith(EVALUATE_PREFIX):
+            source, _, key = entry[len(EVALUATE_PREFIX) :].partition("#")
+            return evaluate_metric(local(source), key=key or None)
+        return get_metric(entry)
+    options = {"key", "scale", "name", "higher_is_better"}
+    if not isinstance(entry, dict) or not isinstance(entry.get("evaluate"), str) or set(entry) - options - {"evaluate"}:
+        raise TaskError(f"a metric is a name or {{\"evaluate\": SOURCE}} with optional {', '.join(sorted(options))}; got {entry!r}")
+    return evaluate_metric(local(entry["evaluate"]), **{k: v for k, v in entry.items() if k != "evaluate"})
+
+
 def task_from_directory(directory: str | Path) -> Task:
     """Build (but do not register) the task a zero-code directory describes."""
-    from tasks.metrics import get_metric
-
     directory = Path(directory)
     if not directory.is_dir():
         raise TaskError(f"--task-dir {directory}: no such directory")
@@ -134,10 +155,10 @@ def task_from_directory(directory: str | Path) -> Task:
     fmt = _infer_format(sample)
     name = meta.get("name") or re.sub(r"[^A-Za-z0-9_]+", "_", directory.resolve().name).strip("_").lower()
     names = meta.get("metrics", _FORMAT_METRICS[fmt])
-    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(m, str) for m in names):
-        raise TaskError(f"{meta_path}: 'metrics' must be a non-empty list of metric names")
+    if not isinstance(names, (list, tuple)) or not names:
+        raise TaskError(f"{meta_path}: 'metrics' must be a non-empty list of metric names (or {{\"evaluate\": SOURCE}} entries)")
     try:
-        metrics = tuple(get_metric(m) for m in names)
+        metrics = tuple(_metric(m, directory) for m in names)
     except TaskError as err:
         raise TaskError(f"{meta_path}: {err}") from None
     train = "train" if "train" in splits else None

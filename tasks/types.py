@@ -7,7 +7,9 @@ Nothing here imports torch: ``qabench tasks ...`` stays fast.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Literal, Mapping, Sequence
 
 Format = Literal["choice", "span", "tags", "score", "text"]
@@ -158,6 +160,13 @@ class Source:
     ``.parquet``); then the Hugging Face hub via
     ``datasets.load_dataset(hub_id, config, revision=...)``.
 
+    - ``files``: split -> a local file of rows (``.jsonl``, ``.json``,
+      ``.parquet`` or ``.csv``) that the task names itself; those splits are
+      read from there and nowhere else. A relative path is relative to the
+      directory qabench runs in, so a plugin file names its data with
+      ``Path(__file__).parent / "train.jsonl"``. :meth:`local` builds a
+      source of local files only.
+
     - ``split_files``: file names inside the mirror directory for splits
       whose file is not ``<split>.jsonl`` (decaNLP's ``schema.txt``).
     - ``reader``: replaces the JSONL/parquet reader for raw files that are not
@@ -179,6 +188,21 @@ class Source:
     derived: Mapping[str, tuple[str, Callable[[Sequence[Row]], list[int]]]] = field(default_factory=dict)
     on_hub: bool = True
     local_dir: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def local(cls, **files: str | os.PathLike[str]) -> Source:
+        """A source of local files only, one per split; paths are made absolute now.
+
+        >>> source = Source.local(train="data/train.jsonl", validation="data/dev.jsonl")
+        >>> source.on_hub, sorted(source.files), source.describe().startswith("local:")
+        (False, ['train', 'validation'], True)
+        """
+        if not files:
+            raise ValueError("Source.local needs at least one split=PATH")
+        paths = {split: str(Path(path).expanduser().resolve()) for split, path in files.items()}
+        folder = os.path.commonpath([str(Path(p).parent) for p in paths.values()])
+        return cls(hub_id=f"local:{folder}", on_hub=False, files=paths)
 
     @property
     def mirror_dir(self) -> str:

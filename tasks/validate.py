@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from tasks.data import load_rows, local_splits, row_location, split_path
-from tasks.errors import RowError, TaskError
+from tasks.errors import RowError, TaskError, recast_failure
 from tasks.types import Example, Task
 
 MAX_IDS = 5
@@ -99,12 +99,12 @@ def validate_split(task: Task, split: str, data_dir: str | os.PathLike[str] | No
                 if len(ids) < MAX_IDS:
                     ids.append(row_location(task, split, index, data_dir))
                 continue
-            except Exception as err:  # noqa: BLE001 - a row that does not recast is a problem to report
-                kind = f"recast failed ({type(err).__name__}: {err})"
+            except Exception as err:  # noqa: BLE001 - a row that does not recast is a problem to report, in tasks show's words
+                kind = recast_failure(err, sub)
                 problems[kind] += 1
-                first_ids.setdefault(kind, [])
-                if len(first_ids[kind]) < MAX_IDS:
-                    first_ids[kind].append(f"row {index}")
+                ids = first_ids.setdefault(kind, [])
+                if len(ids) < MAX_IDS:
+                    ids.append(row_location(task, split, index, data_dir))
                 continue
             n_examples += 1
             for kind in problems_of(example, task.format, task.labels):

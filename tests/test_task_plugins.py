@@ -145,3 +145,57 @@ def test_registry_rejects_duplicates_and_suggests_names() -> None:
         registry.get("sst3")
     with pytest.raises(TypeError):
         registry.register("sst2")  # type: ignore[arg-type]
+
+
+def test_loading_the_same_plugin_twice_registers_it_once(capitals_dir: Path, tmp_path: Path) -> None:
+    plugin = tmp_path / "plugin_twice.py"
+    plugin.write_text(PLUGIN.replace("clickbait", "clickbait_twice"))
+    try:
+        first = registry.load_plugins([str(capitals_dir)], [str(plugin)])
+        again = registry.load_plugins([str(capitals_dir)], [str(tmp_path / "." / "plugin_twice.py")])  # the command line and a run config
+        assert [t.name for t in again] == [t.name for t in first] == ["capitals", "clickbait_twice"]
+        assert all(a is b for a, b in zip(again, first))
+    finally:
+        registry.unregister("clickbait_twice")
+
+
+def test_an_unknown_task_that_matches_nothing_points_to_include_and_task_dir() -> None:
+    with pytest.raises(TaskError, match=r"unknown task 'my_sentiment'; .*--include FILE.py or --task-dir DIR \(or include: / task_dirs: in the run config\)"):
+        registry.get("my_sentiment")
+
+
+def test_recipes_take_string_labels_as_well_as_ids() -> None:
+    from tasks.recipes import nli_task, tagging_task, template_task
+    from tasks.types import Source
+
+    rte = nli_task("rte_words", source=Source("example/rte"), labels=("entailment", "not entailment"), columns=("sentence1", "sentence2"))
+    row = {"sentence1": "A cat sleeps.", "sentence2": "An animal rests.", "idx": 0}
+    assert rte.recast({**row, "label": "not_entailment"}).answer == rte.recast({**row, "label": 1}).answer == "not entailment"
+    reviews = template_task("reviews", family="classification", source=Source("example/reviews"), context="{text}",
+                            question="Is this review {choices}?", labels=("negative", "positive"), metrics=("accuracy",),
+                            label_column="sentiment", id_column="id")
+    assert reviews.recast({"id": 3, "text": "Great fun.", "sentiment": "positive"}).answer == "positive"
+    with pytest.raises(TaskError, match=r"label 'great' is outside the label set \(0 negative, 1 positive\)"):
+        reviews.recast({"id": 3, "text": "Great fun.", "sentiment": "great"})
+    ner = tagging_task("ner_words", source=Source("example/ner"), question="Which entities?", labels=("O", "B-PER", "I-PER"),
+                       tag_column="tags", scheme="bio", metrics=("entity_f1",))
+    by_id = ner.recast({"id": "0", "tokens": ["Ada", "Lovelace", "wrote"], "tags": [1, 2, 0]})
+    by_name = ner.recast({"id": "0", "tokens": ["Ada", "Lovelace", "wrote"], "tags": ["B-PER", "I-PER", "O"]})
+    assert by_id == by_name and by_name.tags == ("B-PER", "I-PER", "O")
+
+
+def test_a_task_reads_the_local_files_its_source_names(tmp_path: Path) -> None:
+    from tasks.data import load_examples, local_splits
+    from tasks.recipes import template_task
+    from tasks.types import Source
+
+    write_jsonl(tmp_path / "dev.jsonl", [{"id": 1, "text": "Dull.", "label": "negative"}, {"id": 2, "text": "Lovely.", "label": "positive"}])
+    (tmp_path / "train.csv").write_text("id,text,label\n7,A joy.,positive\n", encoding="utf-8")
+    task = template_task("local_reviews", family="classification", source=Source.local(train=tmp_path / "train.csv", validation=tmp_path / "dev.jsonl"),
+                         context="{text}", question="Is this review {choices}?", labels=("negative", "positive"), metrics=("accuracy",), id_column="id")
+    assert local_splits(task) == {"train": None, "validation": 2}
+    assert [e.answer for e in load_examples(task, "validation", data_dir="/nowhere")] == ["negative", "positive"]
+    assert [(e.id, e.context, e.answer) for e in load_examples(task, "train")] == [("7", "A joy.", "positive")]
+    (tmp_path / "dev.jsonl").unlink()
+    with pytest.raises(TaskError, match=r"dev.jsonl: no such file \(task 'local_reviews'\)"):
+        load_examples(task, "validation")

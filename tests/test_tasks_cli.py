@@ -104,6 +104,25 @@ def test_show_missing_column_is_one_line(tiny_mirror: Path) -> None:
     assert "missing column 'sentence'" in result.output
 
 
+@pytest.mark.parametrize(
+    ("row", "failure"),
+    [
+        ({"text": "no sentence column", "label": 1, "idx": 0}, "recast failed (missing column 'sentence'; the row has idx, label, text)"),
+        ({"sentence": "a label out of range", "label": 7, "idx": 0}, "label 7 is outside the label set (0 negative, 1 positive)"),
+        ({"sentence": "a label word of another task", "label": "neutral", "idx": 0}, "label 'neutral' is outside the label set (0 negative, 1 positive)"),
+    ],
+)
+def test_show_and_validate_give_the_same_one_line_error_for_a_row_that_does_not_recast(tiny_mirror: Path, row: dict, failure: str) -> None:
+    path = tiny_mirror / "nyu-mll/glue/sst2/validation.jsonl"
+    write_jsonl(path, [row])
+    shown = invoke("--data-dir", str(tiny_mirror), "tasks", "show", "sst2")
+    assert shown.exit_code == 2
+    assert shown.output == f"error: {path}:1: {failure}\n"
+    validated = invoke("--data-dir", str(tiny_mirror), "tasks", "validate", "sst2", "--split", "validation")
+    assert validated.exit_code == 2
+    assert f"{failure}: 1 (first: {path}:1)" in validated.output
+
+
 def test_validate_clean_data_exits_zero(tiny_mirror: Path) -> None:
     result = invoke("--data-dir", str(tiny_mirror), "tasks", "validate", "sst2")
     assert result.exit_code == 0, result.output
