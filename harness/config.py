@@ -37,6 +37,7 @@ CHOICE_HEADS = ("words", "linear")  # models.heads.ChoiceHead | models.heads.Cla
 SAMPLES = ("random", "first")  # which examples a task's limit keeps
 DECODERS = ("auto", "tiny", "small", "base")  # text head sizes: models.text_head.TEXT_HEAD_PRESETS; auto = the backbone's preset
 OVERRIDDEN = -1  # line marker of a key set by --set
+INTERNAL_FIELDS = ("origin", "lines")  # RunConfig fields that are not config keys
 MIN_VOCAB_SIZE = 16  # models.tokenization has 5 special tokens; a vocabulary needs words besides
 MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
 DEVICE_PATTERN = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -71,7 +72,7 @@ class HeadsConfig:
 
     mode: str = "typed"  # typed: each task uses the head of its format (MT-DNN), text-format tasks the text head; text: every task the text head (decaNLP)
     task_specific: bool = False  # MT-DNN's own variant: one output layer per task instead of per format
-    dropout: float = 0.1
+    dropout: float = 0.1  # dropout inside the heads, in training
     choice: str = "words"  # choice tasks: words (score each candidate's label words: any label set, zero-shot) | linear (MT-DNN: a linear layer on the first token, one per label set)
     decoder: str = "auto"  # text head size: tiny | small | base | auto (the backbone's preset; small for a pretrained one)
     max_answer_tokens: int = 64  # text head: answers are cut to this many tokens (EOS included) in training, and decoding stops there
@@ -81,7 +82,7 @@ class HeadsConfig:
 class TaskConfig:
     """One task of the run; a bare name in the YAML list means all defaults."""
 
-    name: str
+    name: str  # a registered task (qabench tasks list), or one of include / task_dirs
     train_split: str | None = None  # default: the task's own training split
     eval_split: str | None = None  # default: the task's own evaluation split
     limit: int | None = None  # train on N examples only
@@ -108,8 +109,8 @@ class OptimConfig:
     steps: int = 100  # optimizer steps
     batch_size: int = 16  # examples (windows) per batch, per process
     accumulate: int = 1  # batches per optimizer step
-    lr: float = 5e-5
-    weight_decay: float = 0.01
+    lr: float = 5e-5  # peak learning rate (of the heads, under the ulmfit recipe)
+    weight_decay: float = 0.01  # AdamW's decoupled weight decay (not applied to biases and norms)
     warmup: float = 0.1  # fraction of the steps spent warming up (adamw recipe)
     clip: float = 1.0  # gradient norm clipping; 0 = off
     recipe: str = "auto"  # adamw | ulmfit | auto (ulmfit for the ulmfit backbone)
@@ -123,7 +124,7 @@ class OptimConfig:
 class EvalConfig:
     """Evaluation, and early stopping on the validation decaScore."""
 
-    batch_size: int = 64
+    batch_size: int = 64  # feature rows (windows) per evaluation batch
     every: int = 0  # evaluate every N steps during training (0 = only at the end)
     patience: int = 0  # stop after N evaluations without a better decaScore (0 = never stop early)
     limit: int | None = None  # examples per task in the evaluations during training
@@ -149,7 +150,7 @@ class OutputConfig:
 class RunConfig:
     """A whole run. ``origin`` is the file it came from; ``lines`` maps key paths to its lines."""
 
-    tasks: tuple[TaskConfig, ...]
+    tasks: tuple[TaskConfig, ...]  # the tasks to train and evaluate, in order
     model: ModelConfig = ModelConfig()
     heads: HeadsConfig = HeadsConfig()
     mixture: MixtureConfig = MixtureConfig()
@@ -161,6 +162,8 @@ class RunConfig:
     cache_dir: str | None = None  # features and tokenizers cache (default: $QABENCH_CACHE or ~/.cache/qabench)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # CPU threads for torch (None: torch's default); tiny models run fastest on 1, and shared CPUs punish more
+    include: tuple[str, ...] = ()  # plugin files that register tasks, as --include FILE.py (relative to the config file; with --set, to the current directory)
+    task_dirs: tuple[str, ...] = ()  # zero-code task directories, as --task-dir DIR (relative as include)
     origin: str = field(default="<none>", compare=False)
     lines: Mapping[tuple[str, ...], int] = field(default_factory=dict, compare=False, repr=False)
 
@@ -174,7 +177,7 @@ class RunConfig:
         data.pop("origin")
         data.pop("lines")
         data["tasks"] = [dict(t) for t in data["tasks"]]
-        return data
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in data.items()}
 
 
 # --- loading --------------------------------------------------------------------------------------------------------
@@ -194,7 +197,28 @@ def load_config(path: str | Path | None = None, overrides: Sequence[str] = ()) -
     config = parse_config(text, origin=str(path), overrides=overrides)
     if config.data_dir is not None and not Path(config.data_dir).expanduser().is_absolute():
         config = dataclasses.replace(config, data_dir=str((path.parent / config.data_dir).resolve()))
-    return config
+    return _with_plugin_paths(config, path.parent)
+
+
+def _with_plugin_paths(config: RunConfig, base: Path) -> RunConfig:
+    """``include`` and ``task_dirs`` made absolute and checked to exist.
+
+    A path in the file is relative to ``base`` (the config's folder), one
+    given by ``--set`` to the current directory. Absolute paths go into the
+    run's saved config, so ``qabench eval RUN`` finds the same plugins from
+    any directory.
+    """
+    resolved: dict[str, tuple[str, ...]] = {}
+    for key, exists, what in (("include", Path.is_file, "file"), ("task_dirs", Path.is_dir, "directory")):
+        paths = []
+        for index, item in enumerate(getattr(config, key)):
+            overridden = OVERRIDDEN in (config.lines.get((key,)), config.lines.get((key, str(index))))
+            path = ((Path.cwd() if overridden else base) / Path(item).expanduser()).resolve()
+            if not exists(path):
+                raise UserError(f"config {config.where(key, index)}: {key}: no such {what} {path}")
+            paths.append(str(path))
+        resolved[key] = tuple(paths)
+    return dataclasses.replace(config, **resolved)
 
 
 def parse_config(text: str, origin: str = "<string>", overrides: Sequence[str] = ()) -> RunConfig:
@@ -362,7 +386,7 @@ def _build(cls: type, data: Any, path: tuple[str, ...], origin: str, lines: Mapp
     if not isinstance(data, dict):
         raise UserError(f"config {_where(origin, lines, path)}: {section} must be a mapping, got {_show(data)}")
     hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in dataclasses.fields(cls) if f.name not in ("origin", "lines")}
+    known = {f.name: f for f in dataclasses.fields(cls) if f.name not in INTERNAL_FIELDS}
     values: dict[str, Any] = {}
     for key, value in data.items():
         key_path = path + (str(key),)

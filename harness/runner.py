@@ -94,9 +94,14 @@ class RunOutcome:
 
 
 def resolve_tasks(config: RunConfig) -> list[RunTask]:
-    """The run's tasks from the registry; unknown names and splits are :class:`UserError`."""
+    """The run's tasks from the registry (after the config's ``include`` and ``task_dirs``); unknown names and splits are :class:`UserError`."""
     from tasks.errors import TaskError
-    from tasks.registry import get
+    from tasks.registry import get, load_plugins
+
+    try:
+        load_plugins(config.task_dirs, config.include)
+    except TaskError as err:
+        raise UserError(f"config {config.where('include' if config.include else 'task_dirs')}: {err}") from None
 
     resolved = []
     for index, item in enumerate(config.tasks):
