@@ -20,15 +20,17 @@ when checkpoints are on, and finally the record and predictions.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import pickle
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -40,7 +42,7 @@ from harness.errors import UserError
 from harness.evaluate import EvalSet, EvalSettings, TaskResult, deca_score, evaluate_tasks
 from harness.features import FeatureConfig, build_features, default_cache_dir
 from harness.record import PREDICTIONS_FILE, RECORD_FILE, build_record, directory_sha256, hardware_info, new_run_id, write_json_atomic
-from harness.train import TrainResult, TrainSet, check_compatible, find_checkpoint, load_checkpoint, seed_everything, train
+from harness.train import LAST_CHECKPOINT, TrainingDiverged, TrainResult, TrainSet, check_compatible, find_checkpoint, load_checkpoint, seed_everything, train
 from models.heads import HeadSpec, MultiTaskModel
 from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig
 from tasks.data import fingerprint, load_examples
@@ -196,14 +198,18 @@ def build_model(config: RunConfig, specs: dict[str, HeadSpec], texts: Sequence[s
 
 def save_model(model: MultiTaskModel, directory: Path) -> None:
     """The backbone (``save_backbone``), the heads' weights (safetensors) and their specs."""
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     from models.registry import save_backbone
 
-    save_backbone(model.backbone, str(directory))
     # Own contiguous copies: safetensors refuses tensors that share storage (tied or sliced weights).
     weights = {key: tensor.detach().to("cpu", copy=True).contiguous() for key, tensor in model.heads.state_dict().items()}
-    save_file(weights, str(directory / HEADS_WEIGHTS), metadata={"format": "pt"})
+    try:
+        save_backbone(model.backbone, str(directory))
+        save_file(weights, str(directory / HEADS_WEIGHTS), metadata={"format": "pt"})
+    except (OSError, SafetensorError, RuntimeError) as err:  # a full disk or a read-only directory
+        raise UserError(f"{getattr(err, 'filename', None) or directory}: cannot write the model ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
     specs = {name: dataclasses.asdict(spec) for name, spec in model.specs.items()}
     write_json_atomic(directory / HEADS_FILE, {"specs": specs, "dropout": _dropout(model)})
 
@@ -508,6 +514,7 @@ def run(config: RunConfig, data_dir: str | None = None, resume: str | None = Non
     if resume is not None:
         checkpoint = find_checkpoint(resume)
         check_compatible(load_checkpoint(checkpoint), config, checkpoint)  # fail before the slow preparation
+        remove_stale_temporaries(checkpoint.parent)
         run_dir = checkpoint.parent.parent
         run_id = run_dir.name
         created = datetime.now(timezone.utc)
@@ -516,11 +523,42 @@ def run(config: RunConfig, data_dir: str | None = None, resume: str | None = Non
         run_id, run_dir = new_run_dir(config, created)
     if _is_main():
         echo(f"run: {run_dir}" + (f" (resuming {checkpoint})" if checkpoint else ""))
-    prep = prepare(config, data_dir)
-    result = train_run(prep, run_dir, resume=checkpoint)
-    if not _is_main():
-        return None
-    return evaluate_run(prep, run_dir, run_id, created, result)
+    with removed_on_failure(run_dir, fresh=checkpoint is None):
+        prep = prepare(config, data_dir)
+        result = train_run(prep, run_dir, resume=checkpoint)
+        if not _is_main():
+            return None
+        return evaluate_run(prep, run_dir, run_id, created, result)
+
+
+@contextlib.contextmanager
+def removed_on_failure(run_dir: Path, fresh: bool) -> Iterator[None]:
+    """Leave no half-made run directory: a fresh one is removed when the run fails.
+
+    Kept when it holds a checkpoint to ``--resume`` from after an
+    interruption (Ctrl-C, a full disk); removed when training diverged, since
+    resuming would diverge again. A resumed run's directory is never removed.
+    A disk or permission fault becomes one line naming the file.
+    """
+    existed = run_dir.exists()
+    try:
+        yield
+    except BaseException as err:
+        resumable = (run_dir / "checkpoints" / LAST_CHECKPOINT).is_file() and not isinstance(err, TrainingDiverged)
+        if fresh and not existed and not resumable and _is_main():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
+            path = err.filename or run_dir
+            raise UserError(f"{path}: cannot write the run ({err.strerror or err}){'; run directory removed' if not run_dir.exists() else ''}") from None
+        raise
+
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Delete the ``.*.tmp`` files an interrupted atomic write left in ``directory`` (a checkpoint cut off by kill -9)."""
+    stale = sorted(directory.glob(".*.tmp")) if directory.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def train_only(config: RunConfig, data_dir: str | None = None, resume: str | None = None) -> tuple[Path, TrainResult]:
@@ -529,12 +567,14 @@ def train_only(config: RunConfig, data_dir: str | None = None, resume: str | Non
     if resume is not None:
         checkpoint: Path | None = find_checkpoint(resume)
         check_compatible(load_checkpoint(checkpoint), config, checkpoint)
+        remove_stale_temporaries(checkpoint.parent)
         run_dir = checkpoint.parent.parent
     else:
         checkpoint = None
         _, run_dir = new_run_dir(config, datetime.now(timezone.utc))
-    prep = prepare(config, data_dir)
-    return run_dir, train_run(prep, run_dir, resume=checkpoint)
+    with removed_on_failure(run_dir, fresh=checkpoint is None):
+        prep = prepare(config, data_dir)
+        return run_dir, train_run(prep, run_dir, resume=checkpoint)
 
 
 def eval_only(

@@ -203,8 +203,10 @@ def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
     try:
         torch.save(dict(state), tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, (OSError, RuntimeError)):  # a full disk, a read-only directory; torch reports them as RuntimeError
+            raise UserError(f"{path}: cannot write the checkpoint ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
         raise
 
 

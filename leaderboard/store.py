@@ -686,7 +686,11 @@ def add_records(
                     if (rid := run.record.run_id) in prepared and _insert_run(conn, run, prepared[rid][0], points[rid])
                 }
 
-        inserted = _retrying(write) if prepared else set()
+        try:
+            inserted = _retrying(write) if prepared else set()
+        except exc.OperationalError as err:  # a full disk, a read-only file: the transaction rolled back, nothing was added
+            reason = str(err.orig).splitlines()[0] if err.orig is not None else "write failed"
+            raise LeaderboardError(f"{store.where}: cannot write the leaderboard ({reason}); nothing was added") from None
     finally:
         store.close()
     results: list[AddResult] = []

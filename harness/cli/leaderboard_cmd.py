@@ -176,7 +176,8 @@ def export(ctx: click.Context, fmt: str, output: str | None, tasks: tuple[str, .
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(path)
     except OSError as err:
-        raise LeaderboardError(f"-o {output}: cannot write: {err.strerror}") from None
+        tmp.unlink(missing_ok=True)  # never leave half an export behind
+        raise LeaderboardError(f"-o {output}: cannot write the {fmt} export: {err.strerror}") from None
     click.echo(f"wrote {path} ({len(board)} rows, {fmt})", err=True)
 
 

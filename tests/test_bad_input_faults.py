@@ -1,0 +1,130 @@
+"""Reliability sweep, resource faults (issue 13, items 6 and 8).
+
+A full disk is simulated with ``RLIMIT_FSIZE`` in a subprocess (SIGXFSZ
+ignored, so a write past the limit fails with EFBIG as a full disk fails with
+ENOSPC). Each fault must end in exit status 2 with one line naming the path,
+no temporary file left, and no half-made run directory or export.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bad_input import snapshot
+from click.testing import CliRunner
+from leaderboard_fixtures import accuracy_task, write_run
+
+from harness.cli import main
+from harness.config import QUICKSTART
+
+REPO = Path(__file__).resolve().parents[1]
+SQLITE_ROOM = 40_000  # room for SQLite's 32 KiB shared-memory file, too little for an HTML page with plots or a run's write-ahead log
+TRAIN = ("--set", "optim.steps=2", "--set", "optim.batch_size=4", "-q", "--set", "tasks=[{name: sst2, limit: 8, eval_limit: 4}]",
+         "--set", "output.leaderboard=false")
+
+
+def qabench_limited(args: list[str], cwd: Path, max_file_bytes: int, cache: Path) -> subprocess.CompletedProcess[str]:
+    """``qabench ARGS`` in a subprocess that may not write any file beyond ``max_file_bytes``."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "QABENCH_CACHE": str(cache)}
+    code = "from harness.cli import main; main(prog_name='qabench')"
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, preexec_fn=limit, timeout=600)
+
+
+def assert_one_line(done: subprocess.CompletedProcess[str], *needles: str) -> str:
+    assert done.returncode == 2, f"exit {done.returncode}\n{done.stderr[-3000:]}"
+    assert "Traceback" not in done.stderr, done.stderr[-3000:]
+    lines = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def no_temporaries(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*.tmp") if "cache" not in p.parts]
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> Path:
+    db = tmp_path / "lb.db"
+    rng = random.Random(0)  # varied scores: a stored run takes more room than a few pages
+    runs = [write_run(tmp_path / "runs", f"run-{i}", [accuracy_task("sst2", [rng.choice([0, 100]) for _ in range(2000)])]) for i in range(3)]
+    assert CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", *map(str, runs[:2])]).exit_code == 0
+    return db
+
+
+def test_disk_full_during_export_leaves_no_file(board: Path, tmp_path: Path) -> None:
+    done = qabench_limited(["leaderboard", "--db", str(board), "export", "--format", "html", "-o", "board.html"], tmp_path, SQLITE_ROOM, tmp_path / "cache")
+    assert_one_line(done, "-o board.html", "cannot write the html export")
+    assert not (tmp_path / "board.html").exists() and not no_temporaries(tmp_path)
+
+
+def test_disk_full_during_add_leaves_the_database_unchanged(board: Path, tmp_path: Path) -> None:
+    before = board.read_bytes()
+    done = qabench_limited(["leaderboard", "--db", str(board), "add", str(tmp_path / "runs" / "run-2")], tmp_path, SQLITE_ROOM, tmp_path / "cache")
+    assert_one_line(done, "cannot write the leaderboard", "nothing was added")
+    assert board.read_bytes() == before
+    shown = CliRunner().invoke(main, ["leaderboard", "--db", str(board), "show", "--json"])
+    assert shown.exit_code == 0 and shown.output.count('"run_id"') == 2
+
+
+@pytest.mark.slow
+def test_disk_full_during_a_checkpoint_and_the_model_save_leaves_no_run_directory(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    warm = qabench_limited(["train", str(QUICKSTART), *TRAIN, "--set", f"output.dir={tmp_path / 'warm'}"], tmp_path, 2**40, cache)
+    assert warm.returncode == 0, warm.stderr[-3000:]  # the tokenizer and features are cached now: only the run writes
+    for extra, needle in ((("--set", "output.checkpoint_every=1"), "cannot write the checkpoint"), ((), "cannot write the model")):
+        out = tmp_path / "runs"
+        done = qabench_limited(["train", str(QUICKSTART), *TRAIN, *extra, "--set", f"output.dir={out}"], tmp_path, 64 * 1024, cache)
+        assert_one_line(done, needle)
+        assert not out.exists() or not any(out.iterdir()), "a half-made run directory was left behind"
+        assert not no_temporaries(tmp_path)
+
+
+def test_a_diverged_run_leaves_no_run_directory(tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    result = CliRunner().invoke(main, ["run", str(QUICKSTART), *TRAIN, "--set", "optim.lr=1e30", "--set", f"output.dir={out}"])
+    assert result.exit_code == 2, result.output
+    assert "training diverged" in result.stderr and "the loss was nan" in result.stderr
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_stale_temporaries_of_an_interrupted_checkpoint_are_removed_on_resume(tmp_path: Path) -> None:
+    from harness.runner import remove_stale_temporaries
+
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir()
+    (checkpoints / "last.pt").write_bytes(b"kept")
+    stale = [checkpoints / ".last.pt.abc123.tmp", checkpoints / ".last.pt.zz.tmp"]
+    for path in stale:
+        path.write_bytes(b"half a checkpoint")
+    assert remove_stale_temporaries(checkpoints) == sorted(stale)
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["last.pt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions, so a read-only directory cannot be simulated")
+def test_a_database_in_a_read_only_directory_is_still_readable(board: Path, tmp_path: Path) -> None:
+    before = snapshot(board.parent)
+    board.parent.chmod(0o555)
+    try:
+        shown = CliRunner().invoke(main, ["leaderboard", "--db", str(board), "show"])
+        exported = CliRunner().invoke(main, ["leaderboard", "--db", str(board), "export", "--format", "csv"])
+        created = CliRunner().invoke(main, ["leaderboard", "--db", str(board.parent / "new.db"), "add", str(tmp_path / "runs" / "run-2")])
+    finally:
+        board.parent.chmod(0o755)
+    assert shown.exit_code == 0 and "run-0" in shown.output, shown.output
+    assert exported.exit_code == 0 and "run-1" in exported.output, exported.output
+    assert created.exit_code == 2 and len(created.stderr.strip().splitlines()) == 1, created.output
+    assert snapshot(board.parent) == before
