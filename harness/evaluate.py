@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
-from typing import IO, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO, Iterator, Sequence
 
 import datasets
 import torch
@@ -27,6 +27,7 @@ import torch
 from harness.adapters import AnswerAdapter
 from models.heads import MultiTaskModel
 from models.text_head import DecodeConfig
+from tasks.scoring import MetricAccumulator, TaskResult, deca_score  # noqa: F401 - TaskResult and deca_score are re-exported
 from tasks.types import Example, Task
 
 
@@ -58,76 +59,10 @@ class EvalSettings:
     decoding: DecodeConfig = DecodeConfig()  # text: greedy or beam search, and the answer's length
 
 
-@dataclass(frozen=True)
-class TaskResult:
-    """One evaluated task, in the run record's shape."""
-
-    name: str
-    version: str
-    split: str
-    fingerprint: str
-    examples: int
-    headline: str
-    metrics: Mapping[str, float]
-    higher_is_better: Mapping[str, bool]
-    seconds: float = field(default=0.0, compare=False)
-
-    def to_record(self) -> dict:
-        """The task's entry in ``record.json``."""
-        return {
-            "name": self.name,
-            "version": self.version,
-            "split": self.split,
-            "fingerprint": self.fingerprint,
-            "examples": self.examples,
-            "headline": self.headline,
-            "metrics": dict(self.metrics),
-            "higher_is_better": dict(self.higher_is_better),
-        }
-
-
-def deca_score(results: Sequence[TaskResult]) -> float:
-    """decaScore: the sum of each task's headline metric."""
-    return float(sum(r.metrics[r.headline] for r in results))
-
-
 @torch.no_grad()
 def predict(model: MultiTaskModel, eval_set: EvalSet, settings: EvalSettings) -> Iterator[tuple[int, str]]:
     """``(example index, answer string)`` for every example, in order, batch by batch (the adapter's way back)."""
     return eval_set.adapter.predict(model, eval_set, settings)
-
-
-class _Accumulator:
-    """Keeps what the task's metrics need: sums of per-example scores, and the strings for corpus metrics."""
-
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.sums = {m.name: 0.0 for m in task.metrics if m.decomposable}
-        self.needs_all = any(not m.decomposable for m in task.metrics)
-        self.predictions: list[str] = []
-        self.examples: list[Example] = []
-        self.count = 0
-
-    def add(self, prediction: str, example: Example) -> dict[str, float]:
-        scores = {}
-        for metric in self.task.metrics:
-            if metric.example_scores is not None:
-                scores[metric.name] = float(metric.example_scores([prediction], [example])[0])
-                self.sums[metric.name] += scores[metric.name]
-        if self.needs_all:
-            self.predictions.append(prediction)
-            self.examples.append(example)
-        self.count += 1
-        return scores
-
-    def metrics(self) -> dict[str, float]:
-        out = {}
-        for metric in self.task.metrics:
-            if metric.decomposable:
-                out[metric.name] = self.sums[metric.name] / self.count if self.count else 0.0
-            else:
-                out[metric.name] = metric(self.predictions, self.examples)
-        return out
 
 
 def evaluate_task(model: MultiTaskModel, eval_set: EvalSet, settings: EvalSettings, writer: IO[str] | None = None) -> TaskResult:
@@ -136,7 +71,7 @@ def evaluate_task(model: MultiTaskModel, eval_set: EvalSet, settings: EvalSettin
     was_training = model.training
     model.eval()
     task = eval_set.task
-    acc = _Accumulator(task)
+    acc = MetricAccumulator(task)
     for row, prediction in predict(model, eval_set, settings):
         example = eval_set.examples[row]
         scores = acc.add(prediction, example)

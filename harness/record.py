@@ -14,12 +14,13 @@ import sys
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from harness import __version__
-from harness.evaluate import TaskResult, deca_score
+from tasks.scoring import TaskResult, deca_score
+
+if TYPE_CHECKING:  # torch is imported where hardware is read, so qabench score (which writes records) stays torch-free
+    import torch
 
 SCHEMA_VERSION = 1
 RECORD_FILE = "record.json"
@@ -45,6 +46,8 @@ def git_commit() -> str | None:
 
 def hardware_info(device: torch.device) -> dict[str, Any]:
     """Where the run ran."""
+    import torch
+
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
     distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
     return {
@@ -88,11 +91,24 @@ def build_record(
     results: Sequence[TaskResult],
     timings: Mapping[str, float],
     hardware: Mapping[str, Any],
+    kind: str = "run",
+    source_run: str | None = None,
+    suite: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The record as a dict, in docs/run-record.md's order."""
+    """The record as a dict, in docs/run-record.md's order.
+
+    ``kind`` is ``run`` (trained and evaluated here), ``evaluation`` (a saved
+    run evaluated again: ``source_run`` names it) or ``external`` (answers of
+    a system built elsewhere, scored by ``qabench score``). ``suite`` is the
+    suite's name, version, fingerprint and score label when the evaluation
+    followed a suite's protocol exactly.
+    """
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
+        "kind": kind,
+        "source_run": source_run,
+        "suite": dict(suite) if suite else None,
         "created": created.isoformat(timespec="seconds"),
         "git_commit": git_commit(),
         "qabench_version": __version__,
@@ -132,6 +148,9 @@ def print_table(record: Mapping[str, Any], echo: Any = print) -> None:
     for row in [header, *rows]:
         echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
     echo(f"decaScore {record['deca_score']:.2f}")
+    suite = record.get("suite")
+    if suite:
+        echo(f"suite {suite['name']} v{suite['version']} ({suite['score']}), fingerprint {suite['fingerprint'][:12]}")
 
 
 if __name__ == "__main__":  # pragma: no cover - print the table of a record: python -m harness.record runs/<id>/record.json

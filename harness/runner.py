@@ -46,6 +46,7 @@ from harness.train import LAST_CHECKPOINT, TrainingDiverged, TrainResult, TrainS
 from models.heads import HeadSpec, MultiTaskModel
 from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig
 from tasks.data import fingerprint, load_examples
+from tasks.suite import SuiteData
 from tasks.types import Example, Task
 
 MODEL_DIR = "model"
@@ -280,10 +281,15 @@ def pad_id_of(model: MultiTaskModel) -> int:
 # --- prepare ---------------------------------------------------------------------------------------------------------
 
 
-def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, model: MultiTaskModel | None = None) -> Prepared:
+def prepare(
+    config: RunConfig, data_dir: str | None = None, train: bool = True, model: MultiTaskModel | None = None, suite: SuiteData | None = None
+) -> Prepared:
     """Resolve tasks, load examples, build the model (unless given) and the features.
 
-    Sets torch's CPU threads when the config names them (a process-wide setting).
+    With ``suite``, evaluation follows the suite's protocol instead of the
+    config's: its tasks (scored by its metric variant) on exactly its
+    examples; the config's tasks are only trained on. Sets torch's CPU
+    threads when the config names them (a process-wide setting).
     """
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -294,11 +300,18 @@ def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, 
     train_examples = {
         t.task.name: _load(t.task, t.train_split, data_dir, t.limit, t.sample_seed) for t in tasks if train and t.train_split
     }
-    eval_examples = {t.task.name: _load(t.task, t.eval_split, data_dir, t.eval_limit, t.sample_seed) for t in tasks}
+    if suite is None:
+        eval_tasks = tasks
+        eval_examples = {t.task.name: _load(t.task, t.eval_split, data_dir, t.eval_limit, t.sample_seed) for t in tasks}
+    else:
+        eval_tasks = suite_run_tasks(suite)
+        eval_examples = {name: list(examples) for name, examples in suite.examples.items()}
     if model is None:
         texts = [text for name in sorted(train_examples) for text in tokenizer_texts(train_examples[name])]
         texts += [e.question for name in sorted(eval_examples) for e in eval_examples[name]]
-        specs = head_specs([t.task for t in tasks], config.heads.task_specific, config.heads.mode, decoder_preset(config), config.heads.choice)
+        trained = {t.task.name for t in tasks}
+        every = [t.task for t in tasks] + [t.task for t in eval_tasks if t.task.name not in trained]  # suite tasks not trained: zero-shot heads
+        specs = head_specs(every, config.heads.task_specific, config.heads.mode, decoder_preset(config), config.heads.choice)
         model = build_model(config, specs, texts)
     device = resolve_device(config.device)
     model.to(device)
@@ -318,9 +331,14 @@ def prepare(config: RunConfig, data_dir: str | None = None, train: bool = True, 
             t.task, t.eval_split, eval_examples[t.task.name], featurize(t.task, eval_examples[t.task.name]), fingerprint(eval_examples[t.task.name]),
             adapter_for(model.specs[t.task.name].format),
         )
-        for t in tasks
+        for t in eval_tasks
     ]
     return Prepared(config, tasks, model, device, pad_id_of(model), train_sets, eval_sets, data_dir)
+
+
+def suite_run_tasks(suite: SuiteData) -> list[RunTask]:
+    """The suite's tasks as evaluation-only run tasks (each with its variant's metrics)."""
+    return [RunTask(task, None, entry.split, None, None) for entry, task in zip(suite.suite.tasks, suite.tasks)]
 
 
 def _limited(eval_sets: Sequence[EvalSet], limit: int | None) -> list[EvalSet]:
@@ -416,8 +434,15 @@ def evaluate_run(
     run_id: str,
     created: datetime,
     training: TrainResult | dict[str, Any] | None,
+    source_run: str | None = None,
+    suite: SuiteData | None = None,
 ) -> RunOutcome:
-    """Evaluate every task, write predictions and the record atomically, add the record to the leaderboard."""
+    """Evaluate every task, write predictions and the record atomically, add the record to the leaderboard.
+
+    ``source_run`` names the trained run when this is a later evaluation of
+    it (a record of kind ``evaluation``: the run's regime, not its training
+    time); ``suite`` the suite whose protocol ``prep`` evaluates.
+    """
     config = prep.config
     run_dir.mkdir(parents=True, exist_ok=True)
     predictions_path = run_dir / PREDICTIONS_FILE
@@ -428,6 +453,8 @@ def evaluate_run(
             results = evaluate_tasks(prep.model, prep.eval_sets, eval_settings(config, prep.device, prep.pad_id), writer)
         eval_seconds = time.perf_counter() - started
         train_info = dataclasses.asdict(training) if isinstance(training, TrainResult) else dict(training or {})
+        train_tasks = [s.name for s in prep.train_sets] or train_info.get("tasks") or [t.task.name for t in prep.tasks if t.train_split]
+        results = flag_zero_shot(results, prep.eval_sets, train_tasks)
         record = build_record(
             run_id=run_id,
             created=created,
@@ -435,7 +462,7 @@ def evaluate_run(
             model=model_info(prep.model, config),
             head_mode=config.heads.mode,
             training={
-                "regime": "multitask" if len(prep.train_sets) > 1 else "single-task",
+                "regime": "multitask" if len(train_tasks) > 1 else "single-task",
                 "mixture": config.mixture.strategy,
                 "steps": train_info.get("steps", 0),
                 "seed": config.seed,
@@ -443,11 +470,14 @@ def evaluate_run(
                 "best_step": train_info.get("best_step"),
                 "stopped_early": train_info.get("stopped_early", False),
                 "resumed_from_step": train_info.get("resumed_from_step"),
-                "train_tasks": [s.name for s in prep.train_sets] or train_info.get("tasks", []),
+                "train_tasks": train_tasks,
             },
             results=results,
-            timings=_timings(train_info, results, eval_seconds),
+            timings=_timings({} if source_run else train_info, results, eval_seconds),
             hardware=hardware_info(prep.device),
+            kind="evaluation" if source_run else "run",
+            source_run=source_run,
+            suite=suite.info() if suite else None,
         )
         os.replace(tmp, predictions_path)
         record_path = run_dir / RECORD_FILE
@@ -457,18 +487,33 @@ def evaluate_run(
     return RunOutcome(run_dir, record_path, record, add_to_leaderboard(config, record_path))
 
 
+def flag_zero_shot(results: Sequence[TaskResult], eval_sets: Sequence[EvalSet], train_tasks: Sequence[str]) -> list[TaskResult]:
+    """Mark each result of a task the model did not train on, with the label words no trained task offered."""
+    from tasks.registry import get, names
+    from tasks.scoring import untrained_labels
+
+    registered = set(names())
+    trained = [get(name) for name in train_tasks if name in registered]
+    tasks = {s.task.name: s.task for s in eval_sets}
+    return [
+        r if r.name in train_tasks else dataclasses.replace(r, zero_shot=untrained_labels(tasks[r.name], trained))
+        for r in results
+    ]
+
+
 def _recipe(config: RunConfig) -> str:
     from harness.train import resolve_recipe
 
     return resolve_recipe(config.optim, config.model.backbone)
 
 
-def _timings(train_info: dict[str, Any], results: Sequence[TaskResult], eval_seconds: float) -> dict[str, float]:
+def _timings(train_info: dict[str, Any], results: Sequence[TaskResult], eval_seconds: float) -> dict[str, float | None]:
     evaluated = sum(r.examples for r in results)
+    trained = "seconds" in train_info  # a later evaluation of a run does not repeat (nor claim) its training time
     return {
-        "train_seconds": float(train_info.get("seconds", 0.0)),
+        "train_seconds": float(train_info["seconds"]) if trained else None,
         "eval_seconds": eval_seconds,
-        "train_examples_per_second": float(train_info.get("examples_per_second", 0.0)),
+        "train_examples_per_second": float(train_info.get("examples_per_second", 0.0)) if trained else None,
         "eval_examples_per_second": evaluated / eval_seconds if eval_seconds > 0 else 0.0,
     }
 
@@ -584,6 +629,8 @@ def eval_only(
     split: str | None = None,
     output: str | None = None,
     limit: int | None = None,
+    suite: SuiteData | None = None,
+    leaderboard: bool = True,
 ) -> RunOutcome:
     """``qabench eval``: evaluate a run directory's saved model (or a training checkpoint) and write a record.
 
@@ -593,7 +640,10 @@ def eval_only(
     ``split`` evaluates another split of each; ``limit`` keeps that many
     examples per task (a random subset drawn by the run's seed). The record
     goes to the run directory when it has none yet, else to a new run
-    directory beside it.
+    directory beside it, as an evaluation naming the run it came from.
+    With ``suite``, the suite's protocol replaces the run's tasks (those the
+    run did not train are answered zero-shot, as with ``tasks``);
+    ``leaderboard`` False keeps the record out of the leaderboard.
     """
     source = Path(path)
     if (source / MODEL_DIR / HEADS_FILE).is_file():
@@ -610,21 +660,24 @@ def eval_only(
         raise UserError(f"{run_dir / CONFIG_FILE}: not a run config (a JSON {type(saved).__name__}); the file is damaged")
     full = config_module.from_dict(saved, origin=str(run_dir / CONFIG_FILE))
     config = _narrow(full, tasks, split, limit)
+    if not leaderboard:
+        config = dataclasses.replace(config, output=dataclasses.replace(config.output, leaderboard=False))
     if model is None:  # a bare checkpoint: rebuild its model (and local vocabulary) from its config, then load the weights
         model = prepare(full, data_dir, train=True).model
         try:
             model.load_state_dict(checkpoint_state["model"])
         except RuntimeError as err:
             raise UserError(f"{path}: checkpoint weights do not fit the model of its config ({str(err).splitlines()[0]})") from None
-    _add_zero_shot_tasks(model, config, path)
-    prep = prepare(config, data_dir, train=False, model=model)
+    _add_zero_shot_tasks(model, suite_run_tasks(suite) if suite else resolve_tasks(config), config, path)
+    prep = prepare(config, data_dir, train=False, model=model, suite=suite)
     created = datetime.now(timezone.utc)
-    if (run_dir / RECORD_FILE).exists() or output:
+    source_run = run_dir.name if (run_dir / RECORD_FILE).exists() else None
+    if source_run or output:
         run_id = new_run_id(created, config.model.backbone, None if config.model.pretrained else config.model.preset, config.to_dict())
         run_dir = Path(output) if output else run_dir.parent / run_id
     else:
         run_id = run_dir.name
-    return evaluate_run(prep, run_dir, run_id, created, training)
+    return evaluate_run(prep, run_dir, run_id, created, training, source_run=source_run, suite=suite)
 
 
 def _narrow(config: RunConfig, names: Sequence[str], split: str | None, limit: int | None = None) -> RunConfig:
@@ -647,7 +700,7 @@ def _narrow(config: RunConfig, names: Sequence[str], split: str | None, limit: i
     return narrowed
 
 
-def _add_zero_shot_tasks(model: MultiTaskModel, config: RunConfig, path: str) -> None:
+def _add_zero_shot_tasks(model: MultiTaskModel, run_tasks: Sequence[RunTask], config: RunConfig, path: str) -> None:
     """Give each task the model was not trained on the head of its format, where the model has that head.
 
     The heads carry no parameter per task in typed mode (choice, span, score)
@@ -655,7 +708,7 @@ def _add_zero_shot_tasks(model: MultiTaskModel, config: RunConfig, path: str) ->
     A tag task needs a tag layer of its own label set, and a task-specific
     head exists only for its task: those are errors.
     """
-    new = [t for t in resolve_tasks(config) if t.task.name not in model.specs]
+    new = [t for t in run_tasks if t.task.name not in model.specs]
     if not new:
         return
     from tasks.registry import get, names

@@ -88,6 +88,27 @@ def check_same_examples(task: str, a: dict, b: dict, run_a: str, run_b: str) -> 
         )
 
 
+def check_same_suite(conn: Connection, run_a: str, run_b: str, tasks_a: dict[str, dict], tasks_b: dict[str, dict]) -> None:
+    """Raise, saying which difference, when both runs followed a suite but not the same protocol (name, version, fingerprint)."""
+    def protocol(run_id: str) -> tuple[str | None, str | None, str | None]:
+        row = conn.execute(select(runs.c.suite, runs.c.suite_version, runs.c.suite_fingerprint).where(runs.c.run_id == run_id)).one()
+        return (row[0], row[1], row[2])
+
+    a, b = protocol(run_a), protocol(run_b)
+    if a[0] is None or b[0] is None or a == b:
+        return
+    if a[:2] != b[:2]:
+        why = f"suite {a[0]} v{a[1]} vs {b[0]} v{b[1]}"
+    else:
+        differing = [
+            t for t in tasks_a
+            if t in tasks_b and any(tasks_a[t][k] != tasks_b[t][k] for k in ("version", "split", "fingerprint", "ids_sha256"))
+        ]
+        what = f"task {differing[0]!r} was scored on other examples" if differing else "the same examples were scored by other metric definitions"
+        why = f"suite {a[0]} v{a[1]} fingerprints differ ({str(a[2])[:12]} vs {str(b[2])[:12]}): {what}"
+    raise LeaderboardError(f"cannot compare {run_a} and {run_b}: {why}; compare entries of one suite protocol")
+
+
 def _scorers(task: str, headline: str, rows_a: list[dict], rows_b: list[dict]) -> tuple[Scorer, Scorer, str]:
     by_id = {r["id"]: r for r in rows_b}
     rows_b = [by_id[r["id"]] for r in rows_a]  # same order: row i is the same example in both
@@ -122,6 +143,7 @@ def compare_runs(
     if run_a == run_b:
         raise LeaderboardError(f"compare needs two different runs; both arguments name {run_a}")
     tasks_a, tasks_b = tasks_of(conn, run_a), tasks_of(conn, run_b)
+    check_same_suite(conn, run_a, run_b, tasks_a, tasks_b)
     wanted = list(tasks) if tasks else list(dict.fromkeys([*tasks_a, *tasks_b]))
     for task in wanted:
         if task not in tasks_a and task not in tasks_b:

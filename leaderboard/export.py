@@ -24,7 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 from leaderboard.curves import CurvePoint, series
 from leaderboard.errors import LeaderboardError
-from leaderboard.table import Board, cell_texts
+from leaderboard.table import Board, cell_texts, zero_shot_notes
 
 FORMATS = ("md", "csv", "latex", "html")
 #: Runs drawn in the per-task bar chart (the best by the board's order).
@@ -45,7 +45,7 @@ def _best_rows(board: Board) -> dict[int, set[int]]:
     """Column index (in :func:`cell_texts`' header) -> rows holding its best score, for bolding."""
     header, _ = cell_texts(board)
     best: dict[int, set[int]] = {}
-    columns = {"decaScore": board.rows["decaScore"], **{c.title: board.score[c.task] for c in board.tasks}}
+    columns = {"decaScore": board.rows["decaScore"], **{c.title: board.score[c.key] for c in board.tasks}}
     for name, values in columns.items():
         if values.notna().any():
             top = values.max()
@@ -100,7 +100,9 @@ def to_markdown(board: Board, title: str = "qabench leaderboard") -> str:
         if not board.grouped
         else f"Mean ± standard deviation over the runs of each {board.grouped}; decaScore is the sum of headline metrics."
     )
-    return f"### {_md_escape(title)}\n\n" + "\n".join(lines) + f"\n\n{note}\n"
+    marks = zero_shot_notes(board)
+    tail = "\n" + "  \n".join(_md_escape(m) for m in marks) + "\n" if marks else ""
+    return f"### {_md_escape(title)}\n\n" + "\n".join(lines) + f"\n\n{note}\n" + tail
 
 
 # --- CSV ---------------------------------------------------------------------------------------------------------------
@@ -115,12 +117,12 @@ def to_csv(board: Board, title: str = "") -> str:
         frame = rows[["run_id", "model", "backbone", "preset", "head_mode", "regime", "mixture", "seed", "created",
                       "decaScore", "decaScore_low", "decaScore_high"]].copy()
     for col in board.tasks:
-        frame[col.task] = board.score[col.task]
+        frame[col.key] = board.score[col.key]
         if board.grouped:
-            frame[f"{col.task}_std"] = board.std[col.task]
+            frame[f"{col.key}_std"] = board.std[col.key]
         else:
-            frame[f"{col.task}_low"] = board.low[col.task]
-            frame[f"{col.task}_high"] = board.high[col.task]
+            frame[f"{col.key}_low"] = board.low[col.key]
+            frame[f"{col.key}_high"] = board.high[col.key]
     for src, dst in (("parameters", "parameters"), ("train_seconds", "train_seconds"), ("eval_eps", "eval_examples_per_second")):
         frame[dst] = rows[src]
     for col in ("seed", "parameters", "runs"):

@@ -38,6 +38,7 @@ class TaskResult:
     headline: str
     metrics: Mapping[str, float]
     higher_is_better: Mapping[str, bool]
+    zero_shot: tuple[str, ...] | None = None  # not trained on: the label words no trained task offered
 
     @property
     def score(self) -> float:
@@ -54,6 +55,25 @@ class Prediction:
     prediction: str
     example: Mapping[str, Any]
     scores: Mapping[str, float]
+
+
+@dataclass(frozen=True)
+class SuiteRef:
+    """The suite a record followed exactly: what identifies comparable scores."""
+
+    name: str
+    version: str
+    fingerprint: str
+    score: str  # "decaScore over 6 of 10 tasks"
+
+    @property
+    def label(self) -> str:
+        """``lecture v1``."""
+        return f"{self.name} v{self.version}"
+
+
+#: What produced a record: trained and evaluated here, a saved run evaluated again, or answers made elsewhere.
+KINDS = ("run", "evaluation", "external")
 
 
 @dataclass(frozen=True)
@@ -81,6 +101,9 @@ class RunRecord:
     train_examples_per_second: float | None
     eval_examples_per_second: float | None
     data: Mapping[str, Any] = field(repr=False, compare=False)
+    kind: str = "run"
+    source_run: str | None = None
+    suite: SuiteRef | None = None
 
     @property
     def model(self) -> str:
@@ -234,6 +257,9 @@ def parse_record(data: Any, where: str = "record") -> RunRecord:
         train_examples_per_second=timeget.number("train_examples_per_second", optional=True),
         eval_examples_per_second=timeget.number("eval_examples_per_second", optional=True),
         data=data,
+        kind=_kind(get.field("kind", str, optional=True) or "run", where),
+        source_run=get.field("source_run", str, optional=True),
+        suite=_suite(get.field("suite", dict, optional=True), where),
     )
     _check_consistent(record, where)
     return record
@@ -262,6 +288,19 @@ def _check_consistent(record: RunRecord, where: str) -> None:
         raise LeaderboardError(
             f"{where}: 'deca_score' is {record.deca_score!r}, but the headline scores of its {len(record.tasks)} tasks sum to {total:.6g}"
         )
+
+
+def _kind(kind: str, where: str) -> str:
+    if kind not in KINDS:
+        raise LeaderboardError(f"{where}: field 'kind' is {kind!r}; it is one of {', '.join(KINDS)}")
+    return kind
+
+
+def _suite(obj: Mapping[str, Any] | None, where: str) -> SuiteRef | None:
+    if obj is None:
+        return None
+    get = _Getter(obj, where, "suite.")
+    return SuiteRef(get.field("name", str), str(obj.get("version", "")), get.field("fingerprint", str), str(obj.get("score") or "decaScore"))
 
 
 def read_predictions(path: Path, record: RunRecord) -> dict[str, tuple[Prediction, ...]]:
@@ -400,7 +439,17 @@ def _parse_task(obj: Any, where: str, field_path: str) -> TaskResult:
         headline=headline,
         metrics=metrics,
         higher_is_better={str(k): bool(v) for k, v in higher_is_better.items()},
+        zero_shot=_zero_shot(get.field("zero_shot", dict, optional=True), where, field_path),
     )
+
+
+def _zero_shot(obj: Mapping[str, Any] | None, where: str, field_path: str) -> tuple[str, ...] | None:
+    if obj is None:
+        return None
+    labels = obj.get("untrained_labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) for x in labels):
+        raise LeaderboardError(f"{where}: field '{field_path}.zero_shot.untrained_labels' should be a list of strings")
+    return tuple(labels)
 
 
 def _parse_prediction(obj: Any, where: str) -> Prediction:

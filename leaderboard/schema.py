@@ -41,6 +41,12 @@ runs = Table(
     Column("qabench_version", Text, nullable=False),
     Column("record_sha256", Text, nullable=False),
     Column("record_json", Text, nullable=False),
+    Column("kind", Text, nullable=False, server_default="run"),  # run | evaluation | external
+    Column("source_run", Text),  # the run an evaluation re-evaluates
+    Column("suite", Text),  # the suite protocol the entry followed exactly (None: ad hoc)
+    Column("suite_version", Text),
+    Column("suite_fingerprint", Text),
+    Column("suite_score", Text),  # "decaScore over 6 of 10 tasks"
 )
 
 #: One row per (run, task): headline score and its 95% bootstrap interval, computed at ``add``.
@@ -63,6 +69,7 @@ task_results = Table(
     Column("se", Float),
     Column("ci_method", Text, nullable=False),
     Column("metrics_json", Text, nullable=False),
+    Column("zero_shot", Text),  # JSON list of the label words no trained task offered; None: a trained task
 )
 
 #: One zlib-compressed JSON blob per (run, task) with every example, prediction and per-example score.

@@ -463,6 +463,7 @@ class PreparedTask:
     ci_method: str
     metrics_json: str
     blob: bytes
+    zero_shot: str | None = None  # JSON list of untrained labels; None: trained
 
 
 @dataclass(frozen=True)
@@ -600,6 +601,7 @@ def prepare_run(run: LoadedRun, n_boot: int = N_BOOT, n_boot_corpus: int = N_BOO
                 ci_method=method,
                 metrics_json=json.dumps(dict(task.metrics)),
                 blob=blob,
+                zero_shot=None if task.zero_shot is None else json.dumps(list(task.zero_shot)),
             )
         )
     return prepared, warnings
@@ -625,6 +627,9 @@ def _insert_run(conn: Connection, run: LoadedRun, tasks: Sequence[PreparedTask],
         "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds, "train_eps": r.train_examples_per_second,
         "eval_eps": r.eval_examples_per_second, "git_commit": r.git_commit, "qabench_version": r.qabench_version,
         "record_sha256": run.sha256, "record_json": json.dumps(r.data, ensure_ascii=False),
+        "kind": r.kind, "source_run": r.source_run, "suite": r.suite.name if r.suite else None,
+        "suite_version": r.suite.version if r.suite else None, "suite_fingerprint": r.suite.fingerprint if r.suite else None,
+        "suite_score": r.suite.score if r.suite else None,
     }
     if not _insert_ignoring_duplicates(conn, row):
         return False
@@ -635,7 +640,7 @@ def _insert_run(conn: Connection, run: LoadedRun, tasks: Sequence[PreparedTask],
                 {"run_id": r.run_id, "position": t.position, "task": t.name, "version": t.version, "split": t.split,
                  "fingerprint": t.fingerprint, "ids_sha256": t.ids_sha256, "examples": t.examples, "headline": t.headline,
                  "higher_is_better": int(t.higher_is_better), "score": t.score, "ci_low": t.ci_low, "ci_high": t.ci_high,
-                 "se": t.se, "ci_method": t.ci_method, "metrics_json": t.metrics_json}
+                 "se": t.se, "ci_method": t.ci_method, "metrics_json": t.metrics_json, "zero_shot": t.zero_shot}
                 for t in tasks
             ],
         )
@@ -735,6 +740,27 @@ def resolve_run_id(conn: Connection, ref: str) -> str:
     close = difflib.get_close_matches(ref, run_ids(conn), n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]!r}?" if close else "; `qabench leaderboard show` lists the run ids"
     raise LeaderboardError(f"no run {ref!r} in the leaderboard{hint}")
+
+
+def remove_runs(db: str | os.PathLike[str] | None, refs: Sequence[str]) -> list[str]:
+    """Delete runs (ids or unique prefixes) with their scores, predictions and curves, all or none; returns their ids.
+
+    Every reference is resolved before anything is deleted, so one unknown id removes nothing.
+    """
+    store = open_store(db)
+    try:
+        with store.engine.connect() as conn:
+            ids = list(dict.fromkeys(resolve_run_id(conn, ref) for ref in refs))
+
+        def delete() -> None:
+            with write_transaction(store.engine) as conn:
+                for table in (curves, predictions, task_results, runs):  # children first: no reliance on cascades
+                    conn.execute(table.delete().where(table.c.run_id.in_(ids)))
+
+        _retrying(delete)
+    finally:
+        store.close()
+    return ids
 
 
 def stored_predictions(conn: Connection, run_id: str, task: str) -> list[dict]:

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -38,21 +39,37 @@ NUMBER_COLUMNS = ("decaScore", "parameters", "train_seconds", "eval_eps", "train
 
 _RUN_FIELDS = (
     "run_id", "created", "model", "backbone", "preset", "parameters", "head_mode", "regime", "mixture", "seed",
-    "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps",
+    "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "kind", "source_run",
 )
 
 
 @dataclass(frozen=True)
 class TaskColumn:
-    """A task column: the task and its headline metric."""
+    """A task column: one task scored on one set of examples, and its headline metric.
+
+    Scores of a task on different splits or example sets never share a
+    column: ``key`` is the task name when the board has one set of it, else
+    ``task#N``; the title names the split where it is not the task's
+    default and the example count where sets of one split differ.
+    """
 
     task: str
     headline: str
+    key: str = ""
+    split: str = ""
+    examples: int = 0
+    show_split: bool = False
+    show_examples: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.task)
 
     @property
     def title(self) -> str:
-        """``sst2 (accuracy)``."""
-        return f"{self.task} ({self.headline})"
+        """``sst2 (accuracy)``, ``snli (accuracy, test)``, ``sst2 (accuracy, n=100)``."""
+        parts = [self.headline] + ([self.split] if self.show_split else []) + ([f"n={self.examples}"] if self.show_examples else [])
+        return f"{self.task} ({', '.join(parts)})"
 
 
 @dataclass(frozen=True)
@@ -72,37 +89,47 @@ class Board:
     high: pd.DataFrame
     std: pd.DataFrame
     grouped: str | None = None
+    zero_shot: pd.DataFrame | None = None  # [rows, tasks]: the untrained labels (a JSON list) of a zero-shot score, else None
+    standing: str = "ranked"  # ranked | apart (another suite version or fingerprint: no rank) | adhoc (outside any suite: no rank, no decaScore)
 
     @property
     def task_names(self) -> list[str]:
-        return [t.task for t in self.tasks]
+        """The column keys (task names, or ``task#N`` where a task has several example sets)."""
+        return [t.key for t in self.tasks]
 
     def __len__(self) -> int:
         return len(self.rows)
 
 
-def _read_runs(conn: Connection) -> pd.DataFrame:
-    rows = conn.execute(select(*(runs.c[f] for f in _RUN_FIELDS))).all()
+def _read_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    query = select(*(runs.c[f] for f in _RUN_FIELDS))
+    if run_ids is not None:
+        query = query.where(runs.c.run_id.in_(list(run_ids)))
+    rows = conn.execute(query).all()
     frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(_RUN_FIELDS))
     for col in ("parameters", "seed", "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
 
 
-def _read_results(conn: Connection, tasks: Sequence[str] | None) -> pd.DataFrame:
-    columns = ["run_id", "position", "task", "headline", "score", "ci_low", "ci_high", "se"]
+def _read_results(conn: Connection, tasks: Sequence[str] | None, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+    columns = ["run_id", "position", "task", "headline", "score", "ci_low", "ci_high", "se", "split", "ids_sha256", "examples", "zero_shot"]
     query = select(*(task_results.c[c] for c in columns))
     if tasks:
         query = query.where(task_results.c.task.in_(list(tasks)))
+    if run_ids is not None:
+        query = query.where(task_results.c.run_id.in_(list(run_ids)))
     frame = pd.DataFrame.from_records([tuple(r) for r in conn.execute(query).all()], columns=columns)
     for col in ("score", "ci_low", "ci_high", "se"):
         frame[col] = frame[col].astype(float)
     return frame
 
 
-def known_tasks(conn: Connection) -> list[str]:
-    """Every task in the store, in the order records list them (then by name)."""
+def known_tasks(conn: Connection, run_ids: Sequence[str] | None = None) -> list[str]:
+    """Every task in the store (or of ``run_ids``), in the order records list them (then by name)."""
     query = select(task_results.c.task).group_by(task_results.c.task).order_by(func.min(task_results.c.position), task_results.c.task)
+    if run_ids is not None:
+        query = query.where(task_results.c.run_id.in_(list(run_ids)))
     return list(conn.execute(query).scalars())
 
 
@@ -117,11 +144,41 @@ def _task_columns(results: pd.DataFrame, requested: Sequence[str] | None, known:
         # Tasks in the order records list them (GLUE/decaNLP style keeps the benchmark's order).
         order = list(results.groupby("task", sort=False)["position"].median().sort_values(kind="stable").index)
     headline = results.groupby("task", sort=False)["headline"].agg(lambda s: s.mode().iat[0])
-    return tuple(TaskColumn(t, str(headline[t])) for t in order)
+    columns: list[TaskColumn] = []
+    for task in order:
+        sets = results[results["task"] == task][["split", "ids_sha256", "examples"]].drop_duplicates(["split", "ids_sha256"])
+        several = len(sets) > 1
+        default = _default_split(task)
+        for number, (split, _, examples) in enumerate(sets.itertuples(index=False), start=1):
+            same_split = (sets["split"] == split).sum() > 1
+            columns.append(TaskColumn(task, str(headline[task]), key=f"{task}#{number}" if several else task, split=str(split),
+                                      examples=int(examples), show_split=split != default, show_examples=same_split))
+    return tuple(columns)
+
+
+def _default_split(task: str) -> str | None:
+    """The task's own evaluation split (None when the task is not registered here)."""
+    try:
+        from tasks.registry import get
+
+        return get(task).eval_split
+    except Exception:  # noqa: BLE001 - a plugin task not loaded now: every split is named
+        return None
+
+
+def column_keys(results: pd.DataFrame, columns: Sequence[TaskColumn]) -> pd.Series:
+    """Each result row's column key: its task's column for its split and example set."""
+    index: dict[tuple[str, str, str], str] = {}
+    for task in dict.fromkeys(c.task for c in columns):
+        sets = results[results["task"] == task][["split", "ids_sha256"]].drop_duplicates()
+        keys = [c.key for c in columns if c.task == task]
+        for key, (split, ids) in zip(keys, sets.itertuples(index=False)):
+            index[(task, split, ids)] = key
+    return pd.Series([index.get((t, sp, i)) for t, sp, i in zip(results["task"], results["split"], results["ids_sha256"])], index=results.index, dtype=object)
 
 
 def _pivot(results: pd.DataFrame, value: str, index: pd.Index, tasks: list[str]) -> pd.DataFrame:
-    wide = results.pivot(index="run_id", columns="task", values=value)
+    wide = results.pivot(index="run_id", columns="column", values=value)
     return wide.reindex(index=index, columns=tasks)
 
 
@@ -130,23 +187,29 @@ def load_board(
     tasks: Sequence[str] | None = None,
     group_by: str | None = None,
     sort: str | None = None,
+    run_ids: Sequence[str] | None = None,
+    standing: str = "ranked",
 ) -> Board:
-    """The leaderboard restricted to ``tasks`` (default: all), grouped and sorted.
+    """The leaderboard restricted to ``tasks`` (default: all) and ``run_ids`` (default: all), grouped and sorted.
 
     With ``tasks`` given, decaScore is the sum over those tasks (missing for a
     run that lacks one of them), so runs evaluated on more tasks stay
-    comparable; without, it is each record's own decaScore.
+    comparable; without, it is each record's own decaScore. ``standing`` says
+    how the rows may be read (:class:`Board`).
     """
-    known = known_tasks(conn)
-    run_rows = _read_runs(conn)
-    results = _read_results(conn, tasks)
+    known = known_tasks(conn, run_ids)
+    run_rows = _read_runs(conn, run_ids)
+    results = _read_results(conn, tasks, run_ids)
     columns = _task_columns(results, tasks, known) if known else ()
-    names = [c.task for c in columns]
+    names = [c.key for c in columns]
+    results["column"] = column_keys(results, columns) if len(results) else pd.Series(dtype=object)
     index = pd.Index(run_rows["run_id"])
     score = _pivot(results, "score", index, names)
     low = _pivot(results, "ci_low", index, names)
     high = _pivot(results, "ci_high", index, names)
     se = _pivot(results, "se", index, names)
+    zero = _pivot(results, "zero_shot", index, names).astype(object)
+    zero = zero.where(zero.notna(), None)
 
     rows = run_rows.set_index("run_id", drop=False)
     if tasks:
@@ -163,7 +226,7 @@ def load_board(
 
     nan = pd.DataFrame(np.nan, index=index, columns=names)
     board = Board(rows.reset_index(drop=True), tuple(columns), score.reset_index(drop=True), low.reset_index(drop=True),
-                  high.reset_index(drop=True), nan.reset_index(drop=True))
+                  high.reset_index(drop=True), nan.reset_index(drop=True), zero_shot=zero.reset_index(drop=True), standing=standing)
     if group_by is not None:
         board = _grouped(board, group_by)
     return sort_board(board, sort)
@@ -177,7 +240,9 @@ def _grouped(board: Board, group_by: str) -> Board:
     groups = numbers.groupby(key, sort=False)
     rows = groups.mean()
     rows["decaScore_std"] = groups["decaScore"].std(ddof=1)
-    rows["runs"] = groups.size().astype(float)
+    # A group counts trained runs: a later evaluation of a run adds a row, not a run.
+    trained = board.rows["source_run"].where(board.rows["kind"] == "evaluation").fillna(board.rows["run_id"])
+    rows["runs"] = trained.groupby(key, sort=False).nunique().astype(float)
     rows.index.name = "group"
     rows = rows.reset_index()
     # The labels a group shares, kept when all its runs agree (a "model" group has one backbone).
@@ -188,7 +253,7 @@ def _grouped(board: Board, group_by: str) -> Board:
     score = score_groups.mean().reindex(rows["group"]).reset_index(drop=True)
     std = score_groups.std(ddof=1).reindex(rows["group"]).reset_index(drop=True)
     nan = pd.DataFrame(np.nan, index=score.index, columns=score.columns)
-    return Board(rows, board.tasks, score, nan, nan.copy(), std, grouped=group_by)
+    return Board(rows, board.tasks, score, nan, nan.copy(), std, grouped=group_by, standing=board.standing)
 
 
 def sortable_columns(board: Board) -> list[str]:
@@ -213,7 +278,8 @@ def sort_board(board: Board, sort: str | None) -> Board:
     ascending = direction == "asc" if direction else name in TEXT_COLUMNS
     order = values.reset_index(drop=True).sort_values(ascending=ascending, na_position="last", kind="stable").index
     take = lambda f: f.iloc[order].reset_index(drop=True)  # noqa: E731
-    return Board(take(board.rows), board.tasks, take(board.score), take(board.low), take(board.high), take(board.std), board.grouped)
+    zero = take(board.zero_shot) if board.zero_shot is not None else None
+    return Board(take(board.rows), board.tasks, take(board.score), take(board.low), take(board.high), take(board.std), board.grouped, zero, board.standing)
 
 
 # --- text formatting shared by show and the exports -------------------------------------------------------------------
@@ -260,15 +326,19 @@ def cell_texts(board: Board) -> tuple[list[str], list[list[str]]]:
         deca = [fmt_spread(x, s) for x, s in zip(rows["decaScore"], rows["decaScore_std"])]
         tasks = [[fmt_spread(x, s) for x, s in zip(board.score[t], board.std[t])] for t in board.task_names]
     else:
-        header = ["run", "model", "head", "mixture", "decaScore"]
+        header = ["run", "kind", "model", "head", "mixture", "decaScore"]
         label_cols = [
             rows["run_id"].astype(str).tolist(),
+            [entry_kind(k, src) for k, src in zip(rows["kind"], rows["source_run"])],
             rows["model"].astype(str).tolist(),
             rows["head_mode"].astype(str).tolist(),
             rows["mixture"].fillna("–").astype(str).tolist(),
         ]
         deca = [fmt_interval(x, lo, hi) for x, lo, hi in zip(rows["decaScore"], rows["decaScore_low"], rows["decaScore_high"])]
         tasks = [[fmt_interval(x, lo, hi) for x, lo, hi in zip(board.score[t], board.low[t], board.high[t])] for t in board.task_names]
+        if board.zero_shot is not None:  # a zero-shot score carries a mark, explained by zero_shot_notes
+            tasks = [[cell + " †" if board.zero_shot.at[i, t] is not None else cell for i, cell in enumerate(column)]
+                     for t, column in zip(board.task_names, tasks)]
     header += [c.title for c in board.tasks] + ["params", "train s", "eval ex/s"]
     tail = [
         [fmt_count(x) for x in rows["parameters"]],
@@ -276,13 +346,43 @@ def cell_texts(board: Board) -> tuple[list[str], list[list[str]]]:
         [fmt_number(x, 0) for x in rows["eval_eps"]],
     ]
     columns = [*label_cols, deca, *tasks, *tail]
+    if board.standing == "adhoc":  # different tasks and examples: a sum would compare nothing
+        drop = header.index("decaScore")
+        header = header[:drop] + header[drop + 1 :]
+        columns = columns[:drop] + columns[drop + 1 :]
     return header, [list(r) for r in zip(*columns)]
 
 
+def entry_kind(kind: Any, source_run: Any) -> str:
+    """``run``, ``external``, or ``evaluation of <run id>``.
+
+    >>> entry_kind("evaluation", "20261203T195513Z-bert-tiny-1ba5b8")
+    'evaluation of 20261203T195513Z-bert-tiny-1ba5b8'
+    """
+    kind = str(kind) if isinstance(kind, str) else "run"
+    return f"evaluation of {source_run}" if kind == "evaluation" and isinstance(source_run, str) else kind
+
+
+def zero_shot_notes(board: Board) -> list[str]:
+    """``† <run>: <task> zero-shot; untrained labels: ...`` for every zero-shot score on the board."""
+    if board.zero_shot is None or board.grouped:
+        return []
+    from tasks.scoring import zero_shot_note
+
+    notes = []
+    for i, run_id in enumerate(board.rows["run_id"]):
+        for col in board.tasks:
+            value = board.zero_shot.at[i, col.key]
+            if value is not None:
+                notes.append(f"† {run_id}: {col.task} {zero_shot_note(json.loads(value))}")
+    return notes
+
+
 def text_frame(board: Board) -> pd.DataFrame:
-    """:func:`cell_texts` as a DataFrame with a 1-based rank index."""
+    """:func:`cell_texts` as a DataFrame with a 1-based rank index (no rank for entries that are not ranked)."""
     header, body = cell_texts(board)
-    return pd.DataFrame(body, columns=header, index=pd.RangeIndex(1, len(body) + 1))
+    index = pd.RangeIndex(1, len(body) + 1) if board.standing == "ranked" else pd.Index(["–"] * len(body))
+    return pd.DataFrame(body, columns=header, index=index)
 
 
 def board_json(board: Board) -> list[dict[str, Any]]:
@@ -300,19 +400,21 @@ def board_json(board: Board) -> list[dict[str, Any]]:
                         deca_score=num(row["decaScore"]), deca_score_std=num(row["decaScore_std"]))
         else:
             item.update(
-                run_id=row["run_id"], created=row["created"], model=row["model"], backbone=row["backbone"],
+                run_id=row["run_id"], kind=row["kind"], source_run=row["source_run"], created=row["created"], model=row["model"], backbone=row["backbone"],
                 preset=row["preset"], head_mode=row["head_mode"], regime=row["regime"], mixture=row["mixture"],
                 seed=None if math.isnan(row["seed"]) else int(row["seed"]), deca_score=num(row["decaScore"]),
                 deca_score_ci=[num(row["decaScore_low"]), num(row["decaScore_high"])],
             )
         tasks: dict[str, Any] = {}
         for col in board.tasks:
-            entry: dict[str, Any] = {"metric": col.headline, "score": num(board.score.at[i, col.task])}
+            entry: dict[str, Any] = {"metric": col.headline, "split": col.split, "examples": col.examples, "score": num(board.score.at[i, col.key])}
             if board.grouped:
-                entry["std"] = num(board.std.at[i, col.task])
+                entry["std"] = num(board.std.at[i, col.key])
             else:
-                entry["ci"] = [num(board.low.at[i, col.task]), num(board.high.at[i, col.task])]
-            tasks[col.task] = entry
+                entry["ci"] = [num(board.low.at[i, col.key]), num(board.high.at[i, col.key])]
+                if board.zero_shot is not None and board.zero_shot.at[i, col.key] is not None:
+                    entry["zero_shot"] = {"untrained_labels": json.loads(board.zero_shot.at[i, col.key])}
+            tasks[col.key] = entry
         item["tasks"] = tasks
         item.update(parameters=num(row["parameters"]), train_seconds=num(row["train_seconds"]), eval_examples_per_second=num(row["eval_eps"]))
         out.append(item)

@@ -27,6 +27,7 @@ CONLL2003 = register(
         tag_column="ner_tags",
         scheme="bio",
         metrics=("entity_f1",),
+        splits=("train", "validation", "test"),
         description="CoNLL-2003 named entities in Reuters news (PER, ORG, LOC, MISC).",
         notes="Research use only: the Reuters text may not be redistributed.",
         sample_rows=(

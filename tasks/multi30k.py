@@ -23,6 +23,7 @@ MULTI30K_EN_DE, MULTI30K_DE_EN = (
             source=Source("bentrevett/multi30k", "default"),
             texts=flat_pair,
             direction=(source_language, target_language),
+            splits=("train", "validation", "test"),
             description=f"Multi30k image captions, {LANGUAGES[source_language]} to {LANGUAGES[target_language]}.",
             notes="Some English train captions keep HTML escapes such as '&amp;', as in the raw files.",
             sample_rows=(

@@ -31,6 +31,7 @@ UD_POS = register(
         scheme="token",
         id_column="idx",
         metrics=("token_accuracy",),
+        splits=("train", "validation", "test"),
         description="Universal part-of-speech tagging of the English Web Treebank (UD 2.7, en_ewt).",
         notes=(
             "The hub id is now universal-dependencies/universal_dependencies; the mirror keeps the "

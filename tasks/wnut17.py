@@ -22,6 +22,7 @@ WNUT17 = register(
         tag_column="ner_tags",
         scheme="bio",
         metrics=("entity_f1",),
+        splits=("train", "validation", "test"),
         description="WNUT-17 emerging entities in tweets, Reddit and YouTube comments (6 types).",
         sample_rows=(
             {"id": "0", "tokens": ["watching", "Dune", "with", "@sam", "tonight"], "ner_tags": [0, 3, 0, 0, 0]},

@@ -78,6 +78,7 @@ WOZ = register(
         recast=recast,
         metrics=resolve_metrics(("joint_goal", "turn_inform", "turn_request")),
         expand=turns,
+        splits=("train", "validation", "test"),
         description="WOZ 2.0 restaurant dialogues: the change in dialogue state at each user turn.",
         notes=(
             "One row is a dialogue; it expands into one example per turn. joint_goal folds the "

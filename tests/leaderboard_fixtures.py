@@ -73,9 +73,14 @@ def record_dict(
     train_seconds: float = 12.5,
     schema_version: int = 1,
     created: str = "2026-11-26T04:30:00+00:00",
+    kind: str | None = None,
+    source_run: str | None = None,
+    suite: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``record.json`` dict of a synthetic run."""
+    """The ``record.json`` dict of a synthetic run (``kind``, ``source_run`` and ``suite`` only when given)."""
+    extra = {k: v for k, v in (("kind", kind), ("source_run", source_run), ("suite", suite)) if v is not None}
     return {
+        **extra,
         "schema_version": schema_version,
         "run_id": run_id,
         "created": created,

@@ -74,7 +74,9 @@ def _torch_loaded_after(args: list[str], tmp_path: Path) -> tuple[int, bool, str
     return int(exit_code), loaded == "True", done.stderr
 
 
-@pytest.mark.parametrize("args", [["tasks", "list"], ["tasks", "show", "sst2", "--help"], ["leaderboard", "show"], ["--help"]])
+@pytest.mark.parametrize(
+    "args", [["tasks", "list"], ["tasks", "show", "sst2", "--help"], ["leaderboard", "show"], ["--help"], ["suites", "list"], ["suites", "show", "quick"], ["score", "--help"]]
+)
 def test_fast_commands_do_not_import_torch(args: list[str], tmp_path: Path) -> None:
     exit_code, loaded, output = _torch_loaded_after(args, tmp_path)
     assert exit_code == 0, output

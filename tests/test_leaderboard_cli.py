@@ -51,9 +51,11 @@ def test_show_lists_runs_best_first_with_intervals(db: Path) -> None:
     result = qabench(db, "show")
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert "decaScore" in lines[0] and "sst2 (accuracy)" in lines[0] and "rte (accuracy)" in lines[0]
-    assert [line.split()[1] for line in lines[1:4]] == ["bert1", "bert0", "gpt0"]  # 146, 140, 105
-    assert "86.0 [" in lines[1]
+    # Runs outside any suite: one "ad hoc" table, without rank or decaScore (still ordered by it).
+    assert lines[0].startswith("== ad hoc")
+    assert "decaScore" not in lines[1] and "sst2 (accuracy)" in lines[1] and "rte (accuracy)" in lines[1]
+    assert [line.split()[:2] for line in lines[2:5]] == [["–", "bert1"], ["–", "bert0"], ["–", "gpt0"]]  # 146, 140, 105
+    assert "86.0 [" in lines[2]
 
 
 def test_show_json_carries_numbers_and_intervals(db: Path) -> None:

@@ -173,15 +173,18 @@ def test_a_file_from_the_release_before_alembic_upgrades_in_place_with_nothing_l
     shutil.copy(LEGACY_DB, db)
     with sqlite3.connect(db) as conn:
         old_rows = {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in ("runs", "task_results", "predictions")}
+        old_columns = {t: ", ".join(row[1] for row in conn.execute(f"PRAGMA table_info({t})")) for t in old_rows}
     conn.close()
 
     report = store.upgrade_db(db)
     assert (report.before, report.after) == ("legacy schema version 1", store.head_revision())
     assert report.rows == {"runs": 2, "task_results": 4, "predictions": 4, "curves": 0}
     with sqlite3.connect(db) as conn:
-        assert {t: conn.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall() for t in old_rows} == old_rows
+        # Later revisions add columns (suites: kind, suite, ...); the old columns keep every value.
+        assert {t: conn.execute(f"SELECT {old_columns[t]} FROM {t} ORDER BY 1, 2").fetchall() for t in old_rows} == old_rows
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(store.head_revision(),)]
-        assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+        assert conn.execute("SELECT DISTINCT kind, suite FROM runs").fetchall() == [("run", None)]
     conn.close()
 
     # Upgraded, it answers exactly as a database built by this code from the same records.

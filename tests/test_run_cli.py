@@ -110,6 +110,10 @@ def test_eval_answers_an_untrained_task_zero_shot_through_the_head_of_its_format
     assert result.exit_code == 0, result.output
     record = json.loads((Path(run_dir) / "record.json").read_text())
     assert [(t["name"], t["examples"]) for t in record["tasks"]] == [("sst2", 5), ("rte", 5)]
+    # rte's label words were never choices in training: flagged in the record, and eval says so.
+    assert "zero_shot" not in record["tasks"][0]
+    assert record["tasks"][1]["zero_shot"] == {"untrained_labels": ["entailment", "not entailment"]}
+    assert "warning: rte was not trained: zero-shot; untrained labels: entailment, not entailment" in result.output
     result = invoke("eval", run_dir, "--tasks", "conll2003")  # no tag layer for conll2003's labels
     assert result.exit_code == 2
     assert "error: --tasks: 'conll2003' was not trained in" in result.output and "needs a tags head" in result.output

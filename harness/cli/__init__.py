@@ -26,6 +26,9 @@ _LAZY: dict[str, tuple[str, str, str]] = {
     "eval": ("harness.cli.run_cmd", "eval_", "Evaluate a run or checkpoint and record the scores."),
     "pretrain": ("harness.cli.pretrain_cmd", "pretrain", "Pretrain a backbone with its own objective on a corpus."),
     "leaderboard": ("harness.cli.leaderboard_cmd", "leaderboard", "Compare runs: tables, paired tests, reports."),
+    "suites": ("harness.cli.suites_cmd", "suites", "Benchmark suites: list, show, export their inputs."),
+    "score": ("harness.cli.suites_cmd", "score", "Score a system built elsewhere on a suite and record it."),
+    "bench": ("harness.cli.run_cmd", "bench", "Train and evaluate a model on a suite's exact protocol."),
 }
 
 

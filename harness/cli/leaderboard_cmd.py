@@ -69,35 +69,75 @@ def add(ctx: click.Context, records: tuple[str, ...], n_boot: int | None) -> Non
     click.echo(f"{added} added, {len(results) - added} already present -> {describe(database_url(_db(ctx)))}")
 
 
+_suite_option = click.option("--suite", "suite", default=None, metavar="NAME", help="Only the entries of this suite: its current version and fingerprint ranked, older ones apart.")
+
+
 @leaderboard.command()
 @_tasks_option
+@_suite_option
 @click.option("--group-by", type=click.Choice(["model", "backbone", "head-mode", "mixture"]), default=None, help="One row per group: mean ± std over its runs (seeds).")
 @click.option("--sort", "sort", metavar="COLUMN[:asc|desc]", default=None, help="decaScore (default), a task name, parameters, train_seconds, eval_eps, model, created, ...")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (numbers, intervals) instead of a table.")
 @click.pass_context
-def show(ctx: click.Context, tasks: tuple[str, ...], group_by: str | None, sort: str | None, as_json: bool) -> None:
-    """The leaderboard: one row per run (or group), each task's headline score with a 95% bootstrap interval."""
+def show(ctx: click.Context, tasks: tuple[str, ...], suite: str | None, group_by: str | None, sort: str | None, as_json: bool) -> None:
+    """The leaderboard, one table per suite: entries of a suite's current protocol ranked, the rest shown apart.
+
+    Each task's headline score with a 95% bootstrap interval. Runs outside
+    any suite form an "ad hoc" table without rank or decaScore.
+    """
+    from leaderboard.sections import suite_sections
     from leaderboard.store import connection, database_url
-    from leaderboard.table import board_json, load_board, text_frame
+    from leaderboard.table import board_json, load_board, text_frame, zero_shot_notes
 
     url = database_url(_db(ctx))
     if url.get_backend_name() == "sqlite" and not Path(str(url.database)).exists():  # nothing added yet: say so, create nothing
         click.echo("[]" if as_json else f"no leaderboard at {url.database} yet; add runs with `qabench leaderboard add RECORD.json`")
         return
     with connection(_db(ctx)) as conn:
-        board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
-    if as_json:
-        click.echo(json.dumps(board_json(board), indent=2))
-    elif len(board) == 0:
+        if as_json and suite is None:
+            click.echo(json.dumps(board_json(load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)), indent=2))
+            return
+        sections = suite_sections(conn, suite)
+        boards = [
+            (section, load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort, run_ids=section.run_ids, standing=_standing(section)))
+            for section in sections
+        ]
+    if as_json:  # one suite: its ranked entries
+        click.echo(json.dumps([dict(row, rank=i + 1) for i, row in enumerate(board_json(boards[0][1]))] if boards and boards[0][0].ranked else [], indent=2))
+        return
+    if not boards:
         click.echo("the leaderboard is empty; add runs with `qabench leaderboard add RECORD.json`")
-    else:
-        frame = text_frame(board)
-        click.echo(frame.to_string(max_colwidth=48))
-        click.echo(
-            "\nscores: headline metric [95% bootstrap interval]; decaScore: sum of headline metrics"
-            if not group_by
-            else f"\nscores: mean ± std over the runs of each {group_by}; decaScore: sum of headline metrics"
-        )
+        return
+    for number, (section, board) in enumerate(boards):
+        click.echo(("\n" if number else "") + f"== {section.title}")
+        if section.note:
+            click.echo(f"({section.note})")
+        click.echo(text_frame(board).to_string(max_colwidth=48))
+        for note in zero_shot_notes(board):
+            click.echo(note)
+    click.echo(
+        "\nscores: headline metric [95% bootstrap interval]; decaScore: sum of headline metrics"
+        if not group_by
+        else f"\nscores: mean ± std over the trained runs of each {group_by}; decaScore: sum of headline metrics"
+    )
+
+
+def _standing(section: object) -> str:
+    """How a section's table is read: ranked, apart (no rank) or ad hoc (no rank, no decaScore)."""
+    if section.ranked:
+        return "ranked"
+    return "adhoc" if section.suite is None else "apart"
+
+
+@leaderboard.command()
+@click.argument("runs", nargs=-1, required=True)
+@click.pass_context
+def rm(ctx: click.Context, runs: tuple[str, ...]) -> None:
+    """Remove entries (run ids or unique prefixes) with their scores and predictions; an unknown id removes nothing."""
+    from leaderboard.store import remove_runs
+
+    for run_id in remove_runs(_db(ctx), runs):
+        click.echo(f"removed: {run_id}")
 
 
 @leaderboard.command()
@@ -154,19 +194,30 @@ def _fmt_p(p: float, resamples: int) -> str:
 @_tasks_option
 @click.option("--group-by", type=click.Choice(["model", "backbone", "head-mode", "mixture"]), default=None, help="One row per group: mean ± std.")
 @click.option("--sort", "sort", metavar="COLUMN[:asc|desc]", default=None, help="As for `show`.")
-@click.option("--title", default="qabench leaderboard", show_default=True, help="Report title.")
+@click.option("--title", default=None, help="Report title (default: qabench leaderboard, and the suite with --suite).")
+@_suite_option
 @click.pass_context
-def export(ctx: click.Context, fmt: str, output: str | None, tasks: tuple[str, ...], group_by: str | None, sort: str | None, title: str) -> None:
-    """Write the leaderboard as Markdown, CSV, LaTeX or a self-contained HTML page with plots."""
+def export(
+    ctx: click.Context, fmt: str, output: str | None, tasks: tuple[str, ...], group_by: str | None, sort: str | None, title: str | None, suite: str | None
+) -> None:
+    """Write the leaderboard (with --suite: that suite's ranked entries) as Markdown, CSV, LaTeX or an HTML page with plots."""
     from leaderboard.export import curve_runs
     from leaderboard.export import export as render
+    from leaderboard.sections import suite_sections
     from leaderboard.store import connection, stored_curves
     from leaderboard.table import load_board
 
     with connection(_db(ctx)) as conn:
-        board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
+        run_ids = None
+        heading = "qabench leaderboard"
+        if suite is not None:
+            ranked = [s for s in suite_sections(conn, suite) if s.ranked]
+            if not ranked:
+                raise LeaderboardError(f"--suite {suite}: no entry follows the current protocol of {suite!r}; 'qabench leaderboard show --suite {suite}' shows the others")
+            run_ids, heading = ranked[0].run_ids, f"qabench leaderboard: {ranked[0].title}"
+        board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort, run_ids=run_ids)
         curves = {run_id: stored_curves(conn, run_id) for run_id in curve_runs(board)} if fmt == "html" else None
-    text = render(board, fmt, title=title, curves=curves)
+    text = render(board, fmt, title=title or heading, curves=curves)
     if output is None:
         click.echo(text, nl=False)
         return

@@ -49,8 +49,12 @@ def _config(path: str | None, overrides: tuple[str, ...], quiet: bool) -> Any:
 
 def _report(outcome: Any) -> None:
     from harness.record import print_table
+    from tasks.scoring import zero_shot_note
 
     print_table(outcome.record)
+    for task in outcome.record["tasks"]:
+        if "zero_shot" in task:
+            click.echo(f"warning: {task['name']} was not trained: {zero_shot_note(task['zero_shot']['untrained_labels'])}", err=True)
     click.echo(f"record: {outcome.record_path}")
     click.echo(outcome.leaderboard_note)
 
@@ -106,8 +110,13 @@ def train(ctx: click.Context, config: str, overrides: tuple[str, ...], resume: s
 @click.option("--split", default=None, help="Evaluate this split of each task instead of the configured one.")
 @click.option("--limit", type=int, default=None, help="Evaluate N examples per task (a random subset drawn by the run's seed).")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Write the record here (default: the run directory, or a new one beside it).")
+@click.option("--suite", "suite_name", default=None, metavar="SUITE", help="Evaluate exactly this suite's protocol (tasks, splits, ids, metrics) instead of the run's tasks.")
+@click.option("--no-leaderboard", is_flag=True, help="Write the record only; do not add it to the leaderboard.")
 @click.pass_context
-def eval_(ctx: click.Context, run_or_checkpoint: str, task_names: str, split: str | None, limit: int | None, out: str | None) -> None:
+def eval_(
+    ctx: click.Context, run_or_checkpoint: str, task_names: str, split: str | None, limit: int | None, out: str | None,
+    suite_name: str | None, no_leaderboard: bool,
+) -> None:
     """Evaluate a trained run directory (or a training checkpoint) and write a run record.
 
     --tasks may name tasks the run did not train: they are answered zero-shot
@@ -122,5 +131,61 @@ def eval_(ctx: click.Context, run_or_checkpoint: str, task_names: str, split: st
     if not Path(run_or_checkpoint).exists():
         raise UserError(f"eval {run_or_checkpoint}: no such run directory or checkpoint")
     names = [n.strip() for n in task_names.split(",") if n.strip()]
-    outcome = eval_only(run_or_checkpoint, data_dir=_data_dir(ctx), tasks=names, split=split, output=out, limit=limit)
+    suite = None
+    if suite_name is not None:
+        if names or split or limit is not None:
+            raise UserError("--suite fixes the tasks, splits and examples; leave out --tasks, --split and --limit")
+        from harness.cli.suites_cmd import load_suite_data
+
+        suite = load_suite_data(ctx, suite_name)
+    outcome = eval_only(
+        run_or_checkpoint, data_dir=_data_dir(ctx), tasks=names, split=split, output=out, limit=limit, suite=suite, leaderboard=not no_leaderboard
+    )
+    _report(outcome)
+
+
+@click.command()
+@click.argument("suite_name", metavar="SUITE")
+@click.option("--model", default=None, help="Backbone to build from a size preset (default bert).")
+@click.option("--preset", default=None, help="Size preset of --model (default tiny).")
+@click.option("--pretrained", default=None, metavar="DIR_OR_ID", help="Start from these pretrained weights (the backbone named by --model, default bert).")
+@click.option("--config", "config_path", default=None, type=click.Path(), help="Your own training config; its evaluation is replaced by the suite's.")
+@_set_option
+@click.option("--run", "run_dir", default=None, type=click.Path(), help="Evaluate this trained run directory instead of training.")
+@click.option("--no-leaderboard", is_flag=True, help="Write the record only; do not add it to the leaderboard.")
+@_quiet_option
+@click.pass_context
+def bench(
+    ctx: click.Context, suite_name: str, model: str | None, preset: str | None, pretrained: str | None, config_path: str | None,
+    overrides: tuple[str, ...], run_dir: str | None, no_leaderboard: bool, quiet: bool,
+) -> None:
+    """Train by SUITE's protocol (or --config), evaluate exactly SUITE, record it and add it to the leaderboard.
+
+    \b
+      qabench bench lecture                                   # bert-tiny by the lecture protocol
+      qabench bench lecture --pretrained DIR --set optim.steps=300
+      qabench bench glue --config my.yaml                     # your training, the suite's evaluation
+      qabench bench lecture --run runs/<run_id>               # score a trained run on the suite
+    """
+    import dataclasses
+    from pathlib import Path
+
+    from harness.bench import bench as run_bench
+    from harness.bench import protocol_config
+    from harness.cli.suites_cmd import load_suite_data
+
+    _load_plugins(ctx)
+    if run_dir is not None:
+        if model or preset or pretrained or config_path or overrides:
+            raise UserError("--run evaluates a trained run; leave out --model, --preset, --pretrained, --config and --set")
+        if not Path(run_dir).exists():
+            raise UserError(f"--run {run_dir}: no such run directory")
+    suite = load_suite_data(ctx, suite_name)
+    config = None
+    if run_dir is None:
+        config = protocol_config(suite.suite, model, preset, pretrained, config_path, overrides)
+        if quiet:
+            config = dataclasses.replace(config, output=dataclasses.replace(config.output, progress=False))
+        click.echo(f"config: {config.origin}")
+    outcome = run_bench(suite, config, data_dir=_data_dir(ctx), run=run_dir, leaderboard=not no_leaderboard, echo=click.echo)
     _report(outcome)
