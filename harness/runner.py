@@ -46,7 +46,7 @@ from harness.train import LAST_CHECKPOINT, TrainingDiverged, TrainResult, TrainS
 from models.heads import HeadSpec, MultiTaskModel
 from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig
 from tasks.data import fingerprint, load_examples
-from tasks.suite import SuiteData
+from tasks.suite import Evaluated, SuiteData, followed_suite
 from tasks.types import Example, Task
 
 MODEL_DIR = "model"
@@ -454,6 +454,9 @@ def evaluate_run(
         eval_seconds = time.perf_counter() - started
         train_info = dataclasses.asdict(training) if isinstance(training, TrainResult) else dict(training or {})
         train_tasks = [s.name for s in prep.train_sets] or train_info.get("tasks") or [t.task.name for t in prep.tasks if t.train_split]
+        if suite is None:  # a config that evaluates exactly a suite's protocol (the quickstart: quick) is a run of that suite
+            evaluated = [Evaluated(s.task, s.split, s.examples, whole=t.eval_limit is None) for s, t in zip(prep.eval_sets, prep.tasks)]
+            suite = followed_suite(evaluated, prep.data_dir or os.environ.get("QABENCH_DATA"))
         results = flag_zero_shot(results, prep.eval_sets, train_tasks)
         record = build_record(
             run_id=run_id,

@@ -311,3 +311,55 @@ def fingerprint(suite: Suite, tasks: Sequence[Task], examples: Mapping[str, Sequ
         for example in examples[task.name]:
             digest.update(json.dumps(example.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8") + b"\n")
     return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """One task as a run evaluated it: the task (with the metrics it was scored by), split and examples.
+
+    ``whole`` is True when the examples are the whole split (no limit).
+    """
+
+    task: Task
+    split: str
+    examples: Sequence[Example]
+    whole: bool
+
+
+def followed_suite(evaluated: Sequence[Evaluated], data_dir: str | os.PathLike[str] | None, suites: Sequence[Suite] | None = None) -> SuiteData | None:
+    """The suite whose protocol an evaluation followed exactly, with the fingerprint of what it scored; else None.
+
+    Exactly: the same tasks in the same order, splits, metric variant, and
+    evaluation set (the listed ids, or the whole split), read from the
+    suite's own data where it names one. ``qabench run`` on the quickstart
+    is thereby a run of the ``quick`` suite. The fingerprint is computed
+    from the examples actually scored, so a changed task shows as another
+    fingerprint, never as the current one.
+    """
+    where = str(Path(data_dir).resolve()) if data_dir else None
+    for suite in suites if suites is not None else all_suites():
+        if [(e.task, e.split) for e in suite.tasks] != [(x.task.name, x.split) for x in evaluated]:
+            continue
+        bundled = {s.data_dir for s in all_suites() if s.data_dir}
+        if (where != suite.data_dir) if suite.data_dir else (where in bundled):  # the suite's own data, or else the mirror
+            continue
+        if not all(_same_set(entry, x) and _same_metrics(entry, x.task) for entry, x in zip(suite.tasks, evaluated)):
+            continue
+        tasks = tuple(x.task for x in evaluated)
+        examples = {x.task.name: x.examples for x in evaluated}
+        return SuiteData(suite, tasks, examples, fingerprint(suite, tasks, examples))
+    return None
+
+
+def _same_set(entry: SuiteTask, evaluated: Evaluated) -> bool:
+    if not entry.ids:
+        return evaluated.whole
+    return len(evaluated.examples) == len(entry.ids) and {e.id for e in evaluated.examples} == set(entry.ids)
+
+
+def _same_metrics(entry: SuiteTask, task: Task) -> bool:
+    try:
+        return entry.resolve().metrics == task.metrics
+    except TaskError:
+        return False
+

@@ -77,7 +77,7 @@ def test_show_group_by_backbone_averages_seeds(db: Path) -> None:
     rows = json.loads(qabench(db, "show", "--group-by", "backbone", "--json").output)
     bert = next(r for r in rows if r["group"] == "bert")
     assert bert["runs"] == 2 and bert["deca_score"] == 143.0
-    assert bert["tasks"]["sst2"] == {"metric": "accuracy", "score": 88.0, "std": pytest.approx(2.8284, abs=1e-3)}
+    assert bert["tasks"]["sst2"] == {"metric": "accuracy", "split": "validation", "examples": 100, "score": 88.0, "std": pytest.approx(2.8284, abs=1e-3)}
     assert "88.0 ± 2.8" in qabench(db, "show", "--group-by", "backbone").output
 
 

@@ -413,3 +413,25 @@ def test_a_zero_shot_score_is_marked_and_explained(tmp_path: Path) -> None:
     assert "sum.\n\n† rte-model: snli zero-shot; untrained labels: neutral, contradiction\n" in markdown
     row = json.loads(invoke("leaderboard", "--db", str(db), "show", "--json").output)[0]
     assert row["tasks"]["snli"]["zero_shot"] == {"untrained_labels": ["neutral", "contradiction"]} and "zero_shot" not in row["tasks"]["rte"]
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("name", ["lecture", "decanlp", "glue"])
+def test_every_built_in_suite_resolves_on_the_mirror(name: str, mirror: Path) -> None:
+    data = load_suite_data(get_suite(name), mirror)
+    for entry, task in zip(data.suite.tasks, data.tasks):
+        assert len(data.examples[task.name]) == (len(entry.ids) if entry.ids else len(load_examples(task, entry.split, data_dir=mirror)))
+    if name == "decanlp":  # decaNLP's own definitions, by name in the record
+        assert [m.name for m in data.entry("sst2")[0].metrics] == ["decanlp_em"]
+        assert [m.name for m in data.entry("iwslt2017")[0].metrics] == ["decanlp_bleu"]
+
+
+def test_the_quickstart_evaluates_exactly_the_quick_suite_and_a_limited_run_does_not() -> None:
+    from tasks.suite import Evaluated, followed_suite
+
+    suite, tasks, examples, digest = _quick_parts()
+    evaluated = [Evaluated(t, "validation", examples[t.name], whole=True) for t in tasks]
+    assert followed_suite(evaluated, QUICK_DATA).fingerprint == digest
+    assert followed_suite(evaluated, "/some/mirror") is None  # the same task names over other data
+    assert followed_suite([dataclasses.replace(evaluated[0], whole=False), *evaluated[1:]], QUICK_DATA) is None
+    assert followed_suite(evaluated[:3], QUICK_DATA) is None
