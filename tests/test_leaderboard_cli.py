@@ -186,10 +186,10 @@ def test_show_on_an_empty_database_says_so(tmp_path: Path) -> None:
 def test_upgrade_creates_then_leaves_alone_and_reports_rows(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     first = qabench(db, "upgrade")
-    assert first.exit_code == 0 and "upgraded from an empty database to 0002_curves (0 runs" in first.output
+    assert first.exit_code == 0 and "upgraded from an empty database to 0003_suites (0 runs" in first.output
     assert qabench(db, "add", str(_runs(tmp_path / "runs")[0])).exit_code == 0
     again = qabench(db, "upgrade")
-    assert again.exit_code == 0 and "already at schema revision 0002_curves (1 runs, 2 task_results" in again.output
+    assert again.exit_code == 0 and "already at schema revision 0003_suites (1 runs, 2 task_results" in again.output
 
 
 def test_upgrade_brings_a_pre_alembic_file_up_to_date(tmp_path: Path) -> None:
@@ -198,7 +198,7 @@ def test_upgrade_brings_a_pre_alembic_file_up_to_date(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     shutil.copy(REPO / "tests" / "fixtures" / "leaderboard-v1.db", db)
     result = qabench(db, "upgrade")
-    assert result.exit_code == 0 and "upgraded from legacy schema version 1 to 0002_curves (2 runs, 4 task_results" in result.output
+    assert result.exit_code == 0 and "upgraded from legacy schema version 1 to 0003_suites (2 runs, 4 task_results" in result.output
     assert [r["run_id"] for r in json.loads(qabench(db, "show", "--json").output)] == ["bert-v1", "gpt-v1"]
 
 

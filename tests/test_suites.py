@@ -335,31 +335,29 @@ def test_rm_removes_entries_and_an_unknown_id_removes_nothing(mixed_db: Path) ->
     assert len(sections) == 2
 
 
-def test_a_version_1_database_is_migrated_with_suites_from_its_records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_older_database_is_migrated_with_kinds_suites_and_zero_shot_flags_from_its_records(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
     from leaderboard import store
 
-    db = tmp_path / "lb.db"
-    monkeypatch.setattr(store, "MIGRATIONS", store.MIGRATIONS[:1])
-    _insert_v1(db, write_run(tmp_path, "cur-a", [accuracy_task("sst2", [100])], suite=_suite_ref(), kind="run"))
-    monkeypatch.undo()
-    with store.connection(db) as conn:
-        assert conn.execute("SELECT kind, suite, suite_version FROM runs").fetchall() == [("run", "quick", "1")]
+    db = tmp_path / "old.db"
+    shutil.copy(REPO / "tests" / "fixtures" / "leaderboard-v1.db", db)
+    with sqlite3.connect(db) as conn:  # one of its records, as a suite evaluation with a zero-shot task would read
+        run_id, record_json = conn.execute("SELECT run_id, record_json FROM runs ORDER BY run_id LIMIT 1").fetchone()
+        record = json.loads(record_json)
+        record.update(kind="evaluation", source_run="trained-run", suite=_suite_ref())
+        record["tasks"][0]["zero_shot"] = {"untrained_labels": ["neutral"]}
+        conn.execute("UPDATE runs SET record_json = ? WHERE run_id = ?", (json.dumps(record), run_id))
+    conn.close()
+    store.upgrade_db(db)
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT run_id, kind, source_run, suite, suite_version FROM runs ORDER BY run_id").fetchall()
+        assert rows[0] == (run_id, "evaluation", "trained-run", "quick", "1") and rows[1][1:] == ("run", None, None, None)
+        flagged = conn.execute("SELECT run_id, task, zero_shot FROM task_results WHERE zero_shot IS NOT NULL").fetchall()
+        assert flagged == [(run_id, record["tasks"][0]["name"], '["neutral"]')]
+    conn.close()
 
-
-def _insert_v1(db: Path, record: Path) -> None:
-    """Add a record to a version-1 database, as the code before suites did."""
-    from leaderboard import store
-
-    run = store.load_run(record)
-    tasks, _ = store.prepare_run(run)
-    with store.connection(db, create=True) as conn, store.transaction(conn):
-        r = run.record
-        conn.execute(
-            "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (r.run_id, r.created, "now", r.model, r.backbone, r.preset, r.pretrained, r.parameters, r.head_mode, r.regime, r.mixture, r.steps,
-             r.seed, r.deca_score, r.train_seconds, r.eval_seconds, r.train_examples_per_second, r.eval_examples_per_second, r.git_commit,
-             r.qabench_version, run.sha256, json.dumps(r.data)),
-        )
 
 
 # --- every score says what it is ---------------------------------------------------------------------------------------
