@@ -39,7 +39,7 @@ def main() -> None:
     from train_throughput import train_counting  # bench/, beside this script
 
     from harness.config import load_config
-    from harness.runner import prepare
+    from harness.prepare import prepare
 
     config = load_config(args.config, [*args.overrides, f"optim.steps={args.steps}", "output.progress=false"])
     prep = prepare(config)

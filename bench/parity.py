@@ -6,7 +6,7 @@ same windows, batch size) and the same optimiser schedule (AdamW, weight
 decay off biases and LayerNorm, linear warm-up then linear decay, gradient
 clipping), and score the same evaluation ids:
 
-- **qabench**: ``harness.runner.prepare`` + ``harness.train.train`` +
+- **qabench**: ``harness.prepare.prepare`` + ``harness.train.train`` +
   ``harness.evaluate.evaluate_tasks`` (its default heads, its question
   templates, its features, its mixture);
 - **plain**: the standard recipes written out with transformers only, no
@@ -370,9 +370,8 @@ def qabench_config(task: str, budget: Budget, seed: int, model_dir: str, data_di
 def qabench_side(config: Any, epochs: int) -> tuple[SideResult, list[str], list[str]]:
     """Train and score through qabench; also returns the training and evaluation example ids it used."""
     from harness.evaluate import evaluate_tasks
-    from harness.runner import eval_settings, prepare
+    from harness.prepare import eval_settings, load_task_examples, prepare, resolve_tasks
     from harness.train import train
-    from tasks.data import load_examples
 
     prep = prepare(config)
     (train_set,), (eval_set,) = prep.train_sets, prep.eval_sets
@@ -380,9 +379,9 @@ def qabench_side(config: Any, epochs: int) -> tuple[SideResult, list[str], list[
     steps = epochs * math.ceil(windows / config.optim.batch_size)
     config = replace(config, optim=replace(config.optim, steps=steps))
     prep = replace(prep, config=config)
-    run_task = prep.tasks[0]
-    examples = load_examples(run_task.task, run_task.train_split, data_dir=prep.data_dir, limit=run_task.limit, sample_seed=run_task.sample_seed)
-    train_ids = [e.id for e in examples]  # the examples prepare() featurised, in the same order
+    (run_task,) = resolve_tasks(config)
+    train_examples, _ = load_task_examples(config, [run_task], train=True)
+    train_ids = [e.id for e in train_examples[run_task.task.name]]  # the examples prepare() featurised, in the same order
     example_of_row = train_set.features["example_index"]
     seen: collections.Counter[str] = collections.Counter()
 

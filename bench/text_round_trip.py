@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import tasks  # noqa: E402
-from harness.runner import tokenizer_texts  # noqa: E402
+from harness.prepare import vocabulary_texts  # noqa: E402
 from harness.text_answers import AnswerCodec  # noqa: E402
 from models.tokenization import train_tokenizer  # noqa: E402
 from tasks.data import load_examples  # noqa: E402
@@ -51,7 +51,7 @@ def main() -> None:
             task = tasks.registry.get(name)
             train = load_examples(task, train_split)
             examples = load_examples(task, eval_split)
-            texts = tokenizer_texts(train) + [e.question for e in examples]
+            texts = vocabulary_texts({name: train}, {name: examples})
             codec = AnswerCodec.for_tokenizer(train_tokenizer(texts, vocab_size=args.vocab_size, cache_dir=cache, lowercase=args.lowercase, spacing=True))
             decoded = [codec.decode(codec.encode(e.answer), sources=(e.context, e.question)) for e in examples]
             exact = sum(d == e.answer for d, e in zip(decoded, examples)) / len(examples)

@@ -40,7 +40,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from harness.config import load_config
-    from harness.runner import prepare
+    from harness.prepare import prepare
     from tasks.data import resolve_data_dir
 
     mirror = resolve_data_dir()

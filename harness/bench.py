@@ -20,7 +20,8 @@ import yaml
 
 from harness.config import RunConfig, load_config, parse_config
 from harness.errors import UserError
-from harness.runner import RunOutcome, eval_only, evaluate_run, new_run_dir, prepare, train_run
+from harness.prepare import prepare
+from harness.runner import RunOutcome, eval_only, evaluate_run, new_run_dir, train_run
 from tasks.suite import Suite, SuiteData
 
 
@@ -63,14 +64,14 @@ def protocol_config(
 def bench(
     suite: SuiteData,
     config: RunConfig | None = None,
-    data_dir: str | None = None,
+    overrides: Sequence[str] = (),
     run: str | None = None,
     leaderboard: bool = True,
     echo: Callable[[str], None] = print,
 ) -> RunOutcome:
-    """Train by ``config`` and evaluate the suite's protocol; with ``run``, evaluate that trained run instead."""
+    """Train by ``config`` and evaluate the suite's protocol; with ``run``, evaluate that trained run instead (``overrides`` changing its saved config)."""
     if run is not None:
-        return eval_only(run, data_dir=data_dir, suite=suite, leaderboard=leaderboard)
+        return eval_only(run, overrides=overrides, suite=suite, leaderboard=leaderboard)
     if config is None:
         raise UserError("bench: give a model (--model, --pretrained or --config) or a trained run (--run)")
     if not leaderboard:
@@ -80,6 +81,6 @@ def bench(
     created = datetime.now(timezone.utc)
     run_id, run_dir = new_run_dir(config, created)
     echo(f"run: {run_dir}")
-    prep = prepare(config, data_dir, suite=suite)
+    prep = prepare(config, suite=suite)
     result = train_run(prep, run_dir)
     return evaluate_run(prep, run_dir, run_id, created, result, suite=suite)

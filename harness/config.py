@@ -237,11 +237,15 @@ def parse_config(text: str, origin: str = "<string>", overrides: Sequence[str] =
     return config
 
 
-def from_dict(data: Mapping[str, Any], origin: str = "<dict>") -> RunConfig:
-    """Rebuild a config from :meth:`RunConfig.to_dict` (checkpoints and records keep that form)."""
+def from_dict(data: Mapping[str, Any], origin: str = "<dict>", overrides: Sequence[str] = ()) -> RunConfig:
+    """Rebuild a config from :meth:`RunConfig.to_dict` (checkpoints and records keep that form), with ``--set`` overrides."""
     lines: dict[tuple[str, ...], int] = {}
-    config = _build(RunConfig, _normalise_tasks(dict(data), origin, lines), (), origin, lines)
-    return dataclasses.replace(config, origin=origin)
+    data = dict(data)
+    for item in overrides:
+        data = apply_override(data, item)
+        lines[tuple(item.split("=", 1)[0].strip().split("."))] = OVERRIDDEN
+    config = _build(RunConfig, _normalise_tasks(data, origin, lines), (), origin, lines)
+    return dataclasses.replace(config, origin=origin, lines=lines)
 
 
 def apply_override(data: Mapping[str, Any], item: str) -> dict[str, Any]:

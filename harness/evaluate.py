@@ -16,8 +16,8 @@ How a format's outputs become answer strings is its adapter's
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from typing import IO, Iterator, Sequence
 
@@ -47,6 +47,13 @@ class EvalSet:
     fingerprint: str
     adapter: AnswerAdapter
 
+    def first(self, count: int | None) -> EvalSet:
+        """This set cut to its first ``count`` examples and their windows (all of it for None)."""
+        if count is None or len(self.examples) <= count:
+            return self
+        rows = [i for i, example in enumerate(self.features["example_index"]) if example < count]
+        return dataclasses.replace(self, examples=self.examples[:count], features=self.features.select(rows))
+
 
 @dataclass(frozen=True)
 class EvalSettings:
@@ -67,7 +74,6 @@ def predict(model: MultiTaskModel, eval_set: EvalSet, settings: EvalSettings) ->
 
 def evaluate_task(model: MultiTaskModel, eval_set: EvalSet, settings: EvalSettings, writer: IO[str] | None = None) -> TaskResult:
     """Predict, score and (with ``writer``) write one JSONL line per example."""
-    started = time.perf_counter()
     was_training = model.training
     model.eval()
     task = eval_set.task
@@ -88,7 +94,6 @@ def evaluate_task(model: MultiTaskModel, eval_set: EvalSet, settings: EvalSettin
         headline=task.headline.name,
         metrics=acc.metrics(),
         higher_is_better={m.name: m.higher_is_better for m in task.metrics},
-        seconds=time.perf_counter() - started,
     )
 
 

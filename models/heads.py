@@ -22,14 +22,23 @@ shares its encoder:
 format name, a label count), never a ``tasks.Task``: ``models/`` does not
 import ``tasks``.
 
+:func:`save_model` writes a whole model to a directory and :func:`load_model`
+reads it back.
+
 >>> # specs = {"sst2": HeadSpec("choice"), "conll2003": HeadSpec("tags", num_labels=9, label_set="conll2003")}
 >>> # model = MultiTaskModel(backbone, specs)
 >>> # out = model("sst2", batch); out.loss.backward()
+>>> # save_model(model, "runs/x/model"); load_model("runs/x/model")
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+import pickle
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 import torch
@@ -37,10 +46,18 @@ from torch import nn
 from torch.nn import functional as F
 
 from models.base import Backbone, Encoded
+from models.errors import ModelError
 from models.text_head import DecodeConfig, SpecialIds, TextHead, TextHeadConfig, segment_masks, special_ids, text_head_config
 
 TEXT = "text"
 """The format of the text head; every task can be answered through it."""
+
+HEADS_WEIGHTS = "heads.safetensors"
+HEADS_FILE = "heads.json"
+"""The heads' weights (safetensors: no pickle) and their specs, beside the backbone's own files in a saved model's directory."""
+
+LEGACY_HEADS_WEIGHTS = "heads.pt"
+"""The heads' weights of models saved before they were safetensors (read weights-only)."""
 
 IGNORE_INDEX = -100
 """Label of positions that carry no loss (padding, sub-tokens after the first, the question)."""
@@ -390,6 +407,7 @@ class MultiTaskModel(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.specs = dict(specs)
+        self.dropout = dropout  # of every head, kept so that a saved model rebuilds the same heads
         self.heads = nn.ModuleDict()
         for task in sorted(self.specs):
             spec = self.specs[task]
@@ -415,3 +433,67 @@ class MultiTaskModel(nn.Module):
             raise ValueError(f"task {task!r} is answered by the {self.specs[task].format} head, not the text head")
         encoded = self.backbone.encode(batch["input_ids"], batch["attention_mask"], batch.get("token_type_ids"))
         return head.generate_answers(encoded, batch, decoding)
+
+
+def save_model(model: MultiTaskModel, directory: str | os.PathLike[str]) -> None:
+    """Write ``model`` to ``directory``: the backbone (``models.registry.save_backbone``), the heads' weights and their specs."""
+    from safetensors import SafetensorError
+    from safetensors.torch import save_file
+
+    from models.registry import save_backbone
+
+    target = Path(directory)
+    # Own contiguous copies: safetensors refuses tensors that share storage (tied or sliced weights).
+    weights = {key: tensor.detach().to("cpu", copy=True).contiguous() for key, tensor in model.heads.state_dict().items()}
+    try:
+        save_backbone(model.backbone, str(target))
+        save_file(weights, str(target / HEADS_WEIGHTS), metadata={"format": "pt"})
+    except (OSError, SafetensorError, RuntimeError) as err:  # a full disk or a read-only directory
+        raise ModelError(f"{getattr(err, 'filename', None) or target}: cannot write the model ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
+    meta = {"specs": {name: dataclasses.asdict(spec) for name, spec in model.specs.items()}, "dropout": model.dropout}
+    partial = target / f".{HEADS_FILE}.tmp"  # written whole or not at all: heads.json marks a complete model
+    partial.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(partial, target / HEADS_FILE)
+
+
+def load_model(directory: str | os.PathLike[str]) -> MultiTaskModel:
+    """Read back a model that :func:`save_model` wrote; it gives the same outputs as when saved.
+
+    A missing, truncated or damaged file is a :class:`ModelError` naming it.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from models.registry import load_saved
+
+    source = Path(directory)
+    heads_file = source / HEADS_FILE
+    if not heads_file.is_file():
+        raise ModelError(f"{source}: no {HEADS_FILE}; not a model saved by qabench train/run")
+    backbone = load_saved(str(source))
+    try:
+        meta = json.loads(heads_file.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        where = f":{err.lineno}" if isinstance(err, json.JSONDecodeError) else ""
+        raise ModelError(f"{heads_file}{where}: not valid JSON (the heads' specs); the file is truncated or damaged") from None
+    try:
+        specs = {name: HeadSpec(**spec) for name, spec in meta["specs"].items()}
+        model = MultiTaskModel(backbone, specs, dropout=float(meta["dropout"]))
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise ModelError(f"{heads_file}: not the heads' specs qabench wrote ({type(err).__name__}: {err}); the file is damaged") from None
+    weights_file = source / HEADS_WEIGHTS
+    try:
+        if weights_file.is_file():
+            state = load_file(str(weights_file))
+        else:
+            weights_file = source / LEGACY_HEADS_WEIGHTS
+            state = torch.load(weights_file, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelError(f"{source / HEADS_WEIGHTS}: missing; the run directory is incomplete") from None
+    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise ModelError(f"{weights_file}: cannot read the heads' weights ({type(err).__name__}); the file is truncated or damaged") from None
+    try:
+        model.heads.load_state_dict(state)
+    except RuntimeError as err:
+        raise ModelError(f"{weights_file}: the heads' weights do not fit {HEADS_FILE} ({str(err).splitlines()[0][:160]})") from None
+    return model

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -53,7 +53,6 @@ class TaskResult:
     headline: str
     metrics: Mapping[str, float]
     higher_is_better: Mapping[str, bool]
-    seconds: float = field(default=0.0, compare=False)
     zero_shot: tuple[str, ...] | None = None
 
     def to_record(self) -> dict:

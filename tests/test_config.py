@@ -66,7 +66,7 @@ def test_to_dict_and_from_dict_round_trip() -> None:
 
 
 def test_a_task_limit_samples_at_random_by_the_run_seed_unless_told_first() -> None:
-    from harness.runner import resolve_tasks
+    from harness.prepare import resolve_tasks
 
     config = parse_config("seed: 7\ntasks: [{name: sst2, limit: 50}, {name: rte, limit: 5, sample: first}]")
     sst2, rte = resolve_tasks(config)
@@ -78,7 +78,7 @@ def test_a_task_limit_samples_at_random_by_the_run_seed_unless_told_first() -> N
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_loads_and_names_registered_tasks(path: Path) -> None:
-    from harness.runner import resolve_tasks
+    from harness.prepare import resolve_tasks
 
     config = load_config(str(path), [])
     assert [t.task.name for t in resolve_tasks(config)] == [t.name for t in config.tasks]

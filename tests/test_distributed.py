@@ -27,7 +27,7 @@ def train_one_process(rank: int, port: int, out_dir: str, cache_dir: str) -> Non
     dist.init_process_group("gloo", rank=rank, world_size=WORLD_SIZE)
     try:
         from harness.config import load_config
-        from harness.runner import prepare
+        from harness.prepare import prepare
         from harness.train import train
 
         config = load_config(
@@ -53,7 +53,7 @@ def train_one_process(rank: int, port: int, out_dir: str, cache_dir: str) -> Non
 def test_two_gloo_processes_keep_identical_parameters(tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     from harness.config import load_config
-    from harness.runner import prepare
+    from harness.prepare import prepare
 
     # Build the shared vocabulary and features once, so the two processes only read the cache.
     prepare(load_config(None, ["tasks=[{name: sst2, limit: 16, eval_limit: 4}, {name: conll2003, limit: 16, eval_limit: 4}]", f"cache_dir={cache}"]))

@@ -27,9 +27,9 @@ import torch
 
 from harness.config import RunConfig, load_config
 from harness.evaluate import EvalSettings, evaluate_task
-from harness.runner import Prepared, load_model, prepare, save_model
+from harness.prepare import Prepared, prepare
 from harness.train import train
-from models.heads import MultiTaskModel
+from models.heads import MultiTaskModel, load_model, save_model
 from models.registry import BACKBONES, load_backbone, load_saved
 
 STEPS, BATCH, ACCUMULATE = 40, 8, 2

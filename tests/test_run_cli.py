@@ -133,6 +133,25 @@ def test_the_linear_choice_head_answers_its_own_label_set_and_refuses_new_label_
     assert "needs a choice head for the labels of 'rte'" in result.output and "heads.choice: words answers new label words zero-shot" in result.output
 
 
+def test_data_dir_overrides_the_config_data_dir_in_run_and_in_eval_alike(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    bundled = QUICKSTART.parent / "data"
+    mirror = tmp_path / "mirror"
+    (mirror / "nyu-mll" / "glue" / "sst2").mkdir(parents=True)
+    for split, rows in (("train", 40), ("validation", 3)):
+        lines = (bundled / "nyu-mll" / "glue" / "sst2" / f"{split}.jsonl").read_text().splitlines(keepends=True)
+        (mirror / "nyu-mll" / "glue" / "sst2" / f"{split}.jsonl").write_text("".join(lines[:rows]))
+    monkeypatch.setenv("QABENCH_DATA", str(tmp_path / "nowhere"))  # only used where neither --data-dir nor the config names one
+    result = invoke("--data-dir", str(mirror), "run", *FAST, "--set", f"output.dir={tmp_path / 'runs'}", "--set", "tasks=[sst2]")
+    assert result.exit_code == 0, result.output
+    record = json.loads(Path(result.output.split("record: ")[1].split()[0]).read_text())
+    assert record["config"]["data_dir"] == str(mirror) and record["tasks"][0]["examples"] == 3  # not the quickstart's data: 20
+    run_dir = Path(record["config"]["output"]["dir"]) / record["run_id"]
+    result = invoke("--data-dir", str(bundled), "eval", str(run_dir))
+    assert result.exit_code == 0, result.output
+    again = json.loads(Path(result.output.split("record: ")[1].split()[0]).read_text())
+    assert again["config"]["data_dir"] == str(bundled.resolve()) and again["tasks"][0]["examples"] == 20
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [
@@ -178,11 +197,18 @@ def test_incompatible_checkpoint_names_the_difference(tmp_path: Path) -> None:
     assert "incompatible" in result.output and "optim.lr" in result.output
 
 
-def test_eval_a_bare_checkpoint_rebuilds_its_model_and_matches_the_run(tmp_path: Path) -> None:
+def test_eval_a_bare_checkpoint_rebuilds_its_model_and_matches_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, record = run_quickstart(tmp_path, *SMALL, "--set", "output.checkpoint_every=6", "--set", "output.leaderboard=false")
     checkpoint = tmp_path / "runs" / record["run_id"] / "checkpoints" / "last.pt"
+    import harness.prepare
+
+    built: list[str] = []  # what eval builds: the model once, and the features of the task it evaluates only
+    for name in ("build_model", "build_features"):
+        real = getattr(harness.prepare, name)
+        monkeypatch.setattr(harness.prepare, name, lambda *a, _real=real, _name=name, **k: built.append(_name) or _real(*a, **k))
     result = invoke("eval", str(checkpoint), "--tasks", "squad")
     assert result.exit_code == 0, result.output
+    assert built == ["build_model", "build_features"]
     again = json.loads(Path(result.output.split("record: ")[1].split()[0]).read_text())
     squad = next(t for t in record["tasks"] if t["name"] == "squad")
     assert again["tasks"][0]["metrics"] == squad["metrics"]

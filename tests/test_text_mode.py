@@ -70,7 +70,7 @@ def test_typed_mode_sends_translation_to_the_text_head_and_the_rest_to_typed_hea
     rows = predictions(record)
     assert {r["prediction"] for r in rows if r["task"] == "sst2"} <= {"negative", "positive"}  # the choice head picks a label
 
-    from harness.runner import load_model
+    from models.heads import load_model
 
     model = load_model(Path(record["config"]["output"]["dir"]) / record["run_id"] / "model")
     assert {name: spec.format for name, spec in model.specs.items()} == {"sst2": "choice", "multi30k_en_de": "text"}

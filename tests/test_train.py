@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from harness.config import load_config
-from harness.runner import prepare
+from harness.prepare import prepare
 from harness.train import (
     LAST_CHECKPOINT,
     SlantedTriangular,

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from harness.cli import main
 from harness.config import load_config
-from harness.runner import resolve_tasks
+from harness.prepare import resolve_tasks
 from tasks import registry
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "writing-a-task.md"

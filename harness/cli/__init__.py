@@ -9,7 +9,9 @@ harness/errors.py) and are printed as one line with exit status 2.
 from __future__ import annotations
 
 import importlib
+import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -43,6 +45,30 @@ class OneLineUsageError(click.ClickException):
 
     def show(self, file: Any = None) -> None:
         click.echo(f"error: {self.format_message()} (see '{self.command_path} --help')", err=True)
+
+
+def data_dir_option(ctx: click.Context) -> str | None:
+    """The global ``--data-dir`` as an absolute path; None when the command line does not give it.
+
+    One rule for every command: ``--data-dir`` overrides the data directory
+    of the command's config (``run``, ``train`` and ``eval``: as ``--set
+    data_dir=DIR`` on the run's config; ``pretrain`` and ``tasks``: they have
+    no config file, so it is theirs); without it, the config's ``data_dir``
+    applies, then ``$QABENCH_DATA`` (``tasks.data.resolve_data_dir``).
+    """
+    value = (ctx.find_root().obj or {}).get("data_dir")
+    return str(Path(value).resolve()) if value else None
+
+
+def option_overrides(ctx: click.Context, quiet: bool = False) -> tuple[str, ...]:
+    """The ``--set`` overrides that command-line options stand for: ``--data-dir DIR`` and ``--quiet`` (``output.progress=false``)."""
+    items = []
+    data_dir = data_dir_option(ctx)
+    if data_dir is not None:
+        items.append(f"data_dir={json.dumps(data_dir)}")  # a JSON string is YAML, whatever the path's characters
+    if quiet:
+        items.append("output.progress=false")
+    return tuple(items)
 
 
 class LazyGroup(click.Group):
@@ -96,9 +122,8 @@ class LazyGroup(click.Group):
 @click.option(
     "--data-dir",
     type=click.Path(exists=True, file_okay=False),
-    envvar="QABENCH_DATA",
     default=None,
-    help="Local mirror laid out as <hub_id>/<config>/<split>.jsonl (env: QABENCH_DATA).",
+    help="Local mirror laid out as <hub_id>/<config>/<split>.jsonl; overrides a config's data_dir (default: the config's, then $QABENCH_DATA).",
 )
 @click.option("--task-dir", "task_dirs", multiple=True, type=click.Path(), help="A zero-code task: a directory of train/validation JSONL {question, context, answer}. Repeatable.")
 @click.option("--include", "includes", multiple=True, type=click.Path(), help="A Python file that registers tasks. Repeatable.")

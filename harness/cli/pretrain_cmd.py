@@ -64,6 +64,7 @@ def pretrain(ctx: click.Context, model: str, preset: str, objective: str | None,
     shuffle-denoise; gpt: causal-lm; bert: mlm-nsp, mlm, knowledge-mask;
     ernie: knowledge-mask, ernie2-multitask, mlm, mlm-nsp; xlnet: plm.
     """
+    from harness.cli import data_dir_option
     from harness.pretrain import PretrainConfig
     from harness.pretrain import pretrain as run_pretrain
 
@@ -74,7 +75,7 @@ def pretrain(ctx: click.Context, model: str, preset: str, objective: str | None,
         load_plugins(root.get("task_dirs", ()), root.get("includes", ()))
     config = PretrainConfig(
         model=model, out=out, preset=preset, objective=objective, options=_options(options), corpus=tuple(corpus),
-        text_field=text_field, tasks=_split_names(tasks), limit=limit, data_dir=root.get("data_dir"), init=init, steps=steps,
+        text_field=text_field, tasks=_split_names(tasks), limit=limit, data_dir=data_dir_option(ctx), init=init, steps=steps,
         batch_size=batch_size, seq_len=seq_len, lr=lr, warmup=warmup, weight_decay=weight_decay, schedule=schedule,
         vocab_size=vocab_size, pack=pack, seed=seed, checkpoint_every=checkpoint_every, device=device, progress=not quiet,
     )

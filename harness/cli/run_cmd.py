@@ -20,14 +20,6 @@ import click
 from harness.errors import UserError
 
 
-def _data_dir(ctx: click.Context) -> str | None:
-    """``--data-dir`` when given on the command line; else None, so the config's data_dir (then $QABENCH_DATA) applies."""
-    root = ctx.find_root()
-    if root.get_parameter_source("data_dir") == click.core.ParameterSource.COMMANDLINE:
-        return root.obj.get("data_dir")
-    return None
-
-
 def _load_plugins(ctx: click.Context) -> None:
     obj = ctx.find_root().obj or {}
     if obj.get("task_dirs") or obj.get("includes"):
@@ -36,15 +28,12 @@ def _load_plugins(ctx: click.Context) -> None:
         load_plugins(obj.get("task_dirs", ()), obj.get("includes", ()))
 
 
-def _config(path: str | None, overrides: tuple[str, ...], quiet: bool) -> Any:
+def _config(ctx: click.Context, path: str | None, overrides: tuple[str, ...], quiet: bool) -> Any:
+    """The run config with ``--set`` overrides, then those the options stand for (``--data-dir``, ``--quiet``)."""
+    from harness.cli import option_overrides
     from harness.config import load_config
 
-    config = load_config(path, overrides)
-    if quiet:
-        import dataclasses
-
-        config = dataclasses.replace(config, output=dataclasses.replace(config.output, progress=False))
-    return config
+    return load_config(path, overrides + option_overrides(ctx, quiet))
 
 
 def _report(outcome: Any) -> None:
@@ -79,10 +68,10 @@ def run(ctx: click.Context, config: str | None, overrides: tuple[str, ...], resu
     from harness.runner import run as run_job
 
     _load_plugins(ctx)
-    cfg = _config(config, overrides, quiet)
+    cfg = _config(ctx, config, overrides, quiet)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, the first process speaks
         click.echo(f"config: {cfg.origin}")
-    outcome = run_job(cfg, data_dir=_data_dir(ctx), resume=resume, echo=click.echo)
+    outcome = run_job(cfg, resume=resume, echo=click.echo)
     if outcome is not None:
         _report(outcome)
 
@@ -98,8 +87,8 @@ def train(ctx: click.Context, config: str, overrides: tuple[str, ...], resume: s
     from harness.runner import train_only
 
     _load_plugins(ctx)
-    cfg = _config(config, overrides, quiet)
-    run_dir, result = train_only(cfg, data_dir=_data_dir(ctx), resume=resume)
+    cfg = _config(ctx, config, overrides, quiet)
+    run_dir, result = train_only(cfg, resume=resume)
     click.echo(f"trained {result.steps} steps in {result.seconds:.1f}s ({result.examples_per_second:.0f} examples/s), final loss {result.final_loss:.4f}")
     click.echo(f"run: {run_dir}")
 
@@ -125,6 +114,7 @@ def eval_(
     """
     from pathlib import Path
 
+    from harness.cli import option_overrides
     from harness.runner import eval_only
 
     _load_plugins(ctx)
@@ -139,7 +129,7 @@ def eval_(
 
         suite = load_suite_data(ctx, suite_name)
     outcome = eval_only(
-        run_or_checkpoint, data_dir=_data_dir(ctx), tasks=names, split=split, output=out, limit=limit, suite=suite, leaderboard=not no_leaderboard
+        run_or_checkpoint, tasks=names, split=split, output=out, limit=limit, overrides=option_overrides(ctx), suite=suite, leaderboard=not no_leaderboard
     )
     _report(outcome)
 
@@ -167,11 +157,11 @@ def bench(
       qabench bench glue --config my.yaml                     # your training, the suite's evaluation
       qabench bench lecture --run runs/<run_id>               # score a trained run on the suite
     """
-    import dataclasses
     from pathlib import Path
 
     from harness.bench import bench as run_bench
     from harness.bench import protocol_config
+    from harness.cli import option_overrides
     from harness.cli.suites_cmd import load_suite_data
 
     _load_plugins(ctx)
@@ -183,9 +173,7 @@ def bench(
     suite = load_suite_data(ctx, suite_name)
     config = None
     if run_dir is None:
-        config = protocol_config(suite.suite, model, preset, pretrained, config_path, overrides)
-        if quiet:
-            config = dataclasses.replace(config, output=dataclasses.replace(config.output, progress=False))
+        config = protocol_config(suite.suite, model, preset, pretrained, config_path, overrides + option_overrides(ctx, quiet))
         click.echo(f"config: {config.origin}")
-    outcome = run_bench(suite, config, data_dir=_data_dir(ctx), run=run_dir, leaderboard=not no_leaderboard, echo=click.echo)
+    outcome = run_bench(suite, config, overrides=option_overrides(ctx), run=run_dir, leaderboard=not no_leaderboard, echo=click.echo)
     _report(outcome)

@@ -17,11 +17,8 @@ from typing import Any
 
 import click
 
+from harness.cli import data_dir_option
 from harness.errors import UserError
-
-
-def _data_dir(ctx: click.Context) -> str | None:
-    return (ctx.find_root().obj or {}).get("data_dir")
 
 
 def _load_plugins(ctx: click.Context) -> None:
@@ -40,7 +37,7 @@ def load_suite_data(ctx: click.Context, name: str) -> Any:
 
     _load_plugins(ctx)
     try:
-        return load(get_suite(name), _data_dir(ctx))
+        return load(get_suite(name), data_dir_option(ctx))
     except TaskError as err:
         raise UserError(f"suite {name}: {err}") from None
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from harness.cli import data_dir_option
 from harness.cli.table import format_table
 
 
@@ -21,10 +22,6 @@ def load_registry(ctx: click.Context) -> Any:
     obj = ctx.find_root().obj or {}
     registry.load_plugins(obj.get("task_dirs", ()), obj.get("includes", ()))
     return registry
-
-
-def _data_dir(ctx: click.Context) -> str | None:
-    return (ctx.find_root().obj or {}).get("data_dir")
 
 
 @click.group()
@@ -47,7 +44,7 @@ def list_(ctx: click.Context, family: str | None, as_json: bool) -> None:
         raise click.BadParameter(f"no task has family {family!r}; families: {', '.join(families)}", param_hint="--family")
     rows = []
     for task in chosen:
-        local = local_splits(task, _data_dir(ctx))
+        local = local_splits(task, data_dir_option(ctx))
         rows.append({
             "name": task.name,
             "family": task.family,
@@ -79,7 +76,7 @@ def show(ctx: click.Context, name: str, count: int, split: str | None) -> None:
 
     task = load_registry(ctx).get(name)
     split = split or task.eval_split
-    examples = load_examples(task, split, _data_dir(ctx), limit=count)
+    examples = load_examples(task, split, data_dir_option(ctx), limit=count)
     click.echo(f"{task.name} v{task.version}  [{task.family}, {task.format}]  {task.description}")
     click.echo(f"source {task.source.describe()}  split {split}  metrics {', '.join(m.name for m in task.metrics)}")
     if task.notes:
@@ -107,7 +104,7 @@ def validate(ctx: click.Context, names: tuple[str, ...], split: str | None, as_j
     chosen = [registry.get(n) for n in names] if names else registry.all_tasks()
     reports = []
     for task in chosen:
-        splits = splits_to_check(task, _data_dir(ctx), split)
+        splits = splits_to_check(task, data_dir_option(ctx), split)
         if not splits:
             splits = [task.eval_split] if names else []
         if not splits:
@@ -115,7 +112,7 @@ def validate(ctx: click.Context, names: tuple[str, ...], split: str | None, as_j
                 click.echo(f"{task.name:<16} no local data (skipped; set QABENCH_DATA or name the task to try the hub)")
             continue
         for name in splits:
-            report = validate_split(task, name, _data_dir(ctx))
+            report = validate_split(task, name, data_dir_option(ctx))
             reports.append(report)
             if not as_json:
                 click.echo(_describe(report))
