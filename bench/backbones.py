@@ -85,6 +85,8 @@ def time_forward_backward(
 
 
 def main() -> None:
+    from _conditions import conditions  # bench/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", action="store_true", help="also time the base presets (minutes on 2 cores)")
     parser.add_argument("--vocab-size", type=int, default=30522)
@@ -128,6 +130,7 @@ def main() -> None:
         f"median of {args.repeats} after {args.warmup} warm-up"
     )
     print(pd.DataFrame(rows).to_string(index=False))
+    print(conditions())
 
 
 if __name__ == "__main__":

@@ -115,6 +115,8 @@ def bart_loop(model, hidden: torch.Tensor, mask: torch.Tensor, length: int) -> t
 
 
 def main() -> None:
+    from _conditions import conditions  # bench/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--source", type=int, default=128, help="encoder tokens per example")
@@ -184,6 +186,7 @@ def main() -> None:
     print(f"BART loop of ours / generate:           {generate_s / loop_s:.2f}x (same model; generate's own overhead)")
     print(f"same tokens, text head cached vs no cache: {cached_ids == uncached_ids}")
     print(f"same tokens, BART loop vs generate:        {torch.equal(loop_ids, generate_ids)}")
+    print(conditions())
 
 
 if __name__ == "__main__":

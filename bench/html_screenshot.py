@@ -120,6 +120,8 @@ def build_page(workdir: Path, n_runs: int = 6) -> Path:
 
 
 def main() -> None:
+    from _conditions import conditions  # bench/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, default=None, help="keep the HTML and screenshot in this directory")
     args = parser.parse_args()
@@ -133,6 +135,7 @@ def main() -> None:
     print(f"plots: coloured-ink fraction {report.plot_ink:.3f} below y={report.plots_top}")
     ok = report.table_lines >= 7 and report.table_ink > 0.005 and report.plot_ink > 0.005
     print("OK: table and plots rendered" if ok else "FAILED: the page looks blank or incomplete")
+    print(conditions())
     if args.keep is None and ok:
         shutil.rmtree(workdir)
     sys.exit(0 if ok else 1)

@@ -153,6 +153,8 @@ def time_corpus_add(root: Path, n_examples: int) -> float:
 
 
 def main() -> None:
+    from _conditions import conditions  # bench/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--tasks", type=int, default=10)
@@ -174,6 +176,7 @@ def main() -> None:
             print(f"add one run with 2 BLEU tasks of {args.examples} examples (200 resamples each): {time_corpus_add(root, args.examples):.2f} s")
         except ImportError as err:
             print(f"corpus-metric add skipped: tasks.metrics not importable ({err})")
+        print(conditions())
         if torch_seen or sub >= 1.0:
             sys.exit(1)
 

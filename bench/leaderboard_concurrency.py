@@ -51,6 +51,8 @@ def race(db: str, runs: Path, procs: int) -> tuple[float, list[str]]:
 
 
 def main() -> None:
+    from _conditions import conditions  # bench/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--procs", type=int, default=8)
     parser.add_argument("--adds", type=int, default=50, help="records per process")
@@ -92,11 +94,11 @@ def main() -> None:
                 server.stop()
 
     base = rows[0][1]
-    print(f"\n{args.procs} processes x {args.adds} adds, each add its own transaction ({os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f})")
+    print(f"\n{args.procs} processes x {args.adds} adds, each add its own transaction")
     print(f"{'engine':<11} {'seconds':>8} {'adds/s':>7} {'stored':>7} {'lost':>5} {'dups':>5} {'task rows':>9} {'failed':>7} {'time / sqlite':>14}")
     for engine, seconds, stored, lost, dups, results, failed in rows:
         print(f"{engine:<11} {seconds:>8.1f} {stored / seconds:>7.1f} {stored:>7} {lost:>5} {dups:>5} {results:>9} {failed:>7} {seconds / base:>14.2f}")
+    print(conditions())
 
 
 if __name__ == "__main__":

@@ -36,7 +36,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
 
-    from train_throughput import train_counting  # bench/, beside this script
+    from _conditions import conditions  # bench/, beside this script
+    from train_throughput import train_counting
 
     from harness.config import load_config
     from harness.prepare import prepare
@@ -62,6 +63,7 @@ def main() -> None:
         ("model TFLOP/s", f"{model_flops / seconds / 1e12:.3f}"),
         (f"measured peak ({peak_dtype(device)} matmul) TFLOP/s", f"{peak / 1e12:.2f}"),
         ("MFU", f"{model_flops / seconds / peak:.1%}"),
+        ("conditions", conditions().removeprefix("conditions: ")),
     ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:

@@ -555,6 +555,9 @@ def _minilm() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    sys.path.append(str(Path(__file__).resolve().parent))  # bench/, also when a test loads this file as a module
+    from _conditions import conditions
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", default=",".join(BUDGETS), help=f"comma-separated, of {', '.join(BUDGETS)}")
     parser.add_argument("--seeds", default="0,1,2")
@@ -605,6 +608,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 flush=True,
             )
     print(table(pairs))
+    print(conditions())
     if args.json:
         Path(args.json).write_text(json.dumps([to_json(p, b, args.overrides) for p, b in zip(pairs, budgets)], indent=1) + "\n")
 

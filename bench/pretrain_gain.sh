@@ -40,3 +40,4 @@ for model in "${BACKBONES[@]}"; do
     echo "== $model: random init ($random) versus pretrained ($pretrained)"
     qabench leaderboard compare "$random" "$pretrained"
 done
+python bench/_conditions.py

@@ -41,6 +41,8 @@ CASES = (  # task, training split (the vocabulary's text), evaluation split
 
 
 def main() -> None:
+    from _conditions import conditions  # bench/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--vocab-size", type=int, default=8000)
     parser.add_argument("--lowercase", action="store_true", help="a lowercasing vocabulary (BERT-uncased style)")
@@ -59,6 +61,7 @@ def main() -> None:
     print(f"{'task':<16} {'split':<13} {'answers':>7} {'metric':<13} {'decoded gold':>12} {'exact %':>8}")
     for name, split, count, metric, score, exact in rows:
         print(f"{name:<16} {split:<13} {count:>7} {metric:<13} {score:>12.2f} {exact:>8.2f}")
+    print(conditions())
 
 
 if __name__ == "__main__":

@@ -99,6 +99,8 @@ def copy_rows(source: str, target: str) -> None:
 
 
 def main() -> None:
+    from _conditions import conditions  # bench/, beside this script
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--tasks", type=int, default=10)
@@ -147,14 +149,14 @@ def main() -> None:
             if server is not None:
                 server.stop()
 
-    print(f"\ntime to first byte, {args.runs} runs x {args.tasks} tasks, {args.repeats} requests each after one warm-up "
-          f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
+    print(f"\ntime to first byte, {args.runs} runs x {args.tasks} tasks, {args.repeats} requests each after one warm-up")
     print(f"{'engine':<11} {'page':<15} {'median ms':>10} {'p90 ms':>8} {'best ms':>8} {'median / 300 ms':>16}")
     for engine, pages_ in results.items():
         for name, times in pages_.items():
             median = statistics.median(times)
             p90 = sorted(times)[int(0.9 * (len(times) - 1))]
             print(f"{engine:<11} {name:<15} {1000 * median:>10.1f} {1000 * p90:>8.1f} {1000 * min(times):>8.1f} {median / BUDGET_S:>16.2f}")
+    print(conditions())
 
 
 if __name__ == "__main__":
