@@ -108,6 +108,7 @@ class OptimConfig:
 
     steps: int = 100  # optimizer steps
     batch_size: int = 16  # examples (windows) per batch, per process
+    batch_tokens: int = 0  # token-budget batches (decaNLP's train_batch_tokens): as many windows as fit in this many padded tokens (rows x longest row), instead of batch_size; 0 = off
     accumulate: int = 1  # batches per optimizer step
     lr: float = 5e-5  # peak learning rate (of the heads, under the ulmfit recipe)
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (not applied to biases and norms)
@@ -461,6 +462,8 @@ def validate(config: RunConfig) -> None:
         (("optim", "recipe"), config.optim.recipe in RECIPES, f"must be one of {', '.join(RECIPES)}"),
         (("optim", "steps"), config.optim.steps >= 1, "must be >= 1"),
         (("optim", "batch_size"), config.optim.batch_size >= 1, "must be >= 1"),
+        (("optim", "batch_tokens"), config.optim.batch_tokens == 0 or config.optim.batch_tokens >= config.model.max_length,
+         f"must be 0 (off) or at least model.max_length ({config.model.max_length}), so that the longest window fits in a batch"),
         (("optim", "accumulate"), config.optim.accumulate >= 1, "must be >= 1"),
         (("optim", "lr"), 0 < config.optim.lr < math.inf, "must be a finite number > 0"),
         (("optim", "weight_decay"), 0 <= config.optim.weight_decay < math.inf, "must be a finite number >= 0"),

@@ -136,20 +136,37 @@ def covers_examples(features: datasets.Dataset, n_examples: int) -> bool:
     return indices == [0, n_examples - 1]
 
 
-def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: int = 50) -> list[list[int]]:
+def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator, group: int = 50, batch_tokens: int = 0) -> list[list[int]]:
     """Shuffled batches of row indices whose rows have similar lengths.
 
     As transformers' ``LengthGroupedSampler``: shuffle, cut into mega-batches
     of ``group`` batches, sort each by length, split into batches, then
     shuffle the order of the batches. Padding shrinks, randomness stays.
 
+    With ``batch_tokens`` (decaNLP's ``train_batch_tokens``), a batch takes as
+    many rows as fit in that many padded tokens (rows x its longest row, at
+    least one row) instead of ``batch_size`` rows: short sentences come many
+    to a batch, long windows few, and every batch costs about the same.
+
     >>> length_grouped_batches([5, 1, 4, 2], 2, np.random.default_rng(0))
     [[3, 1], [0, 2]]
+    >>> length_grouped_batches([5, 1, 4, 2], 0, np.random.default_rng(0), batch_tokens=8)
+    [[1], [2, 3], [0]]
     """
     order = rng.permutation(len(lengths))
-    mega = batch_size * group
+    rows_per_batch = batch_size if not batch_tokens else max(1, batch_tokens // max(1, int(np.median(lengths))))
+    mega = rows_per_batch * group
     batches: list[list[int]] = []
     for start in range(0, len(order), mega):
         chunk = sorted(order[start : start + mega].tolist(), key=lambda i: -lengths[i])
-        batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+        if not batch_tokens:
+            batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
+            continue
+        batch: list[int] = []
+        for i in chunk:  # longest first, so a batch's first row sets its width
+            if batch and (len(batch) + 1) * lengths[batch[0]] > batch_tokens:
+                batches.append(batch)
+                batch = []
+            batch.append(i)
+        batches.append(batch)
     return [batches[i] for i in rng.permutation(len(batches))]

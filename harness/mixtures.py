@@ -11,7 +11,8 @@ pure function of the seed and ``s``:
   the ``then`` mixture over all tasks.
 
 Within a task, epoch ``e`` is a length-grouped shuffle seeded by (seed, task,
-e). The only state is how many batches each task has given, so a checkpoint
+e), in batches of ``batch_size`` rows or, with ``batch_tokens``, of as many
+rows as fit in that many padded tokens. The only state is how many batches each task has given, so a checkpoint
 stores a few integers and a resumed run draws exactly the batches an
 uninterrupted one would. Under torch.distributed every process draws the same
 task at each step and its own share of that task's batches.
@@ -23,6 +24,7 @@ task at each step and its own share of that task's batches.
 
 from __future__ import annotations
 
+import bisect
 from typing import Sequence
 
 import numpy as np
@@ -87,29 +89,46 @@ class BatchStream:
     With ``world_size`` processes, each epoch's batches are dealt out in turn
     (process ``rank`` takes batches ``rank``, ``rank + world_size``, ...), the
     remainder dropped, so processes never share a batch of one epoch and all
-    move to the next epoch together.
+    move to the next epoch together. With ``batch_tokens`` (token-budget
+    batches) an epoch's number of batches depends on how its rows group, so
+    the epochs' first batch numbers are found in order and remembered.
     """
 
-    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, task_index: int, rank: int = 0, world_size: int = 1) -> None:
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int, task_index: int, rank: int = 0, world_size: int = 1, batch_tokens: int = 0) -> None:
         self.lengths = list(lengths)
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.seed = seed
         self.task_index = task_index
         self.rank = rank
         self.world_size = world_size
-        self.per_epoch = -(-len(self.lengths) // batch_size)  # batches in one epoch, all processes together
-        self.per_process = max(1, self.per_epoch // world_size)  # batches each process takes from one epoch
         self._epoch: int | None = None
         self._batches: list[list[int]] = []
+        self._starts = [0]  # this process's number of its first batch of epoch e, for the epochs seen so far
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """Every batch of ``epoch``, all processes together, in the order they are dealt."""
+        if epoch != self._epoch:
+            rng = np.random.default_rng([self.seed, self.task_index, epoch])
+            self._batches = length_grouped_batches(self.lengths, self.batch_size, rng, batch_tokens=self.batch_tokens)
+            self._epoch = epoch
+        return self._batches
+
+    def _per_process(self, epoch: int) -> int:
+        per_epoch = len(self.epoch_batches(epoch)) if self.batch_tokens else -(-len(self.lengths) // self.batch_size)
+        return max(1, per_epoch // self.world_size)
 
     def batch(self, k: int) -> list[int]:
         """Row indices of this process's ``k``-th batch."""
-        epoch, turn = divmod(k, self.per_process)
-        if epoch != self._epoch:
-            rng = np.random.default_rng([self.seed, self.task_index, epoch])
-            self._batches = length_grouped_batches(self.lengths, self.batch_size, rng)
-            self._epoch = epoch
-        return self._batches[(turn * self.world_size + self.rank) % self.per_epoch]
+        if not self.batch_tokens:  # every epoch has the same number of batches
+            epoch, turn = divmod(k, self._per_process(0))
+        else:
+            while self._starts[-1] <= k:
+                self._starts.append(self._starts[-1] + self._per_process(len(self._starts) - 1))
+            epoch = bisect.bisect_right(self._starts, k) - 1
+            turn = k - self._starts[epoch]
+        batches = self.epoch_batches(epoch)
+        return batches[(turn * self.world_size + self.rank) % len(batches)]
 
 
 class Mixture:
@@ -128,11 +147,12 @@ class Mixture:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
+        batch_tokens: int = 0,
     ) -> None:
         self.names = list(names)
         first = self.names.index(first_task) if first_task is not None else 0
         self.schedule = TaskSchedule([len(x) for x in lengths], strategy, temperature, first, first_steps, then, seed)
-        self.streams = [BatchStream(x, batch_size, seed, i, rank, world_size) for i, x in enumerate(lengths)]
+        self.streams = [BatchStream(x, batch_size, seed, i, rank, world_size, batch_tokens) for i, x in enumerate(lengths)]
         self.step = 0
         self.drawn = [0] * len(self.names)
 

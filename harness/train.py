@@ -278,6 +278,28 @@ def _distributed() -> tuple[int, int]:
     return 0, 1
 
 
+def training_mixture(train_sets: Sequence[TrainSet], config: RunConfig, rank: int = 0, world_size: int = 1) -> Mixture:
+    """The mixture :func:`train` draws its batches from: ``(task, rows)`` of every micro-step, a pure function of the config.
+
+    ``bench/train_throughput.py`` draws the same plan to replay it through another trainer.
+    """
+    optim = config.optim
+    return Mixture(
+        [s.name for s in train_sets],
+        [s.features["length"] for s in train_sets],
+        optim.batch_size,
+        strategy=config.mixture.strategy,
+        temperature=config.mixture.temperature,
+        first_task=config.mixture.first_task,
+        first_steps=config.mixture.first_steps * optim.accumulate,
+        then=config.mixture.then,
+        seed=config.seed,
+        rank=rank,
+        world_size=world_size,
+        batch_tokens=optim.batch_tokens,
+    )
+
+
 def train(
     model: MultiTaskModel,
     train_sets: Sequence[TrainSet],
@@ -304,22 +326,9 @@ def train(
     optim = config.optim
     rank, world_size = _distributed()
     recipe = resolve_recipe(optim, config.model.backbone)
-    names = [s.name for s in train_sets]
     adapters = {s.name: s.adapter for s in train_sets}
     columns = {s.name: s.features.select_columns(list(s.adapter.train_columns)) for s in train_sets}
-    mixture = Mixture(
-        names,
-        [s.features["length"] for s in train_sets],
-        optim.batch_size,
-        strategy=config.mixture.strategy,
-        temperature=config.mixture.temperature,
-        first_task=config.mixture.first_task,
-        first_steps=config.mixture.first_steps * optim.accumulate,
-        then=config.mixture.then,
-        seed=config.seed,
-        rank=rank,
-        world_size=world_size,
-    )
+    mixture = training_mixture(train_sets, config, rank, world_size)
     optimizer, scheduler = build_optimizer(model, optim, recipe)
     groups = layer_groups(model) if recipe == "ulmfit" else []
     unfreeze_every = optim.unfreeze_every or max(1, optim.steps // max(1, len(groups)))

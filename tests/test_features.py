@@ -111,6 +111,31 @@ def test_length_grouped_batches_cover_every_row_once_and_group_similar_lengths()
     assert spread < 20  # random batches of 10 would spread over ~400
 
 
+def test_token_budget_batches_stay_within_the_budget_and_cover_every_row_once() -> None:
+    lengths = [int(x) for x in np.random.default_rng(0).integers(5, 384, size=1000)]
+    batches = length_grouped_batches(lengths, 0, np.random.default_rng(1), batch_tokens=1024)
+    assert sorted(i for b in batches for i in b) == list(range(1000))
+    padded = [len(b) * max(lengths[i] for i in b) for b in batches]
+    assert max(padded) <= 1024
+    assert sum(lengths) / sum(padded) > 0.9  # rows of similar length share a batch
+    sizes = {len(b) for b in batches}
+    assert min(sizes) <= 3 and max(sizes) >= 15  # long windows come few to a batch, short rows many
+
+
+def test_token_budget_batches_are_a_function_of_the_seed() -> None:
+    lengths = [int(x) for x in np.random.default_rng(0).integers(5, 200, size=300)]
+
+    def draw(seed: int) -> list[list[int]]:
+        return length_grouped_batches(lengths, 0, np.random.default_rng(seed), batch_tokens=512)
+
+    assert draw(3) == draw(3) != draw(4)
+
+
+def test_a_row_longer_than_the_budget_is_a_batch_of_its_own() -> None:
+    batches = length_grouped_batches([300, 10, 10], 0, np.random.default_rng(0), batch_tokens=256)
+    assert sorted(map(sorted, batches)) == [[0], [1, 2]]
+
+
 def one_example_per_format() -> dict[str, Example]:
     tokens = ("EU", "rejects", "German", "call")
     return {

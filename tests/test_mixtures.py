@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from harness.mixtures import Mixture, TaskSchedule, mixture_weights
@@ -71,3 +72,42 @@ def test_distributed_processes_draw_the_same_task_and_different_batches() -> Non
         (task0, rows0), (task1, rows1) = ranks[0].next(), ranks[1].next()
         assert task0 == task1
         assert rows0 != rows1
+
+
+def budget_mixture(**kw) -> Mixture:
+    lengths = [[int(x) for x in np.random.default_rng(0).integers(5, 300, size=200)], [int(x) for x in np.random.default_rng(1).integers(5, 30, size=80)]]
+    return Mixture(["long", "short"], lengths, batch_size=16, strategy="proportional", seed=5, batch_tokens=600, **kw)
+
+
+def test_token_budget_epochs_cover_each_row_once_within_the_budget() -> None:
+    mixture = budget_mixture()
+    stream = mixture.streams[0]
+    lengths = stream.lengths
+    per_epoch = [len(stream.epoch_batches(e)) for e in range(3)]
+    drawn = [stream.batch(k) for k in range(sum(per_epoch))]
+    for epoch, start in enumerate([0, per_epoch[0], per_epoch[0] + per_epoch[1]]):
+        rows = [i for batch in drawn[start : start + per_epoch[epoch]] for i in batch]
+        assert sorted(rows) == list(range(200)), f"epoch {epoch}"
+    assert all(len(b) * max(lengths[i] for i in b) <= 600 for b in drawn)
+    assert max(len(b) for b in mixture.streams[1].epoch_batches(0)) > 16  # short rows fill more than batch_size
+
+
+def test_token_budget_batches_are_seeded_and_resume_exactly() -> None:
+    first, again = budget_mixture(), budget_mixture()
+    expected = [first.next() for _ in range(120)]
+    assert [again.next() for _ in range(120)] == expected
+    other = Mixture(["long", "short"], [s.lengths for s in first.streams], batch_size=16, seed=6, batch_tokens=600)
+    assert [other.next() for _ in range(120)] != expected
+    resumed = budget_mixture()
+    stopped = budget_mixture()
+    for _ in range(70):
+        stopped.next()
+    resumed.load_state_dict(stopped.state_dict())  # a fresh stream finds the epoch boundaries again
+    assert [resumed.next() for _ in range(50)] == expected[70:]
+
+
+def test_token_budget_batches_are_dealt_to_processes_without_overlap() -> None:
+    ranks = [Mixture(["long"], [budget_mixture().streams[0].lengths], batch_size=16, seed=5, batch_tokens=600, rank=r, world_size=2) for r in range(2)]
+    per_process = len(ranks[0].streams[0].epoch_batches(0)) // 2
+    seen = [[i for _ in range(per_process) for i in m.next()[1]] for m in ranks]
+    assert not set(seen[0]) & set(seen[1])

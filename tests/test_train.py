@@ -88,3 +88,17 @@ def test_early_stopping_stops_after_patience_and_restores_the_best_weights(tmp_p
 def test_the_recipe_follows_the_backbone_unless_set(tmp_path: Path) -> None:
     optim = dataclasses.replace(quick_config(tmp_path).optim, recipe="auto")
     assert resolve_recipe(optim, "ulmfit") == "ulmfit" and resolve_recipe(optim, "bert") == "adamw"
+
+
+def test_token_budget_training_keeps_to_the_budget_and_repeats_exactly_under_a_seed(tmp_path: Path) -> None:
+    def run() -> tuple[float, list[tuple[str, list[int]]], dict[str, list[int]]]:
+        prep = prepare(quick_config(tmp_path, "optim.steps=6", "optim.batch_tokens=512"))
+        drawn: list[tuple[str, list[int]]] = []
+        result = train(prep.model, prep.train_sets, prep.config, prep.device, prep.pad_id, progress=False, on_batch=lambda task, rows: drawn.append((task, list(rows))))
+        return result.final_loss, drawn, {s.name: s.features["length"] for s in prep.train_sets}
+
+    loss, drawn, lengths = run()
+    assert all(len(rows) * max(lengths[task][i] for i in rows) <= 512 for task, rows in drawn)
+    assert any(len(rows) > 8 for _, rows in drawn)  # short sentences come more than batch_size (8) to a batch
+    assert run()[:2] == (loss, drawn)
+
