@@ -20,11 +20,15 @@ import html
 import io
 import re
 from datetime import datetime, timezone
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from leaderboard.curves import CurvePoint, series
 from leaderboard.errors import LeaderboardError
+from leaderboard.sections import SectionBoard
 from leaderboard.table import Board, cell_texts, zero_shot_notes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FORMATS = ("md", "csv", "latex", "html")
 #: Runs drawn in the per-task bar chart (the best by the board's order).
@@ -47,10 +51,51 @@ def _best_rows(board: Board) -> dict[int, set[int]]:
     best: dict[int, set[int]] = {}
     columns = {"decaScore": board.rows["decaScore"], **{c.title: board.score[c.key] for c in board.tasks}}
     for name, values in columns.items():
-        if values.notna().any():
+        if name in header and values.notna().any():
             top = values.max()
             best[header.index(name)] = set(values.index[values == top])
     return best
+
+
+def _numeric_from(board: Board, header: Sequence[str]) -> int:
+    """Index of the first number column of :func:`cell_texts`' header (decaScore, or the first task in an ad hoc table)."""
+    return len(header) - len(board.tasks) - 3 - (1 if "decaScore" in header else 0)
+
+
+def _rank(board: Board, row: int) -> str:
+    """The rank cell of ``row``: its 1-based rank in a ranked board, ``–`` in a section that is not ranked."""
+    return str(row + 1) if board.standing == "ranked" else "–"
+
+
+def export_sections(parts: Sequence[SectionBoard], fmt: str, title: str = "qabench leaderboard",
+                    curves: Mapping[str, Sequence[CurvePoint]] | None = None) -> str:
+    """The whole leaderboard as ``fmt``, section by section as ``show`` prints it: never one ranking across suite protocols.
+
+    Each section gets its own table; only a section of a suite's current
+    protocol is ranked, other versions and fingerprints are shown apart
+    without rank, ad hoc runs without rank or decaScore. CSV is one table
+    with ``section``, ``standing`` and ``rank`` columns (rank empty where
+    not ranked) and one column per task and example set across sections.
+    """
+    if fmt not in FORMATS:
+        raise LeaderboardError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    parts = [p for p in parts if len(p.board)]
+    if not parts:
+        raise LeaderboardError("the leaderboard has no runs to export; add some with `qabench leaderboard add`")
+    if fmt == "csv":
+        return _csv_sections(parts)
+    if fmt == "md":
+        blocks = [f"#### {_md_escape(p.section.title)}\n\n" + (f"({_md_escape(p.section.note)})\n\n" if p.section.note else "") + _markdown_table(p.board)
+                  for p in parts]
+        return f"### {_md_escape(title)}\n\n" + "\n".join(blocks)
+    if fmt == "latex":
+        blocks = [f"% {latex_escape(p.section.title)}\n\\par\\medskip\\noindent\\textbf{{{latex_escape(p.section.title)}}}\\par\n" + _latex_table(p.board)
+                  for p in parts]
+        return f"% {latex_escape(title)}\n" + "\n".join(blocks)
+    sections = [_html_section(p.board, (curves or {}) if p.section.ranked else None, p.section.title, p.section.note, plots=p.section.ranked)
+                for p in parts]
+    what = "one table per suite protocol; only a suite's current protocol is ranked"
+    return _html_page(title, f"{sum(len(p.board) for p in parts)} rows in {len(parts)} sections ({what})", "\n".join(sections))
 
 
 # --- Markdown ----------------------------------------------------------------------------------------------------------
@@ -84,9 +129,14 @@ def _md_escape(text: str) -> str:
 
 def to_markdown(board: Board, title: str = "qabench leaderboard") -> str:
     """A GLUE-style Markdown table: rank, labels, decaScore, tasks, size and time."""
+    return f"### {_md_escape(title)}\n\n" + _markdown_table(board)
+
+
+def _markdown_table(board: Board) -> str:
+    """The table of :func:`to_markdown` with its notes, without the title."""
     header, body = cell_texts(board)
     best = _best_rows(board)
-    numeric_from = header.index("decaScore")
+    numeric_from = _numeric_from(board, header)
     lines = [
         "| # | " + " | ".join(_md_escape(h) for h in header) + " |",
         "|--:|" + "|".join("---" if i < numeric_from else "--:" for i in range(len(header))) + "|",
@@ -94,7 +144,7 @@ def to_markdown(board: Board, title: str = "qabench leaderboard") -> str:
     for r, row in enumerate(body):
         # Label cells come from records and are escaped; score cells are ours ("81.2 [79.0, 83.4]").
         cells = [_md_escape(c) if i < numeric_from else f"**{c}**" if r in best.get(i, ()) else c for i, c in enumerate(row)]
-        lines.append(f"| {r + 1} | " + " | ".join(cells) + " |")
+        lines.append(f"| {_rank(board, r)} | " + " | ".join(cells) + " |")
     note = (
         "Scores are each task's headline metric with its 95% bootstrap interval; decaScore is their sum."
         if not board.grouped
@@ -102,7 +152,7 @@ def to_markdown(board: Board, title: str = "qabench leaderboard") -> str:
     )
     marks = zero_shot_notes(board)
     tail = "\n" + "  \n".join(_md_escape(m) for m in marks) + "\n" if marks else ""
-    return f"### {_md_escape(title)}\n\n" + "\n".join(lines) + f"\n\n{note}\n" + tail
+    return "\n".join(lines) + f"\n\n{note}\n" + tail
 
 
 # --- CSV ---------------------------------------------------------------------------------------------------------------
@@ -110,6 +160,25 @@ def to_markdown(board: Board, title: str = "qabench leaderboard") -> str:
 
 def to_csv(board: Board, title: str = "") -> str:
     """One row per run (or group), every number in its own column: ``<task>``, ``<task>_low``, ``<task>_high``."""
+    return _write_csv(_csv_frame(board))
+
+
+def _csv_sections(parts: Sequence[SectionBoard]) -> str:
+    """Every section in one CSV table, each row naming its section and standing, ranked rows their rank."""
+    import pandas as pd
+
+    frames = []
+    for part in parts:
+        frame = _csv_frame(part.board)
+        frame.insert(0, "rank", pd.array([part.rank(i) for i in range(len(frame))], dtype="Int64"))
+        frame.insert(0, "standing", part.section.standing)
+        frame.insert(0, "section", part.section.key)
+        frames.append(frame)
+    return _write_csv(pd.concat(frames, ignore_index=True, sort=False))
+
+
+def _csv_frame(board: Board) -> pd.DataFrame:
+    """:func:`to_csv`'s table as a DataFrame (no decaScore columns for an ad hoc board)."""
     rows = board.rows
     if board.grouped:
         frame = rows[["group", "runs", "decaScore", "decaScore_std"]].rename(columns={"group": board.grouped}).copy()
@@ -128,6 +197,14 @@ def to_csv(board: Board, title: str = "") -> str:
     for col in ("seed", "parameters", "runs"):
         if col in frame.columns:
             frame[col] = frame[col].round().astype("Int64")
+    if board.standing == "adhoc":  # different tasks and examples: no sum to compare
+        frame = frame.drop(columns=[c for c in ("decaScore", "decaScore_low", "decaScore_high", "decaScore_std") if c in frame.columns])
+    return frame
+
+
+def _write_csv(frame: pd.DataFrame) -> str:
+    """``frame`` as CSV: text cells neutralised for spreadsheets, every field quoted."""
+    frame = frame.copy()
     text_cols = frame.select_dtypes(include=["object", "string"]).columns
     for col in text_cols:
         frame[col] = frame[col].map(lambda v: csv_safe(v) if isinstance(v, str) else v)
@@ -185,12 +262,16 @@ def _latex_cell(text: str, bold: bool = False) -> str:
 
 def to_latex(board: Board, title: str = "qabench leaderboard") -> str:
     """A booktabs table (needs ``\\usepackage{booktabs}``), GLUE-style, best scores in bold."""
+    return "% " + latex_escape(title) + "\n" + _latex_table(board)
+
+
+def _latex_table(board: Board) -> str:
+    """The tabular of :func:`to_latex`, without the title comment."""
     header, body = cell_texts(board)
     best = _best_rows(board)
-    numeric_from = header.index("decaScore")
+    numeric_from = _numeric_from(board, header)
     spec = "r" + "l" * numeric_from + "r" * (len(header) - numeric_from)
     lines = [
-        "% " + latex_escape(title),
         f"\\begin{{tabular}}{{{spec}}}",
         "\\toprule",
         "\\# & " + " & ".join(latex_escape(h) for h in header) + " \\\\",
@@ -198,7 +279,7 @@ def to_latex(board: Board, title: str = "qabench leaderboard") -> str:
     ]
     for r, row in enumerate(body):
         cells = [_latex_cell(c, bold=r in best.get(i, ())) for i, c in enumerate(row)]
-        lines.append(f"{r + 1} & " + " & ".join(cells) + " \\\\")
+        lines.append(f"{_rank(board, r).replace('–', '--')} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -216,6 +297,7 @@ tr:nth-child(even) td{background:#fafbfc}
 small{color:#57606a;font-size:11px} .wide{overflow-x:auto}
 figure{display:inline-block;margin:0 16px 16px 0;vertical-align:top} figcaption{color:#57606a;font-size:13px}
 img{max-width:100%;height:auto;border:1px solid #d0d7de}
+h2{font-size:1.15em;margin:20px 0 6px} p.note{color:#57606a;font-size:12px;margin:0 0 4px}
 """
 
 
@@ -371,21 +453,50 @@ def _curve_grid(board: Board, curves: Mapping[str, Sequence[CurvePoint]], kind: 
 
 def to_html(board: Board, title: str = "qabench leaderboard", curves: Mapping[str, Sequence[CurvePoint]] | None = None) -> str:
     """One self-contained HTML page: the table and its plots as base64 PNG (training curves when ``curves`` has points)."""
+    what = f"grouped by {board.grouped}, mean ± std" if board.grouped else "one row per run, 95% bootstrap intervals"
+    return _html_page(title, f"{len(board)} rows ({what})", _html_section(board, curves, plots=True))
+
+
+def _html_table(board: Board, table_id: str = "leaderboard") -> str:
+    """The board as an HTML table (best of each column bold, zero-shot notes below it)."""
     header, body = cell_texts(board)
     best = _best_rows(board)
-    numeric_from = header.index("decaScore")
-    esc = lambda s: html.escape(str(s), quote=True)  # noqa: E731
-    head = "<tr><th>#</th>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
+    numeric_from = _numeric_from(board, header)
+    head = "<tr><th>#</th>" + "".join(f"<th>{_esc(h)}</th>" for h in header) + "</tr>"
     rows = []
     for r, row in enumerate(body):
         cells = []
         for i, c in enumerate(row):
             classes = (["num"] if i >= numeric_from else []) + (["best"] if r in best.get(i, ()) else [])
             attr = f' class="{" ".join(classes)}"' if classes else ""
-            match = re.fullmatch(r"(-?[\d.]+) (\[.*\]|± [\d.]+)", c) if i >= numeric_from else None
-            content = f"{esc(match.group(1))} <small>{esc(match.group(2))}</small>" if match else esc(c)
+            match = re.fullmatch(r"(-?[\d.]+) (\[.*\]|± [\d.]+)( †)?", c) if i >= numeric_from else None
+            content = f"{_esc(match.group(1))} <small>{_esc(match.group(2))}</small>{_esc(match.group(3) or '')}" if match else _esc(c)
             cells.append(f"<td{attr}>{content}</td>")
-        rows.append(f'<tr><td class="num">{r + 1}</td>' + "".join(cells) + "</tr>")
+        rows.append(f'<tr><td class="num">{_esc(_rank(board, r))}</td>' + "".join(cells) + "</tr>")
+    marks = "".join(f'<p class="note">{_esc(m)}</p>' for m in zero_shot_notes(board))
+    return f'<div class="wide"><table id="{_esc(table_id)}"><thead>{head}</thead><tbody>\n' + "\n".join(rows) + "\n</tbody></table></div>" + marks
+
+
+def _html_section(board: Board, curves: Mapping[str, Sequence[CurvePoint]] | None, heading: str = "", note: str = "", plots: bool = True) -> str:
+    """A section of the page: an optional heading, the table and (``plots``) its figures."""
+    parts = []
+    if heading:
+        parts.append(f"<h2>{_esc(heading)}</h2>")
+    if note:
+        parts.append(f'<p class="meta">{_esc(note)}</p>')
+    parts.append(_html_table(board, "leaderboard" if not heading else "section-" + re.sub(r"[^A-Za-z0-9_-]+", "-", heading)[:60]))
+    if plots:
+        where = 'id="plots"' if not heading else 'class="plots"'
+        parts.append(f"<section {where}>\n{_html_figures(board, curves)}\n</section>")
+    return "\n".join(parts)
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html_figures(board: Board, curves: Mapping[str, Sequence[CurvePoint]] | None) -> str:
+    """The board's plots as <figure> elements with base64 PNG images."""
     n_tasks = max(len(board.tasks), 1)
     figures = [
         (_figure_png(_bar_chart(board), (max(6.0, 1.1 * n_tasks + 3.0), 4.2)),
@@ -400,25 +511,23 @@ def to_html(board: Board, title: str = "qabench leaderboard", curves: Mapping[st
         if grid is not None:
             draw, rows_ = grid
             figures.append((_figure_png(draw, (11.0, 2.8 * rows_ + 0.6)), caption))
-    figure_html = "\n".join(
-        f'<figure><img alt="{esc(caption)}" src="data:image/png;base64,{png}"><figcaption>{esc(caption)}</figcaption></figure>'
+    return "\n".join(
+        f'<figure><img alt="{_esc(caption)}" src="data:image/png;base64,{png}"><figcaption>{_esc(caption)}</figcaption></figure>'
         for png, caption in figures
     )
+
+
+def _html_page(title: str, meta: str, body: str) -> str:
+    """The self-contained page around ``body``."""
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    what = f"grouped by {board.grouped}, mean ± std" if board.grouped else "one row per run, 95% bootstrap intervals"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title>
+<title>{_esc(title)}</title>
 <style>{_CSS}</style>
 </head><body>
-<h1>{esc(title)}</h1>
-<p class="meta">{len(board)} rows ({esc(what)}); decaScore is the sum of each task's headline metric. Generated {esc(generated)}.</p>
-<div class="wide"><table id="leaderboard"><thead>{head}</thead><tbody>
-{chr(10).join(rows)}
-</tbody></table></div>
-<section id="plots">
-{figure_html}
-</section>
+<h1>{_esc(title)}</h1>
+<p class="meta">{_esc(meta)}; decaScore is the sum of each task's headline metric. Generated {_esc(generated)}.</p>
+{body}
 </body></html>
 """

@@ -17,16 +17,19 @@ entries' version and fingerprint stand in, and the section says so.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Sequence
 
 from sqlalchemy import Connection, select
 
 from catalog import did_you_mean
 from leaderboard.errors import LeaderboardError
 from leaderboard.schema import runs
+from leaderboard.table import Board, group_board, known_tasks, load_board, restrict_board, sort_board
 
 ADHOC = "ad hoc"
+ADHOC_STANDING = "adhoc"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,22 @@ class Section:
     version: str | None = None
     fingerprint: str | None = None
     note: str = ""
+
+    @property
+    def standing(self) -> str:
+        """How the section's table is read: ``ranked``, ``apart`` (another version or fingerprint: no rank) or ``adhoc`` (no rank, no decaScore)."""
+        if self.ranked:
+            return "ranked"
+        return ADHOC_STANDING if self.suite is None else "apart"
+
+    @property
+    def key(self) -> str:
+        """A short stable name for the section, for URLs and CSV cells: ``lecture@1@2147c8eab417`` or ``adhoc``.
+
+        >>> Section("t", (), True, "lecture", "1", "2147c8eab4170000").key, Section("t", (), False).key
+        ('lecture@1@2147c8eab417', 'adhoc')
+        """
+        return ADHOC_STANDING if self.suite is None else f"{self.suite}@{self.version}@{str(self.fingerprint)[:12]}"
 
 
 @dataclass(frozen=True)
@@ -120,3 +139,65 @@ def suite_sections(conn: Connection, suite: str | None = None) -> list[Section]:
 def _numeric(version: str | None) -> list[int]:
     key = _version_key(version or "")
     return [x for x in key if isinstance(x, int)]
+
+
+@dataclass(frozen=True)
+class SectionBoard:
+    """One section of the leaderboard with its table: what ``show`` prints and every export writes, section by section."""
+
+    section: Section
+    board: Board
+
+    def rank(self, row: int) -> int | None:
+        """The 1-based rank of the board's ``row``; None in a section that is not ranked."""
+        return row + 1 if self.section.ranked else None
+
+
+def section_boards(
+    conn: Connection,
+    suite: str | None = None,
+    tasks: Sequence[str] | None = None,
+    group_by: str | None = None,
+    sort: str | None = None,
+) -> list[SectionBoard]:
+    """Every section (or one suite's) with its board: entries are grouped and sorted within their section, never across.
+
+    With ``tasks``, sections holding none of those tasks' entries are left
+    out; when no section has them all, the error names the first missing
+    task as :func:`leaderboard.table.load_board` does.
+    """
+    wanted = list(tasks) if tasks else None
+    out: list[SectionBoard] = []
+    for section in suite_sections(conn, suite):
+        if wanted and not set(wanted) <= set(known_tasks(conn, section.run_ids)):
+            continue
+        board = load_board(conn, tasks=wanted, group_by=group_by, sort=sort, run_ids=section.run_ids, standing=section.standing)
+        out.append(SectionBoard(section, board))
+    if wanted and not out:
+        load_board(conn, tasks=wanted)  # raises the one-line --tasks error naming the missing task
+        raise LeaderboardError(f"--tasks {','.join(wanted)}: no section of the leaderboard has entries with all of these tasks")
+    return out
+
+
+def shared_column_boards(
+    conn: Connection,
+    tasks: Sequence[str] | None = None,
+    group_by: str | None = None,
+    sort: str | None = None,
+) -> list[SectionBoard]:
+    """Like :func:`section_boards` over the whole leaderboard, but every section keeps the column keys of one board of all entries.
+
+    For a single table of every section (CSV): a task scored on different
+    splits or example sets in two sections gets two columns (``sst2#1``,
+    ``sst2#2``), never one.
+    """
+    whole = load_board(conn, tasks=list(tasks) if tasks else None)
+    out: list[SectionBoard] = []
+    for section in suite_sections(conn):
+        board = replace(restrict_board(whole, section.run_ids), standing=section.standing)
+        if tasks and not set(tasks) <= {c.task for c in board.tasks}:
+            continue
+        if group_by is not None:
+            board = group_board(board, group_by)
+        out.append(SectionBoard(section, sort_board(board, sort)))
+    return out

@@ -256,6 +256,23 @@ def _grouped(board: Board, group_by: str) -> Board:
     return Board(rows, board.tasks, score, nan, nan.copy(), std, grouped=group_by, standing=board.standing)
 
 
+def group_board(board: Board, group_by: str) -> Board:
+    """``board`` (one row per run) as one row per ``--group-by`` group: mean and standard deviation over its runs."""
+    return _grouped(board, group_by)
+
+
+def restrict_board(board: Board, run_ids: Sequence[str]) -> Board:
+    """The rows of ``run_ids`` in a per-run ``board``, keeping its column keys; task columns none of them scored are dropped."""
+    keep = board.rows["run_id"].isin(list(run_ids)).to_numpy()
+    take = lambda f: f.loc[keep].reset_index(drop=True)  # noqa: E731
+    score = take(board.score)
+    tasks = tuple(c for c in board.tasks if score[c.key].notna().any())
+    names = [c.key for c in tasks]
+    cut = lambda f: take(f)[names]  # noqa: E731
+    zero = cut(board.zero_shot) if board.zero_shot is not None else None
+    return Board(take(board.rows), tasks, score[names], cut(board.low), cut(board.high), cut(board.std), board.grouped, zero, board.standing)
+
+
 def sortable_columns(board: Board) -> list[str]:
     """Names ``--sort`` accepts on this board."""
     base = [c for c in (*NUMBER_COLUMNS, *TEXT_COLUMNS) if c in board.rows.columns]

@@ -60,7 +60,8 @@ def no_temporaries(root: Path) -> list[Path]:
 def board(tmp_path: Path) -> Path:
     db = tmp_path / "lb.db"
     rng = random.Random(0)  # varied scores: a stored run takes more room than a few pages
-    runs = [write_run(tmp_path / "runs", f"run-{i}", [accuracy_task("sst2", [rng.choice([0, 100]) for _ in range(2000)])]) for i in range(3)]
+    suite = {"name": "demo", "version": "1", "fingerprint": "d" * 64, "score": "decaScore over 1 task"}  # ranked: its export has plots
+    runs = [write_run(tmp_path / "runs", f"run-{i}", [accuracy_task("sst2", [rng.choice([0, 100]) for _ in range(2000)])], suite=suite) for i in range(3)]
     assert CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", *map(str, runs[:2])]).exit_code == 0
     return db
 

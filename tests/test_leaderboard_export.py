@@ -18,17 +18,19 @@ from harness.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = '<script>alert("x")</script>'
+#: A suite the fixtures' runs followed (not a built-in one: the newest entries stand for its protocol).
+DEMO = {"name": "demo", "version": "1", "fingerprint": "d" * 64, "score": "decaScore over 2 tasks"}
 
 
 @pytest.fixture
 def db(tmp_path: Path) -> Path:
-    """Two runs; one backbone name carries markup that every format must neutralise."""
+    """Two runs of one suite protocol; one backbone name carries markup that every format must neutralise."""
     path = tmp_path / "lb.db"
     runs = [
         write_run(tmp_path, "run-good", [accuracy_task("sst2", [100] * 8 + [0] * 2), accuracy_task("cola", [100, 0] * 5)],
-                  backbone="bert", parameters=4_000_000, train_seconds=40.0),
+                  backbone="bert", parameters=4_000_000, train_seconds=40.0, suite=DEMO),
         write_run(tmp_path, "run-evil", [accuracy_task("sst2", [100] * 6 + [0] * 4), accuracy_task("cola", [0, 0, 100] * 3 + [0])],
-                  backbone=f"gpt{EVIL}|$_&%", parameters=1_000_000, train_seconds=10.0),
+                  backbone=f"gpt{EVIL}|$_&%", parameters=1_000_000, train_seconds=10.0, suite=DEMO),
     ]
     assert CliRunner().invoke(main, ["leaderboard", "--db", str(path), "add", *map(str, runs)]).exit_code == 0
     return path
@@ -195,8 +197,8 @@ def test_html_plots_training_curves_of_the_top_runs(tmp_path: Path) -> None:
     import json
 
     db = tmp_path / "lb.db"
-    a = write_run(tmp_path, "run-a", [accuracy_task("sst2", [100, 0]), accuracy_task("cola", [100])])
-    b = write_run(tmp_path, "run-b", [accuracy_task("sst2", [0, 0]), accuracy_task("cola", [0])])
+    a = write_run(tmp_path, "run-a", [accuracy_task("sst2", [100, 0]), accuracy_task("cola", [100])], suite=DEMO)
+    b = write_run(tmp_path, "run-b", [accuracy_task("sst2", [0, 0]), accuracy_task("cola", [0])], suite=DEMO)
     lines = [{"step": s, "kind": "loss", "task": "sst2", "metric": "loss", "value": 1 / s} for s in (10, 20, 30)]
     lines += [{"step": 30, "kind": "eval", "task": "sst2", "metric": "accuracy", "value": 50.0}]
     (a.parent / "curves.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sys
 from functools import partial
 from pathlib import Path
@@ -315,9 +316,56 @@ def test_export_takes_a_suite(mixed_db: Path) -> None:
     assert "| cur-a |" in text and "| cur-b |" in text and "| old |" not in text and "| edited |" not in text and "| adhoc |" not in text
 
 
+def test_export_without_a_suite_ranks_within_each_suite_protocol_only(mixed_db: Path) -> None:
+    text = invoke("leaderboard", "--db", str(mixed_db), "export", "--format", "md").output
+    blocks = text.split("\n#### ")[1:]
+    assert [b.splitlines()[0][:12] for b in blocks] == ["quick v1 (de", "quick v1, fi", "quick v0: ol", "ad hoc: runs"]
+    rows = lambda block: [line.split(" | ")[:2] for line in block.splitlines() if line.startswith("| ") and not line.startswith("| #")]  # noqa: E731
+    assert rows(blocks[0]) == [["| 1", "cur-a"], ["| 2", "cur-a-again"], ["| 3", "cur-b"]]
+    assert rows(blocks[1]) == [["| –", "edited"]] and rows(blocks[2]) == [["| –", "old"]] and rows(blocks[3]) == [["| –", "adhoc"]]
+    assert "decaScore" in blocks[2] and "decaScore |" not in blocks[3]  # an older version keeps its sum; ad hoc runs have none
+
+    latex = invoke("leaderboard", "--db", str(mixed_db), "export", "--format", "latex").output
+    assert latex.count("\\begin{tabular}") == 4 and "\n1 & cur-a & " in latex and "\n-- & old & " in latex
+
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(invoke("leaderboard", "--db", str(mixed_db), "export", "--format", "csv").output))
+    assert list(frame.columns[:4]) == ["section", "standing", "rank", "run_id"]
+    assert list(frame["run_id"]) == ["cur-a", "cur-a-again", "cur-b", "edited", "old", "adhoc"]
+    assert list(frame["standing"]) == ["ranked"] * 3 + ["apart", "apart", "adhoc"]
+    assert frame["rank"].tolist()[:3] == [1, 2, 3] and frame["rank"].iloc[3:].isna().all()
+    assert frame["section"].iloc[0].startswith("quick@1@") and frame["section"].iloc[-1] == "adhoc"
+    assert pd.isna(frame.loc[frame["run_id"] == "adhoc", "decaScore"]).all() and frame.loc[frame["run_id"] == "old", "decaScore"].iloc[0] == 100.0
+
+
+def test_the_html_export_without_a_suite_plots_only_ranked_sections(mixed_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "board.html"
+    assert invoke("leaderboard", "--db", str(mixed_db), "export", "--format", "html", "-o", str(out)).exit_code == 0
+    page = out.read_text()
+    assert page.count("<h2>") == 4 and page.count("<table") == 4
+    assert len(re.findall(r'src="data:image/png;base64,', page)) == 3  # the current protocol's plots; no plot mixes protocols
+    assert '<td class="num">1</td><td>cur-a</td>' in page and '<td class="num">–</td><td>old</td>' in page
+
+
+def test_show_json_without_a_suite_names_each_entrys_section_and_ranks_only_within_one(mixed_db: Path) -> None:
+    entries = json.loads(invoke("leaderboard", "--db", str(mixed_db), "show", "--json").output)
+    assert [(e["run_id"], e["standing"], e.get("rank")) for e in entries] == [
+        ("cur-a", "ranked", 1), ("cur-a-again", "ranked", 2), ("cur-b", "ranked", 3), ("edited", "apart", None), ("old", "apart", None),
+        ("adhoc", "adhoc", None),
+    ]
+    assert entries[4]["section"]["version"] == "0" and entries[3]["section"]["fingerprint"] == "f" * 64 and entries[5]["section"]["suite"] is None
+    only_rte = json.loads(invoke("leaderboard", "--db", str(mixed_db), "show", "--tasks", "rte", "--json").output)
+    assert [e["run_id"] for e in only_rte] == ["adhoc"]  # sections without rte are left out, not an error
+
+
 def test_group_by_counts_trained_runs_not_re_evaluations(mixed_db: Path) -> None:
     groups = json.loads(invoke("leaderboard", "--db", str(mixed_db), "show", "--group-by", "model", "--json").output)
-    assert groups[0]["runs"] == 5  # six entries, one of them an evaluation of cur-a
+    # Groups form within a section: the current quick protocol has three entries, one of them an evaluation of cur-a.
+    assert groups[0]["runs"] == 2 and groups[0]["rank"] == 1 and groups[0]["section"]["suite"] == "quick"
+    assert [g["runs"] for g in groups[1:]] == [1, 1, 1] and all("rank" not in g for g in groups[1:])
 
 
 def test_compare_across_suite_versions_says_why_in_one_line(mixed_db: Path) -> None:
@@ -395,7 +443,9 @@ def test_scores_on_other_splits_get_their_own_column_named_with_the_split(tmp_pa
     header = invoke("leaderboard", "--db", str(db), "show").output.splitlines()[1]
     assert "snli (accuracy, n=2)" in header and "snli (accuracy, test)" in header and "snli (accuracy, n=1)" in header
     rows = {r["run_id"]: r["tasks"] for r in json.loads(invoke("leaderboard", "--db", str(db), "show", "--json").output)}
-    assert rows["test"]["snli#2"]["split"] == "test" and rows["test"]["snli#1"]["score"] is None
+    (test_key,) = [key for key, entry in rows["test"].items() if entry["split"] == "test"]
+    assert rows["test"][test_key]["score"] is not None and rows["val"][test_key]["score"] is None
+    assert [entry["score"] for key, entry in rows["test"].items() if key != test_key] == [None, None]  # one column per example set
 
 
 def test_a_zero_shot_score_is_marked_and_explained(tmp_path: Path) -> None:

@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from leaderboard.errors import LeaderboardError
+
+if TYPE_CHECKING:
+    from leaderboard.sections import SectionBoard
 
 
 def _db(ctx: click.Context) -> str | None:
@@ -83,37 +87,35 @@ def show(ctx: click.Context, tasks: tuple[str, ...], suite: str | None, group_by
     """The leaderboard, one table per suite: entries of a suite's current protocol ranked, the rest shown apart.
 
     Each task's headline score with a 95% bootstrap interval. Runs outside
-    any suite form an "ad hoc" table without rank or decaScore.
+    any suite form an "ad hoc" table without rank or decaScore. With --json,
+    every entry carries its section and standing, and a rank only where its
+    section is ranked (with --suite: that suite's ranked entries only).
     """
-    from leaderboard.sections import suite_sections
+    from leaderboard.sections import section_boards
     from leaderboard.store import connection, database_url
-    from leaderboard.table import board_json, load_board, text_frame, zero_shot_notes
+    from leaderboard.table import board_json, text_frame, zero_shot_notes
 
     url = database_url(_db(ctx))
     if url.get_backend_name() == "sqlite" and not Path(str(url.database)).exists():  # nothing added yet: say so, create nothing
         click.echo("[]" if as_json else f"no leaderboard at {url.database} yet; add runs with `qabench leaderboard add RECORD.json`")
         return
     with connection(_db(ctx)) as conn:
-        if as_json and suite is None:
-            click.echo(json.dumps(board_json(load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)), indent=2))
+        parts = section_boards(conn, suite, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
+    if as_json:
+        if suite is not None:  # one suite: its ranked entries
+            click.echo(json.dumps([dict(row, rank=i + 1) for i, row in enumerate(board_json(parts[0].board))] if parts and parts[0].section.ranked else [], indent=2))
             return
-        sections = suite_sections(conn, suite)
-        boards = [
-            (section, load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort, run_ids=section.run_ids, standing=_standing(section)))
-            for section in sections
-        ]
-    if as_json:  # one suite: its ranked entries
-        click.echo(json.dumps([dict(row, rank=i + 1) for i, row in enumerate(board_json(boards[0][1]))] if boards and boards[0][0].ranked else [], indent=2))
+        click.echo(json.dumps([entry for part in parts for entry in section_json(part)], indent=2))
         return
-    if not boards:
+    if not parts:
         click.echo("the leaderboard is empty; add runs with `qabench leaderboard add RECORD.json`")
         return
-    for number, (section, board) in enumerate(boards):
-        click.echo(("\n" if number else "") + f"== {section.title}")
-        if section.note:
-            click.echo(f"({section.note})")
-        click.echo(text_frame(board).to_string(max_colwidth=48))
-        for note in zero_shot_notes(board):
+    for number, part in enumerate(parts):
+        click.echo(("\n" if number else "") + f"== {part.section.title}")
+        if part.section.note:
+            click.echo(f"({part.section.note})")
+        click.echo(text_frame(part.board).to_string(max_colwidth=48))
+        for note in zero_shot_notes(part.board):
             click.echo(note)
     click.echo(
         "\nscores: headline metric [95% bootstrap interval]; decaScore: sum of headline metrics"
@@ -122,11 +124,19 @@ def show(ctx: click.Context, tasks: tuple[str, ...], suite: str | None, group_by
     )
 
 
-def _standing(section: object) -> str:
-    """How a section's table is read: ranked, apart (no rank) or ad hoc (no rank, no decaScore)."""
-    if section.ranked:
-        return "ranked"
-    return "adhoc" if section.suite is None else "apart"
+def section_json(part: SectionBoard) -> list[dict[str, Any]]:
+    """A section's entries as JSON: each with ``section`` (title, key, suite, version, fingerprint), ``standing`` and, when ranked, ``rank``."""
+    from leaderboard.table import board_json
+
+    section = part.section
+    where = {"title": section.title, "key": section.key, "suite": section.suite, "version": section.version, "fingerprint": section.fingerprint}
+    out = []
+    for i, row in enumerate(board_json(part.board)):
+        entry = dict(row, section=where, standing=section.standing)
+        if section.ranked:
+            entry["rank"] = i + 1
+        out.append(entry)
+    return out
 
 
 @leaderboard.command()
@@ -200,24 +210,32 @@ def _fmt_p(p: float, resamples: int) -> str:
 def export(
     ctx: click.Context, fmt: str, output: str | None, tasks: tuple[str, ...], group_by: str | None, sort: str | None, title: str | None, suite: str | None
 ) -> None:
-    """Write the leaderboard (with --suite: that suite's ranked entries) as Markdown, CSV, LaTeX or an HTML page with plots."""
-    from leaderboard.export import curve_runs
+    """Write the leaderboard as Markdown, CSV, LaTeX or an HTML page with plots.
+
+    With --suite: that suite's ranked entries. Without: every section as
+    `show` prints it, a table per suite protocol, ranked only within a
+    suite's current protocol (CSV: one table whose rows name their section
+    and standing, a rank only where ranked).
+    """
+    from leaderboard.export import curve_runs, export_sections
     from leaderboard.export import export as render
-    from leaderboard.sections import suite_sections
+    from leaderboard.sections import section_boards, shared_column_boards, suite_sections
     from leaderboard.store import connection, stored_curves
     from leaderboard.table import load_board
 
     with connection(_db(ctx)) as conn:
-        run_ids = None
-        heading = "qabench leaderboard"
         if suite is not None:
             ranked = [s for s in suite_sections(conn, suite) if s.ranked]
             if not ranked:
                 raise LeaderboardError(f"--suite {suite}: no entry follows the current protocol of {suite!r}; 'qabench leaderboard show --suite {suite}' shows the others")
-            run_ids, heading = ranked[0].run_ids, f"qabench leaderboard: {ranked[0].title}"
-        board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort, run_ids=run_ids)
-        curves = {run_id: stored_curves(conn, run_id) for run_id in curve_runs(board)} if fmt == "html" else None
-    text = render(board, fmt, title=title or heading, curves=curves)
+            board = load_board(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort, run_ids=ranked[0].run_ids)
+            curves = {run_id: stored_curves(conn, run_id) for run_id in curve_runs(board)} if fmt == "html" else None
+            text, rows = render(board, fmt, title=title or f"qabench leaderboard: {ranked[0].title}", curves=curves), len(board)
+        else:
+            build = shared_column_boards if fmt == "csv" else section_boards
+            parts = build(conn, tasks=_split_tasks(tasks), group_by=group_by, sort=sort)
+            curves = {r: stored_curves(conn, r) for p in parts if p.section.ranked for r in curve_runs(p.board)} if fmt == "html" else None
+            text, rows = export_sections(parts, fmt, title=title or "qabench leaderboard", curves=curves), sum(len(p.board) for p in parts)
     if output is None:
         click.echo(text, nl=False)
         return
@@ -229,7 +247,7 @@ def export(
     except OSError as err:
         tmp.unlink(missing_ok=True)  # never leave half an export behind
         raise LeaderboardError(f"-o {output}: cannot write the {fmt} export: {err.strerror}") from None
-    click.echo(f"wrote {path} ({len(board)} rows, {fmt})", err=True)
+    click.echo(f"wrote {path} ({rows} rows, {fmt})", err=True)
 
 
 
