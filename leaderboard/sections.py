@@ -122,8 +122,8 @@ def suite_sections(conn: Connection, suite: str | None = None) -> list[Section]:
             ids = tuple(r[0] for r in members)
             if (version, digest) == key:
                 sections.append(Section(f"{name} v{version} ({score}), fingerprint {str(digest)[:12]}", ids, True, name, version, digest, note))
-            elif current.version is not None and _version_key(version or "") < _version_key(current.version):
-                sections.append(Section(f"{name} v{version}: older version (current v{current.version}), not ranked with it", ids, False, name, version, digest))
+            elif key[0] is not None and _version_key(version or "") < _version_key(key[0]):
+                sections.append(Section(f"{name} v{version}: older version (current v{key[0]}), not ranked with it", ids, False, name, version, digest))
             else:
                 sections.append(Section(
                     f"{name} v{version}, fingerprint {str(digest)[:12]}: scored on other examples or metrics than the current "

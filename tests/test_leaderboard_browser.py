@@ -137,3 +137,15 @@ def test_table_sort_run_predictions_wrong_answers_and_compare_in_a_browser(serve
     page.goto(server + "/run/gpt-0")
     assert EVIL in page.locator("table.fields").inner_text()
     assert page.evaluate("document.querySelectorAll('script').length") == 0
+
+
+def test_the_suite_selector_switches_to_the_ad_hoc_runs_shown_without_rank(server: str, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(server + "/")
+    assert page.locator("#section-title").inner_text().startswith("demo v2 (decaScore over 2 tasks)")
+    page.select_option('#section-form select[name="section"]', "adhoc")
+    page.click('#section-form button[type="submit"]')
+    page.wait_for_url("**section=adhoc*")
+    assert _ids(page) == ["other-tasks"]
+    assert page.locator("#ranked tbody tr td").first.inner_text() == "–"  # no rank outside a suite protocol
+    assert page.locator('#ranked th[data-column="decaScore"]').count() == 0
+    page.screenshot(path=str(SCREENSHOTS / "ranked-table-ad-hoc.png"), full_page=True)

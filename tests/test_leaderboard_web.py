@@ -21,6 +21,8 @@ from leaderboard.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = '<script>alert("x")</script>'
+#: The suite the three comparable runs followed (not a built-in one: its newest entries stand for its protocol).
+DEMO = {"name": "demo", "version": "2", "fingerprint": "d" * 64, "score": "decaScore over 2 tasks"}
 
 
 def _curves(run_dir: Path, task: str) -> None:
@@ -31,15 +33,15 @@ def _curves(run_dir: Path, task: str) -> None:
 
 
 def write_runs(root: Path) -> list[Path]:
-    """bert-0 and bert-1 beat gpt-0; every record string of gpt-0 (and a task name) carries markup."""
+    """bert-0 and bert-1 beat gpt-0 on one suite protocol; other-tasks is ad hoc; every record string of gpt-0 (and a task name) carries markup."""
     evil_task = {"question": f"Is it {EVIL}?", "context": f"ctx {EVIL}"}
     runs = [
         write_run(root, "bert-0", [accuracy_task("sst2", [100] * 90 + [0] * 30), accuracy_task(f"rte{EVIL}", [100, 0, 100, 100])],
-                  backbone="bert", seed=0, train_seconds=30.0),
+                  backbone="bert", seed=0, train_seconds=30.0, suite=DEMO),
         write_run(root, "bert-1", [accuracy_task("sst2", [100] * 80 + [0] * 40), accuracy_task(f"rte{EVIL}", [100, 100, 100, 0])],
-                  backbone="bert", seed=1, mixture="uniform", train_seconds=31.0),
+                  backbone="bert", seed=1, mixture="uniform", train_seconds=31.0, suite=DEMO),
         write_run(root, "gpt-0", [accuracy_task("sst2", [0] * 60 + [100] * 60, extra_example=evil_task), accuracy_task(f"rte{EVIL}", [0, 0, 100, 0])],
-                  backbone=f"gpt{EVIL}", mixture=EVIL, pretrained=f"/models/{EVIL}", train_seconds=5.0),
+                  backbone=f"gpt{EVIL}", mixture=EVIL, pretrained=f"/models/{EVIL}", train_seconds=5.0, suite=DEMO),
         write_run(root, "other-tasks", [accuracy_task("cola", [100, 0])], backbone="bert"),
     ]
     _curves(runs[0].parent, f"rte{EVIL}")
@@ -68,10 +70,12 @@ def run_ids(page: str) -> list[str]:
 
 def test_the_ranked_table_ranks_one_task_set_with_intervals_and_efficiency_columns(client: TestClient) -> None:
     page = client.get("/").text
-    assert run_ids(page) == ["bert-0", "bert-1", "gpt-0"]  # other-tasks ran on another task set
+    assert run_ids(page) == ["bert-0", "bert-1", "gpt-0"]  # other-tasks follows no suite: the ad hoc section
     assert "75.0 [" in page and "train ex/s" in page and "eval ex/s" in page and "params" in page
-    assert run_ids(client.get("/?tasks=cola").text) == ["other-tasks"]
+    assert run_ids(client.get("/?section=adhoc").text) == ["other-tasks"]
+    assert client.get("/?tasks=cola").status_code == 404  # no entry of the demo protocol ran exactly cola
     assert client.get("/?tasks=nope").status_code == 404
+    assert client.get("/?section=nope").status_code == 404
 
 
 def test_the_ranked_table_pages_with_ranks_that_continue(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,3 +170,52 @@ def test_serve_refuses_a_database_behind_the_schema_in_one_line(tmp_path: Path) 
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert "run `qabench leaderboard --db ... upgrade` first" in result.output
     assert db.read_bytes() == before
+
+
+@pytest.fixture(scope="module")
+def suite_client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    """The app over entries of one suite's current protocol, an older version, another fingerprint, and ad hoc runs."""
+    root = tmp_path_factory.mktemp("suites")
+    runs = root / "runs"
+    old = {**DEMO, "version": "1"}
+    edited = {**DEMO, "fingerprint": "e" * 64}
+    paths = [
+        write_run(runs, "cur-good", [accuracy_task("sst2", [100, 100, 0]), accuracy_task("snli", [100, 0])], suite=DEMO),
+        write_run(runs, "cur-bad", [accuracy_task("sst2", [100, 0, 0]), accuracy_task("snli", [0, 0])], suite=DEMO),
+        write_run(runs, "old-best", [accuracy_task("sst2", [100, 100, 100]), accuracy_task("snli", [100, 100])], suite=old),
+        write_run(runs, "edited-best", [accuracy_task("sst2", [100, 100, 100]), accuracy_task("snli", [100, 100])], suite=edited),
+        write_run(runs, "adhoc-best", [accuracy_task("sst2", [100, 100, 100])]),
+    ]
+    record = json.loads(paths[1].read_text())  # cur-bad never trained snli: a zero-shot score
+    record["tasks"][1]["zero_shot"] = {"untrained_labels": ["neutral", "contradiction"]}
+    paths[1].write_text(json.dumps(record))
+    add_records(root / "lb.db", paths, n_boot=50)
+    store = open_store(root / "lb.db", read_only=True)
+    yield TestClient(create_app(store))
+    store.close()
+
+
+def test_the_board_shows_one_suite_protocol_ranked_and_the_other_sections_apart(suite_client: TestClient) -> None:
+    page = suite_client.get("/").text
+    # The default section is the suite's current protocol: ranked, never beside better scores of other protocols.
+    assert run_ids(page) == ["cur-good", "cur-bad"]
+    assert '<h2 id="section-title" class="ranked">demo v2 (decaScore over 2 tasks), fingerprint dddddddddddd</h2>' in page
+    assert '<td class="num">1</td>' in page and '<td class="num">2</td>' in page
+    options = re.findall(r'<option value="([^"]+)"[^>]*>([^<]+)</option>', page.split('id="section-form"')[1].split("</form>")[0])
+    assert [key for key, _ in options] == ["demo@2@dddddddddddd", "demo@2@eeeeeeeeeeee", "demo@1@dddddddddddd", "adhoc"]
+    assert all("not ranked" in label for _, label in options[1:]) and "not ranked" not in options[0][1]
+    # A zero-shot score is marked and explained under the table.
+    assert "0.0 [0.0, 0.0] †" in page and "† cur-bad: snli zero-shot; untrained labels: neutral, contradiction" in page
+
+    older = suite_client.get("/?section=demo@1@dddddddddddd").text
+    assert run_ids(older) == ["old-best"] and 'class="apart"' in older and "older version (current v2), not ranked" in older
+    assert '<td class="num">–</td>' in older and '<td class="num">1</td>' not in older and "Shown apart, without rank" in older
+    edited = suite_client.get("/?section=demo@2@eeeeeeeeeeee").text
+    assert run_ids(edited) == ["edited-best"] and "scored on other examples or metrics" in edited
+
+    adhoc = suite_client.get("/", params={"section": "adhoc"}).text
+    assert run_ids(adhoc) == ["adhoc-best"] and "without rank or decaScore" in adhoc
+    assert 'data-column="decaScore"' not in adhoc and '<td class="num">–</td>' in adhoc
+    # Sorting and filtering stay inside the chosen section.
+    assert run_ids(suite_client.get("/?section=demo@2@dddddddddddd&sort=decaScore:asc").text) == ["cur-bad", "cur-good"]
+    assert 'name="section" value="demo@1@dddddddddddd"' in older  # the filter form keeps the section

@@ -2,9 +2,12 @@
 
 Pages:
 
-- ``/``: the ranked table of one task set, sortable (column links) and
-  filterable (model, backbone, head mode, mixture), with intervals and the
-  efficiency columns;
+- ``/``: one section of the leaderboard at a time (``?section=``, as
+  ``qabench leaderboard show`` prints them): a suite's current protocol,
+  ranked; entries of an older version or another fingerprint, and ad hoc
+  runs, each shown apart without rank. Within it the table of one task set,
+  sortable (column links) and filterable (model, backbone, head mode,
+  mixture), with intervals, the efficiency columns and zero-shot marks;
 - ``/run/{run_id}``: config, pretraining lineage, per-task scores with
   intervals, training curves, and the predictions browser
   (``?task=&page=&wrong=1&q=``);
@@ -24,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 from urllib.parse import urlencode
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -36,6 +39,7 @@ from starlette.routing import Route
 
 from leaderboard.compare import compare_runs
 from leaderboard.errors import LeaderboardError
+from leaderboard.sections import Section, suite_sections
 from leaderboard.store import Store
 from leaderboard.table import TEXT_COLUMNS
 from leaderboard.web import data
@@ -62,6 +66,16 @@ def _int(request: Request, name: str, default: int = 1) -> int:
     return int(raw)
 
 
+def _chosen_section(sections: Sequence[Section], key: str | None) -> Section | None:
+    """The section ``?section=KEY`` names (404 when none has that key); without one, the first: a suite's current protocol, ranked."""
+    if key is None:
+        return sections[0] if sections else None
+    found = next((s for s in sections if s.key == key), None)
+    if found is None:
+        raise data.NotFound(f"?section={key[:80]!r}: no such section; the sections: {', '.join(s.key for s in sections) or 'none'}")
+    return found
+
+
 def create_app(store: Store) -> Starlette:
     """The web leaderboard over ``store`` (opened read-only by the caller)."""
     env = _environment()
@@ -74,8 +88,11 @@ def create_app(store: Store) -> Starlette:
         filters = {col: params.get(col, "") for col in data.FILTERS}
         sort = params.get("sort") or None
         with store.engine.connect() as conn:
-            ranked = data.ranked_table(conn, params.get("tasks") or None, filters, sort, _int(request, "page"), data.RANKED_PER_PAGE)
-        current = {k: v for k, v in {"tasks": params.get("tasks", ""), **filters, "sort": sort or ""}.items() if v}
+            sections = suite_sections(conn)
+            section = _chosen_section(sections, params.get("section") or None)
+            ranked = data.ranked_table(conn, params.get("tasks") or None, filters, sort, _int(request, "page"), data.RANKED_PER_PAGE,
+                                       run_ids=section.run_ids if section else None, standing=section.standing if section else "ranked")
+        current = {k: v for k, v in {"section": params.get("section", ""), "tasks": params.get("tasks", ""), **filters, "sort": sort or ""}.items() if v}
 
         def sort_link(column: str) -> str:
             name, _, direction = (sort or "decaScore").partition(":")
@@ -89,7 +106,7 @@ def create_app(store: Store) -> Starlette:
             return "?" + urlencode({**current, "sort": new})
 
         sort_name, _, sort_dir = (sort or "decaScore").partition(":")
-        return render("board.html", ranked=ranked, filters=filters, filter_labels=data.FILTERS, sort_link=sort_link,
+        return render("board.html", ranked=ranked, sections=sections, section=section, filters=filters, filter_labels=data.FILTERS, sort_link=sort_link,
                       page_link=lambda n: "?" + urlencode({**current, "page": n}),
                       sort_name=sort_name, sort_dir=sort_dir or ("asc" if sort_name in TEXT_COLUMNS else "desc"),
                       task_key=ranked.task_set.key if ranked.task_set else "")

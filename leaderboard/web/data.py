@@ -24,6 +24,7 @@ from leaderboard.errors import LeaderboardError
 from leaderboard.schema import runs, task_results
 from leaderboard.store import resolve_run_id, stored_curves, stored_predictions
 from leaderboard.table import Board, fmt_count, fmt_interval, fmt_number, load_board
+from tasks.scoring import zero_shot_note
 
 #: Rows of the predictions browser and of each compare task per page.
 PER_PAGE = 50
@@ -92,19 +93,28 @@ class Ranked:
     total: int = 0  # runs after filtering
     page: int = 1
     pages: int = 1
+    standing: str = "ranked"  # ranked | apart | adhoc, as the section's (leaderboard.sections.Section.standing)
+    notes: tuple[str, ...] = ()  # what the † of a zero-shot cell on this page means
 
 
 def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str], sort: str | None, page: int = 1,
-                 per_page: int = RANKED_PER_PAGE) -> Ranked:
-    """The table behind ``/``: the runs of one task set (default: the most common), filtered by exact label, sorted, one page."""
+                 per_page: int = RANKED_PER_PAGE, run_ids: Sequence[str] | None = None, standing: str = "ranked") -> Ranked:
+    """The table behind ``/``: the runs of one task set (default: the most common), filtered by exact label, sorted, one page.
+
+    ``run_ids`` keeps one section of the leaderboard (a suite protocol, or
+    the ad hoc runs); a ``standing`` other than ``ranked`` numbers no rank.
+    """
     of_run = _task_set_of_each_run(conn)
+    if run_ids is not None:
+        wanted = set(run_ids)
+        of_run = {run_id: key for run_id, key in of_run.items() if run_id in wanted}
     sets = _count_sets(of_run)
     chosen = next((s for s in sets if s.key == task_key), None) if task_key else (sets[0] if sets else None)
     if task_key and chosen is None:
         raise NotFound(f"no run was evaluated on exactly the tasks {task_key!r}")
     if chosen is None:
-        return Ranked(load_board(conn), None, (), {}, [])
-    board = load_board(conn, tasks=list(chosen.tasks), sort=sort)
+        return Ranked(load_board(conn, run_ids=run_ids, standing=standing), None, (), {}, [], standing=standing)
+    board = load_board(conn, tasks=list(chosen.tasks), sort=sort, run_ids=run_ids, standing=standing)
     frame = board.rows
     members = {run_id for run_id, key in of_run.items() if key == chosen.tasks}
     keep = frame["run_id"].isin(members)
@@ -119,20 +129,24 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
                                           "decaScore_high", "parameters", "train_seconds", "train_eps", "eval_eps")}
     kept = keep.to_numpy().nonzero()[0]
     start, stop, page, pages = page_bounds(len(kept), page, per_page)
-    rows = []
+    zero = board.zero_shot
+    marked = zero.to_numpy(dtype=object) if zero is not None else None  # [runs, tasks]: untrained labels (JSON) of a zero-shot score
+    rows, notes = [], []
     for rank, i in enumerate(kept[start:stop], start + 1):
         c = {k: v[i] for k, v in cols.items()}
+        flags = [marked is not None and marked[i, j] is not None for j in range(len(names))]
+        notes += [f"† {c['run_id']}: {board.tasks[j].task} {zero_shot_note(json.loads(marked[i, j]))}" for j, flag in enumerate(flags) if flag]
         rows.append(
             {
-                "rank": rank, "run_id": str(c["run_id"]), "model": str(c["model"]), "backbone": str(c["backbone"]), "head_mode": str(c["head_mode"]),
+                "rank": rank if standing == "ranked" else "–", "run_id": str(c["run_id"]), "model": str(c["model"]), "backbone": str(c["backbone"]), "head_mode": str(c["head_mode"]),
                 "mixture": "none" if c["mixture"] is None else str(c["mixture"]), "seed": fmt_number(c["seed"], 0),
                 "deca": fmt_interval(c["decaScore"], c["decaScore_low"], c["decaScore_high"]),
-                "tasks": [fmt_interval(score[i, j], low[i, j], high[i, j]) for j in range(len(names))],
+                "tasks": [fmt_interval(score[i, j], low[i, j], high[i, j]) + (" †" if flags[j] else "") for j in range(len(names))],
                 "parameters": fmt_count(c["parameters"]), "train_seconds": fmt_number(c["train_seconds"]),
                 "train_eps": fmt_number(c["train_eps"], 0), "eval_eps": fmt_number(c["eval_eps"], 0),
             }
         )
-    return Ranked(board, chosen, tuple(sets), options, rows, len(kept), page, pages)
+    return Ranked(board, chosen, tuple(sets), options, rows, len(kept), page, pages, standing, tuple(notes))
 
 
 def runs_with_task_set(conn: Connection, tasks: Sequence[str]) -> list[str]:
