@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,7 +40,7 @@ NUMBER_COLUMNS = ("decaScore", "parameters", "train_seconds", "eval_eps", "train
 
 _RUN_FIELDS = (
     "run_id", "created", "model", "backbone", "preset", "parameters", "head_mode", "regime", "mixture", "seed",
-    "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "kind", "source_run",
+    "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "kind", "source_run", "steps", "suite",
 )
 
 
@@ -107,7 +108,7 @@ def _read_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> pd.Dat
         query = query.where(runs.c.run_id.in_(list(run_ids)))
     rows = conn.execute(query).all()
     frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(_RUN_FIELDS))
-    for col in ("parameters", "seed", "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps"):
+    for col in ("parameters", "seed", "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "steps"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
 
@@ -346,7 +347,8 @@ def cell_texts(board: Board) -> tuple[list[str], list[list[str]]]:
         header = ["run", "kind", "model", "head", "mixture", "decaScore"]
         label_cols = [
             rows["run_id"].astype(str).tolist(),
-            [entry_kind(k, src) for k, src in zip(rows["kind"], rows["source_run"])],
+            [entry_kind(k, src) + off_protocol(k, suite, steps, mixture)
+             for k, src, suite, steps, mixture in zip(rows["kind"], rows["source_run"], rows["suite"], rows["steps"], rows["mixture"])],
             rows["model"].astype(str).tolist(),
             rows["head_mode"].astype(str).tolist(),
             rows["mixture"].fillna("–").astype(str).tolist(),
@@ -378,6 +380,47 @@ def entry_kind(kind: Any, source_run: Any) -> str:
     """
     kind = str(kind) if isinstance(kind, str) else "run"
     return f"evaluation of {source_run}" if kind == "evaluation" and isinstance(source_run, str) else kind
+
+
+@lru_cache(maxsize=32)
+def _training_protocol(suite: str) -> tuple[int, str] | None:
+    """(steps, mixture) of ``suite``'s declared training protocol; None for a suite not declared here."""
+    try:
+        from tasks.suite import get_suite
+
+        protocol = get_suite(suite).training
+    except Exception:  # noqa: BLE001 - a suite this qabench does not declare: nothing to compare with
+        return None
+    return protocol.steps, protocol.mixture
+
+
+def training_deviation(kind: Any, suite: Any, steps: Any, mixture: Any) -> str:
+    """How a trained entry of a suite departs from the suite's training protocol (steps, mixture); ``""`` when it does not.
+
+    Evaluation and external entries have no training here to compare.
+
+    >>> training_deviation("run", "lecture", 300.0, "proportional")
+    '300 of 1000 steps'
+    >>> training_deviation("run", "lecture", 1000.0, "proportional"), training_deviation("external", "lecture", None, None)
+    ('', '')
+    """
+    if kind not in ("run", None) or not isinstance(suite, str):
+        return ""
+    protocol = _training_protocol(suite)
+    if protocol is None:
+        return ""
+    parts = []
+    if isinstance(steps, (int, float)) and not math.isnan(steps) and int(steps) != protocol[0]:
+        parts.append(f"{int(steps)} of {protocol[0]} steps")
+    if isinstance(mixture, str) and mixture != protocol[1]:
+        parts.append(f"{mixture} mixture (protocol: {protocol[1]})")
+    return ", ".join(parts)
+
+
+def off_protocol(kind: Any, suite: Any, steps: Any, mixture: Any) -> str:
+    """``, off protocol: 300 of 1000 steps`` after an entry's kind when its training departs from its suite's protocol, else ``""``."""
+    deviation = training_deviation(kind, suite, steps, mixture)
+    return f", off protocol: {deviation}" if deviation else ""
 
 
 def zero_shot_notes(board: Board) -> list[str]:
@@ -417,7 +460,9 @@ def board_json(board: Board) -> list[dict[str, Any]]:
                         deca_score=num(row["decaScore"]), deca_score_std=num(row["decaScore_std"]))
         else:
             item.update(
-                run_id=row["run_id"], kind=row["kind"], source_run=row["source_run"], created=row["created"], model=row["model"], backbone=row["backbone"],
+                run_id=row["run_id"], kind=row["kind"], source_run=row["source_run"],
+                training_deviation=training_deviation(row["kind"], row["suite"], row["steps"], row["mixture"]) or None,
+                created=row["created"], model=row["model"], backbone=row["backbone"],
                 preset=row["preset"], head_mode=row["head_mode"], regime=row["regime"], mixture=row["mixture"],
                 seed=None if math.isnan(row["seed"]) else int(row["seed"]), deca_score=num(row["decaScore"]),
                 deca_score_ci=[num(row["decaScore_low"]), num(row["decaScore_high"])],

@@ -200,7 +200,7 @@ def test_the_board_shows_one_suite_protocol_ranked_and_the_other_sections_apart(
     # The default section is the suite's current protocol: ranked, never beside better scores of other protocols.
     assert run_ids(page) == ["cur-good", "cur-bad"]
     assert '<h2 id="section-title" class="ranked">demo v2 (decaScore over 2 tasks), fingerprint dddddddddddd</h2>' in page
-    assert '<td class="num">1</td>' in page and '<td class="num">2</td>' in page
+    assert '<td class="num">1</td>' in page and '<td class="num">2</td>' in page and page.count('<td class="kind">run</td>') == 2
     options = re.findall(r'<option value="([^"]+)"[^>]*>([^<]+)</option>', page.split('id="section-form"')[1].split("</form>")[0])
     assert [key for key, _ in options] == ["demo@2@dddddddddddd", "demo@2@eeeeeeeeeeee", "demo@1@dddddddddddd", "adhoc"]
     assert all("not ranked" in label for _, label in options[1:]) and "not ranked" not in options[0][1]

@@ -483,3 +483,21 @@ def test_the_quickstart_evaluates_exactly_the_quick_suite_and_a_limited_run_does
     assert followed_suite(evaluated, "/some/mirror") is None  # the same task names over other data
     assert followed_suite([dataclasses.replace(evaluated[0], whole=False), *evaluated[1:]], QUICK_DATA) is None
     assert followed_suite(evaluated[:3], QUICK_DATA) is None
+
+
+def test_a_run_trained_off_the_suites_training_protocol_says_so(tmp_path: Path) -> None:
+    lecture = {"name": "lecture", "version": "1", "fingerprint": "c" * 64, "score": "decaScore over 5 tasks"}
+    paths = []
+    for run_id, steps, kind in (("by-protocol", 1000, None), ("short", 300, None), ("outside", None, "external")):
+        path = write_run(tmp_path / "runs", run_id, [accuracy_task("sst2", [100, 0])], suite=lecture, kind=kind)
+        record = json.loads(path.read_text())
+        record["training"]["steps"] = steps
+        path.write_text(json.dumps(record))
+        paths.append(path)
+    db = tmp_path / "lb.db"
+    assert invoke("leaderboard", "--db", str(db), "add", *map(str, paths)).exit_code == 0
+    out = invoke("leaderboard", "--db", str(db), "show", "--sort", "run_id").output
+    kinds = {m.group(1): m.group(2) for m in re.finditer(r"^\S+\s+(\S+)\s+(run, off protocol: 300 of 1000 steps|run|external)\s", out, re.M)}
+    assert kinds == {"by-protocol": "run", "outside": "external", "short": "run, off protocol: 300 of 1000 steps"}
+    rows = {r["run_id"]: r for r in json.loads(invoke("leaderboard", "--db", str(db), "show", "--json").output)}
+    assert rows["short"]["training_deviation"] == "300 of 1000 steps" and rows["by-protocol"]["training_deviation"] is None

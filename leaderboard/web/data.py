@@ -23,7 +23,7 @@ from leaderboard.curves import CurvePoint, series
 from leaderboard.errors import LeaderboardError
 from leaderboard.schema import runs, task_results
 from leaderboard.store import resolve_run_id, stored_curves, stored_predictions
-from leaderboard.table import Board, fmt_count, fmt_interval, fmt_number, load_board
+from leaderboard.table import Board, entry_kind, fmt_count, fmt_interval, fmt_number, load_board, off_protocol
 from tasks.scoring import zero_shot_note
 
 #: Rows of the predictions browser and of each compare task per page.
@@ -126,7 +126,7 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
     names = board.task_names
     score, low, high = (f[names].to_numpy(dtype=float) for f in (board.score, board.low, board.high))  # [runs, tasks]
     cols = {c: frame[c].tolist() for c in ("run_id", "model", "backbone", "head_mode", "mixture", "seed", "decaScore", "decaScore_low",
-                                          "decaScore_high", "parameters", "train_seconds", "train_eps", "eval_eps")}
+                                          "decaScore_high", "parameters", "train_seconds", "train_eps", "eval_eps", "kind", "source_run", "suite", "steps")}
     kept = keep.to_numpy().nonzero()[0]
     start, stop, page, pages = page_bounds(len(kept), page, per_page)
     zero = board.zero_shot
@@ -138,7 +138,9 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
         notes += [f"† {c['run_id']}: {board.tasks[j].task} {zero_shot_note(json.loads(marked[i, j]))}" for j, flag in enumerate(flags) if flag]
         rows.append(
             {
-                "rank": rank if standing == "ranked" else "–", "run_id": str(c["run_id"]), "model": str(c["model"]), "backbone": str(c["backbone"]), "head_mode": str(c["head_mode"]),
+                "rank": rank if standing == "ranked" else "–",
+                "kind": entry_kind(c["kind"], c["source_run"]) + off_protocol(c["kind"], c["suite"], c["steps"], c["mixture"]),
+                "run_id": str(c["run_id"]), "model": str(c["model"]), "backbone": str(c["backbone"]), "head_mode": str(c["head_mode"]),
                 "mixture": "none" if c["mixture"] is None else str(c["mixture"]), "seed": fmt_number(c["seed"], 0),
                 "deca": fmt_interval(c["decaScore"], c["decaScore_low"], c["decaScore_high"]),
                 "tasks": [fmt_interval(score[i, j], low[i, j], high[i, j]) + (" †" if flags[j] else "") for j in range(len(names))],
