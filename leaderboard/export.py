@@ -192,6 +192,9 @@ def _csv_frame(board: Board) -> pd.DataFrame:
         else:
             frame[f"{col.key}_low"] = board.low[col.key]
             frame[f"{col.key}_high"] = board.high[col.key]
+    if board.zero_shot is not None and board.zero_shot.notna().any().any():  # which scores were zero-shot, and over which labels
+        for col in board.tasks:
+            frame[f"{col.key}_zero_shot"] = [_zero_shot_cell(v) for v in board.zero_shot[col.key]]
     for src, dst in (("parameters", "parameters"), ("train_seconds", "train_seconds"), ("eval_eps", "eval_examples_per_second")):
         frame[dst] = rows[src]
     for col in ("seed", "parameters", "runs"):
@@ -200,6 +203,24 @@ def _csv_frame(board: Board) -> pd.DataFrame:
     if board.standing == "adhoc":  # different tasks and examples: no sum to compare
         frame = frame.drop(columns=[c for c in ("decaScore", "decaScore_low", "decaScore_high", "decaScore_std") if c in frame.columns])
     return frame
+
+
+def _zero_shot_cell(value: str | None) -> str:
+    """A ``<task>_zero_shot`` CSV cell: empty when trained, else ``zero-shot; untrained labels: ...`` (a group's: in k of n entries).
+
+    >>> _zero_shot_cell(None), _zero_shot_cell('["neutral"]'), _zero_shot_cell('{"untrained_labels": [], "runs": 1, "of": 2}')
+    ('', 'zero-shot; untrained labels: neutral', 'zero-shot in 1 of 2 entries')
+    """
+    if value is None:
+        return ""
+    import json
+
+    from tasks.scoring import zero_shot_note
+
+    found = json.loads(value)
+    if isinstance(found, dict):
+        return zero_shot_note(found["untrained_labels"]).replace("zero-shot", f"zero-shot in {found['runs']} of {found['of']} entries", 1)
+    return zero_shot_note(found)
 
 
 def _write_csv(frame: pd.DataFrame) -> str:
@@ -251,13 +272,14 @@ def latex_escape(text: str) -> str:
 
 def _latex_cell(text: str, bold: bool = False) -> str:
     """``81.2 [79.0, 83.4]`` -> ``81.2 {\\scriptsize [79.0, 83.4]}`` (score bold if asked); labels are escaped."""
-    match = re.fullmatch(r"(-?[\d.]+) (\[.*\]|± [\d.]+)", text)
+    match = re.fullmatch(r"(-?[\d.]+) (\[.*\]|± [\d.]+)( †)?", text)
     if not match:
         value = latex_escape(text).replace("–", "--")
         return f"\\textbf{{{value}}}" if bold else value
     score = f"\\textbf{{{match.group(1)}}}" if bold else match.group(1)
     spread = latex_escape(match.group(2)).replace("±", "$\\pm$")
-    return f"{score} {{\\scriptsize {spread}}}"
+    mark = "$^\\dagger$" if match.group(3) else ""  # a zero-shot score, explained under the table
+    return f"{score} {{\\scriptsize {spread}}}{mark}"
 
 
 def to_latex(board: Board, title: str = "qabench leaderboard") -> str:
@@ -281,6 +303,7 @@ def _latex_table(board: Board) -> str:
         cells = [_latex_cell(c, bold=r in best.get(i, ())) for i, c in enumerate(row)]
         lines.append(f"{_rank(board, r).replace('–', '--')} & " + " & ".join(cells) + " \\\\")
     lines += ["\\bottomrule", "\\end{tabular}"]
+    lines += [f"\\par{{\\footnotesize $^\\dagger$ {latex_escape(note.removeprefix('† '))}}}" for note in zero_shot_notes(board)]
     return "\n".join(lines) + "\n"
 
 

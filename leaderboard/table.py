@@ -254,7 +254,28 @@ def _grouped(board: Board, group_by: str) -> Board:
     score = score_groups.mean().reindex(rows["group"]).reset_index(drop=True)
     std = score_groups.std(ddof=1).reindex(rows["group"]).reset_index(drop=True)
     nan = pd.DataFrame(np.nan, index=score.index, columns=score.columns)
-    return Board(rows, board.tasks, score, nan, nan.copy(), std, grouped=group_by, standing=board.standing)
+    zero = _grouped_zero_shot(board, key, list(rows["group"]))
+    return Board(rows, board.tasks, score, nan, nan.copy(), std, grouped=group_by, zero_shot=zero, standing=board.standing)
+
+
+def _grouped_zero_shot(board: Board, key: pd.Series, groups: list[str]) -> pd.DataFrame | None:
+    """[groups, tasks]: for a group mean over any zero-shot score, JSON ``{"untrained_labels", "runs", "of"}``; else None.
+
+    A mean is marked when one of its runs answered the task zero-shot, and
+    the note says in how many of the group's entries.
+    """
+    if board.zero_shot is None:
+        return None
+    out = pd.DataFrame([[None] * len(board.task_names) for _ in groups], columns=board.task_names, dtype=object)
+    for g, group in enumerate(groups):
+        members = (key == group).to_numpy()
+        for col in board.task_names:
+            cells = [v for v, scored in zip(board.zero_shot.loc[members, col], board.score.loc[members, col].notna()) if scored]
+            flagged = [json.loads(v) for v in cells if v is not None]
+            if flagged:
+                labels = list(dict.fromkeys(label for labels in flagged for label in labels))
+                out.at[g, col] = json.dumps({"untrained_labels": labels, "runs": len(flagged), "of": len(cells)})
+    return out
 
 
 def group_board(board: Board, group_by: str) -> Board:
@@ -343,6 +364,9 @@ def cell_texts(board: Board) -> tuple[list[str], list[list[str]]]:
         label_cols = [rows["group"].astype(str).tolist(), [fmt_number(x, 0) for x in rows["runs"]]]
         deca = [fmt_spread(x, s) for x, s in zip(rows["decaScore"], rows["decaScore_std"])]
         tasks = [[fmt_spread(x, s) for x, s in zip(board.score[t], board.std[t])] for t in board.task_names]
+        if board.zero_shot is not None:  # a mean over a zero-shot score carries the mark too
+            tasks = [[cell + " †" if board.zero_shot.at[i, t] is not None else cell for i, cell in enumerate(column)]
+                     for t, column in zip(board.task_names, tasks)]
     else:
         header = ["run", "kind", "model", "head", "mixture", "decaScore"]
         label_cols = [
@@ -425,16 +449,22 @@ def off_protocol(kind: Any, suite: Any, steps: Any, mixture: Any) -> str:
 
 def zero_shot_notes(board: Board) -> list[str]:
     """``† <run>: <task> zero-shot; untrained labels: ...`` for every zero-shot score on the board."""
-    if board.zero_shot is None or board.grouped:
+    if board.zero_shot is None:
         return []
     from tasks.scoring import zero_shot_note
 
     notes = []
-    for i, run_id in enumerate(board.rows["run_id"]):
+    for i, name in enumerate(board.rows["group" if board.grouped else "run_id"]):
         for col in board.tasks:
             value = board.zero_shot.at[i, col.key]
-            if value is not None:
-                notes.append(f"† {run_id}: {col.task} {zero_shot_note(json.loads(value))}")
+            if value is None:
+                continue
+            found = json.loads(value)
+            if board.grouped:  # {"untrained_labels", "runs", "of"}: how many of the group's entries were zero-shot
+                note = zero_shot_note(found["untrained_labels"]).replace("zero-shot", f"zero-shot in {found['runs']} of {found['of']} entries", 1)
+                notes.append(f"† {board.grouped} {name}: {col.task} {note}")
+            else:
+                notes.append(f"† {name}: {col.task} {zero_shot_note(found)}")
     return notes
 
 
@@ -472,6 +502,8 @@ def board_json(board: Board) -> list[dict[str, Any]]:
             entry: dict[str, Any] = {"metric": col.headline, "split": col.split, "examples": col.examples, "score": num(board.score.at[i, col.key])}
             if board.grouped:
                 entry["std"] = num(board.std.at[i, col.key])
+                if board.zero_shot is not None and board.zero_shot.at[i, col.key] is not None:
+                    entry["zero_shot"] = json.loads(board.zero_shot.at[i, col.key])  # untrained_labels, and in how many of the group's entries
             else:
                 entry["ci"] = [num(board.low.at[i, col.key]), num(board.high.at[i, col.key])]
                 if board.zero_shot is not None and board.zero_shot.at[i, col.key] is not None:

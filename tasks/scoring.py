@@ -81,15 +81,22 @@ def zero_shot_note(untrained: Sequence[str]) -> str:
 
 
 def untrained_labels(task: Task, trained: Sequence[Task]) -> tuple[str, ...]:
-    """The label words of a choice task that no trained choice task offered (the choice head never scored them).
+    """The labels of a choice or tag task that no trained task of its format offered (no head ever scored or emitted them).
+
+    Label words of a choice task, the choice head's candidates; tags of a
+    tag task, which the text head (head mode ``text``) writes as words.
+    Other formats have no label set: an untrained task of theirs is
+    flagged zero-shot with no labels named.
 
     >>> from tasks.registry import get
     >>> untrained_labels(get("snli"), [get("rte")])
     ('neutral', 'contradiction')
+    >>> untrained_labels(get("wnut17"), [get("conll2003")])[:3], untrained_labels(get("squad"), [get("sst2")])
+    (('B-corporation', 'I-corporation', 'B-creative-work'), ())
     """
-    if task.format != "choice":
+    if task.format not in ("choice", "tags"):
         return ()
-    seen = {label for t in trained if t.format == "choice" for label in t.labels}
+    seen = {label for t in trained if t.format == task.format for label in t.labels}
     return tuple(label for label in task.labels if label not in seen)
 
 

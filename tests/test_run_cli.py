@@ -121,6 +121,27 @@ def test_eval_answers_an_untrained_task_zero_shot_through_the_head_of_its_format
     assert result.exit_code == 2 and "unknown task 'sst3'; did you mean 'sst2'?" in result.output
 
 
+def test_every_untrained_task_is_flagged_zero_shot_in_the_text_head_mode_too(tmp_path: Path) -> None:
+    result = invoke("train", str(QUICKSTART), *FAST, "--set", f"output.dir={tmp_path}", "--set", "tasks=[sst2]", "--set", "heads.mode=text")
+    assert result.exit_code == 0, result.output
+    run_dir = result.output.split("run: ")[1].split()[0]
+    result = invoke("eval", run_dir, "--tasks", "sst2,rte,squad,conll2003", "--limit", "3", "--no-leaderboard")
+    assert result.exit_code == 0, result.output
+    flags = {t["name"]: t.get("zero_shot") for t in json.loads((Path(run_dir) / "record.json").read_text())["tasks"]}
+    # One text head answers every format: each task it never trained on is zero-shot, with the labels it never wrote.
+    assert flags["sst2"] is None and flags["rte"] == {"untrained_labels": ["entailment", "not entailment"]}
+    assert flags["squad"] == {"untrained_labels": []}
+    assert flags["conll2003"]["untrained_labels"][:3] == ["O", "B-PER", "I-PER"]
+    assert "warning: squad was not trained: zero-shot\n" in result.output and "warning: conll2003 was not trained: zero-shot; untrained labels: O, B-PER" in result.output
+
+
+def test_a_task_a_run_evaluates_without_training_is_flagged_zero_shot(tmp_path: Path) -> None:
+    _, record = run_quickstart(tmp_path, "--set", "tasks=[sst2, {name: rte, train: false}, {name: squad, train: false}]", "--set", "output.leaderboard=false")
+    flags = {t["name"]: t.get("zero_shot") for t in record["tasks"]}
+    assert flags == {"sst2": None, "rte": {"untrained_labels": ["entailment", "not entailment"]}, "squad": {"untrained_labels": []}}
+    assert record["training"]["train_tasks"] == ["sst2"]
+
+
 def test_the_linear_choice_head_answers_its_own_label_set_and_refuses_new_label_words(tmp_path: Path) -> None:
     result = invoke("train", str(QUICKSTART), *FAST, "--set", f"output.dir={tmp_path}", "--set", "tasks=[sst2]", "--set", "heads.choice=linear")
     assert result.exit_code == 0, result.output

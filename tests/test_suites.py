@@ -485,6 +485,33 @@ def test_the_quickstart_evaluates_exactly_the_quick_suite_and_a_limited_run_does
     assert followed_suite(evaluated[:3], QUICK_DATA) is None
 
 
+def test_zero_shot_marks_survive_grouping_and_every_export(tmp_path: Path) -> None:
+    paths = []
+    for run_id, seed, zero in (("rte-0", 0, ["neutral", "contradiction"]), ("rte-1", 1, None)):
+        path = write_run(tmp_path / "runs", run_id, [accuracy_task("rte", [100, 0]), accuracy_task("snli", [0, 100])], seed=seed)
+        record = json.loads(path.read_text())
+        if zero:
+            record["tasks"][1]["zero_shot"] = {"untrained_labels": zero}
+        path.write_text(json.dumps(record))
+        paths.append(path)
+    db = tmp_path / "lb.db"
+    assert invoke("leaderboard", "--db", str(db), "add", *map(str, paths)).exit_code == 0
+    grouped = invoke("leaderboard", "--db", str(db), "show", "--group-by", "model").output
+    assert "50.0 ± 0.0 †" in grouped and "† model bert-tiny: snli zero-shot in 1 of 2 entries; untrained labels: neutral, contradiction" in grouped
+    group = json.loads(invoke("leaderboard", "--db", str(db), "show", "--group-by", "model", "--json").output)[0]
+    assert group["tasks"]["snli"]["zero_shot"] == {"untrained_labels": ["neutral", "contradiction"], "runs": 1, "of": 2}
+    latex = invoke("leaderboard", "--db", str(db), "export", "--format", "latex").output
+    assert "{\\scriptsize [0.0, 100.0]}$^\\dagger$" in latex and "\\par{\\footnotesize $^\\dagger$ rte-0: snli zero-shot; untrained labels: neutral, contradiction}" in latex
+    import io
+
+    import pandas as pd
+
+    frame = pd.read_csv(io.StringIO(invoke("leaderboard", "--db", str(db), "export", "--format", "csv").output), keep_default_na=False)
+    assert dict(zip(frame["run_id"], frame["snli_zero_shot"])) == {"rte-0": "zero-shot; untrained labels: neutral, contradiction", "rte-1": ""}
+    page = invoke("leaderboard", "--db", str(db), "export", "--format", "html").output
+    assert '<p class="note">† rte-0: snli zero-shot; untrained labels: neutral, contradiction</p>' in page
+
+
 def test_a_run_trained_off_the_suites_training_protocol_says_so(tmp_path: Path) -> None:
     lecture = {"name": "lecture", "version": "1", "fingerprint": "c" * 64, "score": "decaScore over 5 tasks"}
     paths = []
