@@ -32,6 +32,7 @@ QUICKSTART = Path(__file__).parent / "quickstart" / "quickstart.yaml"
 
 MIXTURES = ("proportional", "temperature", "round_robin", "anti_curriculum")
 RECIPES = ("auto", "adamw", "ulmfit")
+ADAMW_IMPLEMENTATIONS = ("auto", "fused", "foreach", "single")
 HEAD_MODES = ("typed", "text")
 CHOICE_HEADS = ("words", "linear")  # models.heads.ChoiceHead | models.heads.ClassifierHead
 SAMPLES = ("random", "first")  # which examples a task's limit keeps
@@ -112,6 +113,7 @@ class OptimConfig:
     accumulate: int = 1  # batches per optimizer step
     lr: float = 5e-5  # peak learning rate (of the heads, under the ulmfit recipe)
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (not applied to biases and norms)
+    implementation: str = "auto"  # AdamW's kernels: fused (one kernel for all parameters) | foreach | single (a loop over tensors) | auto (fused where torch has it for the device, else foreach)
     warmup: float = 0.1  # fraction of the steps spent warming up (adamw recipe)
     clip: float = 1.0  # gradient norm clipping; 0 = off
     recipe: str = "auto"  # adamw | ulmfit | auto (ulmfit for the ulmfit backbone)
@@ -461,6 +463,7 @@ def validate(config: RunConfig) -> None:
         (("mixture", "first_steps"), config.mixture.first_steps >= 0, "must be >= 0"),
         (("optim", "recipe"), config.optim.recipe in RECIPES, f"must be one of {', '.join(RECIPES)}"),
         (("optim", "steps"), config.optim.steps >= 1, "must be >= 1"),
+        (("optim", "implementation"), config.optim.implementation in ADAMW_IMPLEMENTATIONS, f"must be one of {', '.join(ADAMW_IMPLEMENTATIONS)}"),
         (("optim", "batch_size"), config.optim.batch_size >= 1, "must be >= 1"),
         (("optim", "batch_tokens"), config.optim.batch_tokens == 0 or config.optim.batch_tokens >= config.model.max_length,
          f"must be 0 (off) or at least model.max_length ({config.model.max_length}), so that the longest window fits in a batch"),

@@ -112,6 +112,31 @@ def layer_groups(model: MultiTaskModel) -> list[list[nn.Parameter]]:
     return groups + [top]
 
 
+def adamw(params: Sequence[Any], implementation: str = "auto", **options: Any) -> torch.optim.AdamW:
+    """torch's AdamW over parameter groups ``params``, with the kernels ``optim.implementation`` names.
+
+    ``fused``: one kernel updates every parameter (torch has it for CPU and
+    CUDA tensors of floating types); ``foreach``: each update op runs once over
+    all tensors; ``single``: a Python loop over the tensors, torch's default on
+    CPU; ``auto``: fused where torch has it for these parameters, else foreach.
+    On MiniLM on one CPU thread the fused step is about 5x faster than the
+    loop (``bench/train_throughput.py``); the results agree to rounding.
+
+    >>> adamw([torch.nn.Parameter(torch.zeros(2))], lr=0.1).defaults["fused"]  # torch 2.13 fuses on CPU too
+    True
+    """
+    if implementation == "auto":
+        try:
+            return torch.optim.AdamW(params, fused=True, **options)
+        except RuntimeError:  # no fused kernel for this device or dtype
+            return torch.optim.AdamW(params, foreach=True, **options)
+    flags = {"fused": {"fused": True}, "foreach": {"foreach": True}, "single": {"foreach": False}}[implementation]
+    try:
+        return torch.optim.AdamW(params, **flags, **options)
+    except RuntimeError as err:
+        raise UserError(f"optim.implementation {implementation}: {str(err).splitlines()[0]}; use auto") from None
+
+
 def build_optimizer(model: MultiTaskModel, optim: OptimConfig, recipe: str) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW and its schedule.
 
@@ -123,13 +148,11 @@ def build_optimizer(model: MultiTaskModel, optim: OptimConfig, recipe: str) -> t
     if recipe == "ulmfit":
         groups = layer_groups(model)
         params = [{"params": g, "lr": optim.lr / optim.lr_decay ** (len(groups) - 1 - i)} for i, g in enumerate(groups)]
-        optimizer = torch.optim.AdamW(params, lr=optim.lr, weight_decay=optim.weight_decay)
+        optimizer = adamw(params, optim.implementation, lr=optim.lr, weight_decay=optim.weight_decay)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, SlantedTriangular(optim.steps, optim.cut_frac, optim.ratio))
     decay = [p for p in model.parameters() if p.ndim >= 2]
     no_decay = [p for p in model.parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=optim.lr
-    )
+    optimizer = adamw([{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], optim.implementation, lr=optim.lr)
     warmup = int(round(optim.warmup * optim.steps))
     return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, optim.steps)
 

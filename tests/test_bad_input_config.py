@@ -56,6 +56,7 @@ CASES = [
     Case("batch-tokens-below-a-window", config("tasks: [sst2]\nmodel: {max_length: 128}\noptim: {steps: 2, batch_tokens: 100}\n"),
          ("run.yaml:3", "optim.batch_tokens must be 0 (off) or at least model.max_length (128)")),
     Case("batch-tokens-string", override("optim.batch_tokens=many"), ("--set optim.batch_tokens", "optim.batch_tokens must be int")),
+    Case("adamw-implementation-unknown", override("optim.implementation=fast"), ("--set optim.implementation", "must be one of auto, fused, foreach, single")),
     Case("clip-negative", override("optim.clip=-1"), ("--set optim.clip", "optim.clip must be a finite number >= 0")),
     Case("lr-nan", override("optim.lr=.nan"), ("--set optim.lr", "optim.lr must be a finite number > 0")),
     Case("lr-inf", override("optim.lr=.inf"), ("--set optim.lr", "finite")),

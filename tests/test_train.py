@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.config import load_config
+from harness.config import ADAMW_IMPLEMENTATIONS, load_config
 from harness.prepare import prepare
 from harness.train import (
     LAST_CHECKPOINT,
     SlantedTriangular,
     TrainingDiverged,
+    adamw,
     build_optimizer,
     layer_groups,
     resolve_recipe,
@@ -102,3 +103,21 @@ def test_token_budget_training_keeps_to_the_budget_and_repeats_exactly_under_a_s
     assert any(len(rows) > 8 for _, rows in drawn)  # short sentences come more than batch_size (8) to a batch
     assert run()[:2] == (loss, drawn)
 
+
+def test_adamw_implementations_agree_and_auto_fuses_where_torch_can(tmp_path: Path) -> None:
+    prep = prepare(quick_config(tmp_path))
+    optimizer, _ = build_optimizer(prep.model, prep.config.optim, "adamw")
+    assert optimizer.defaults["fused"]  # torch 2.13 has a fused AdamW for CPU tensors
+    assert [g["weight_decay"] for g in optimizer.param_groups] == [prep.config.optim.weight_decay, 0.0]  # the decay / no-decay split stays
+    weights = {}
+    for name in ADAMW_IMPLEMENTATIONS:
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 3)
+        step = adamw(list(model.parameters()), name, lr=0.01, weight_decay=0.01)
+        for _ in range(5):
+            model(torch.ones(2, 4)).square().sum().backward()
+            step.step()
+            step.zero_grad()
+        weights[name] = model.weight.detach()
+    for name in ADAMW_IMPLEMENTATIONS:
+        torch.testing.assert_close(weights[name], weights["single"])
