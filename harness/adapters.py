@@ -49,6 +49,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
+from harness.scaffold import autocast
 from harness.text_answers import AnswerCodec
 from models.heads import IGNORE_INDEX, TEXT, HeadOutput, HeadSpec, best_spans
 from models.text_head import special_ids
@@ -72,11 +73,6 @@ def pad_rows(rows: Sequence[Sequence[int]], value: int, width: int) -> torch.Ten
     for i, row in enumerate(rows):
         out[i, : len(row)] = torch.as_tensor(row, dtype=torch.long)
     return out
-
-
-def autocast(device: torch.device) -> torch.autocast:
-    """bf16 autocast on CUDA; a no-op elsewhere."""
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 class AnswerAdapter(ABC):

@@ -8,7 +8,7 @@ splits, example ids and metric variant, and the record carries the suite's
 name, version and fingerprint.
 
 >>> # outcome = bench(suite_data, protocol_config(suite_data.suite, model="bert", preset="tiny"))
->>> # outcome.record["suite"]["fingerprint"]
+>>> # outcome.record.suite.fingerprint
 """
 
 from __future__ import annotations

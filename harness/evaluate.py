@@ -1,4 +1,4 @@
-"""Evaluation: batched predictions turned back into answer strings, each task's metrics, decaScore.
+"""Evaluation: batched predictions turned back into answer strings and each task's metrics (a run record's ``tasks``).
 
 Predictions stream: windows are read in order, an example's answer is final
 when its last window has been seen, its JSONL line is written at once, and
@@ -11,7 +11,7 @@ How a format's outputs become answer strings is its adapter's
 
 >>> # settings = EvalSettings(batch_size=64, device=torch.device("cpu"), pad_id=0)
 >>> # results = evaluate_tasks(model, eval_sets, settings, writer=writer)
->>> # deca_score(results)
+>>> # tasks.metrics.deca_score({r.name: r.score for r in results})
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import torch
 from harness.adapters import AnswerAdapter
 from models.heads import MultiTaskModel
 from models.text_head import DecodeConfig
-from tasks.scoring import MetricAccumulator, TaskResult, deca_score  # noqa: F401 - TaskResult and deca_score are re-exported
+from tasks.scoring import MetricAccumulator, TaskResult
 from tasks.types import Example, Task
 
 

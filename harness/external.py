@@ -7,7 +7,7 @@ so the leaderboard computes intervals and paired tests for it as for any
 run). Nothing here imports torch.
 
 >>> # outcome = score_external(load_suite_data(get_suite("lecture")), "answers.jsonl", "my-system", {}, Path("runs"))
->>> # outcome.record["suite"]["name"], outcome.missing
+>>> # outcome.record.suite.name, outcome.missing
 """
 
 from __future__ import annotations
@@ -19,10 +19,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
+from harness.atomic import write_json_atomic
 from harness.errors import UserError
-from harness.record import PREDICTIONS_FILE, RECORD_FILE, build_record, write_json_atomic
+from harness.record import build_record
+from leaderboard.run_record import PREDICTIONS_FILE, RECORD_FILE, Hardware, ModelInfo, RunRecord, SuiteRef, Timings, TrainingInfo
 from tasks.data import fingerprint
 from tasks.errors import TaskError
 from tasks.scoring import read_answers, score_task
@@ -35,7 +37,7 @@ class ExternalOutcome:
 
     run_dir: Path
     record_path: Path
-    record: dict[str, Any]
+    record: RunRecord
     missing: Mapping[str, int]
 
 
@@ -91,14 +93,14 @@ def score_external(data: SuiteData, predictions: str | os.PathLike[str], name: s
         run_id=run_id,
         created=created,
         config={"suite": data.suite.name, "predictions": str(predictions), "predictions_sha256": hashlib.sha256(raw).hexdigest()},
-        model={"backbone": name, "preset": None, "parameters": int(meta.get("parameters", 0)), "pretrained": None, "meta": dict(meta)},
+        model=ModelInfo(backbone=name, preset=None, parameters=int(meta.get("parameters", 0)), meta=dict(meta)),
         head_mode="external",
-        training={"regime": "external", "mixture": None, "steps": None, "seed": None},
+        training=TrainingInfo(regime="external", mixture=None, steps=None, seed=None),
         results=results,
-        timings={},
-        hardware={},
+        timings=Timings(),
+        hardware=Hardware(),
         kind="external",
-        suite=data.info(),
+        suite=SuiteRef(**data.info()),
     )
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / f".{PREDICTIONS_FILE}.tmp"
@@ -108,7 +110,7 @@ def score_external(data: SuiteData, predictions: str | os.PathLike[str], name: s
                 for line in s.lines:
                     fh.write(json.dumps(line, ensure_ascii=False) + "\n")
         os.replace(tmp, run_dir / PREDICTIONS_FILE)
-        write_json_atomic(run_dir / RECORD_FILE, record)
+        write_json_atomic(run_dir / RECORD_FILE, record.to_dict())
     finally:
         tmp.unlink(missing_ok=True)
     return ExternalOutcome(run_dir, run_dir / RECORD_FILE, record, {s.result.name: s.missing for s in scored})

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -26,7 +25,8 @@ from harness.config import RunConfig
 from harness.errors import UserError
 from harness.evaluate import EvalSet, EvalSettings
 from harness.features import FeatureConfig, build_features, default_cache_dir
-from harness.train import TrainSet, seed_everything
+from harness.scaffold import resolve_device, seed_everything
+from harness.train import TrainSet
 from models.heads import HeadSpec, MultiTaskModel
 from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig
 from tasks.data import fingerprint, load_examples
@@ -105,17 +105,6 @@ def eval_settings(config: RunConfig, device: torch.device, pad_id: int) -> EvalS
     """How a run evaluates; the text head decodes greedily or by beam search, up to ``heads.max_answer_tokens``."""
     decoding = DecodeConfig(beam_size=config.eval.beam_size, length_penalty=config.eval.length_penalty, max_length=config.heads.max_answer_tokens)
     return EvalSettings(config.eval.batch_size, device, pad_id, config.eval.max_answer_length, decoding)
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when present, else CPU (under torchrun, each process its own GPU)."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {name}: CUDA is not available on this machine; use auto or cpu")
-    return torch.device(name)
 
 
 def use_threads(config: RunConfig) -> None:

@@ -47,9 +47,21 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast, get_linear_schedule_with_warmup
 
 from harness import __version__
+from harness.atomic import write_json_atomic
 from harness.errors import UserError
-from harness.record import git_commit, hardware_info, write_json_atomic
-from harness.train import SlantedTriangular, rng_state, save_checkpoint, seed_everything, set_rng_state
+from harness.record import git_commit, hardware_info
+from harness.scaffold import (
+    bottom_up_groups,
+    check_same_config,
+    decay_groups,
+    load_checkpoint,
+    resolve_device,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from harness.train import SlantedTriangular
 from models.base import Backbone
 from models.pretrain.base import Objective, TokenSequence
 from models.pretrain.registry import ENGINE_GENSIM, ObjectiveSpec, allowed_objectives, build_objective, objective_spec, resolve_options
@@ -324,15 +336,6 @@ def default_lr(backbone: str, spec: ObjectiveSpec) -> float:
     return 2e-3 if backbone in RECURRENT else 5e-4
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto``: CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"device {name}: CUDA is not available on this machine; use auto or cpu")
-    return torch.device(name)
-
-
 def build_backbone_for(config: PretrainConfig, corpus: Corpus) -> Backbone:
     """The backbone to pretrain: from ``--init`` (its own vocabulary), else a preset over a vocabulary trained on the corpus."""
     from models.errors import ModelError
@@ -359,9 +362,7 @@ def build_optimizer(
     objective's own layers on top) trains at ``lr / lr_decay ** (n - 1 - i)``.
     """
     if schedule == "stlr":
-        groups = [list(g) for g in objective.backbone.layer_groups() if g]
-        seen = {id(p) for g in groups for p in g}
-        groups.append([p for p in objective.parameters() if id(p) not in seen])
+        groups = bottom_up_groups(objective.backbone.layer_groups(), objective)  # the objective's own layers on top
         discriminative = config.init is not None
         params = [
             {"params": g, "lr": lr / (config.lr_decay ** (len(groups) - 1 - i) if discriminative else 1.0)}
@@ -369,11 +370,7 @@ def build_optimizer(
         ]
         optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay, betas=(0.7, 0.99))
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, SlantedTriangular(config.steps))
-    decay = [p for p in objective.parameters() if p.ndim >= 2]
-    no_decay = [p for p in objective.parameters() if p.ndim < 2]
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=lr
-    )
+    optimizer = torch.optim.AdamW(decay_groups(objective.parameters(), config.weight_decay), lr=lr)
     return optimizer, get_linear_schedule_with_warmup(optimizer, int(round(config.warmup * config.steps)), config.steps)
 
 
@@ -396,16 +393,9 @@ def _check_out(config: PretrainConfig, resume: bool) -> Path:
 
 
 def _load_resume(path: Path, config: PretrainConfig) -> dict[str, Any]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - truncated, corrupt or not a torch file
-        raise UserError(f"--resume {path}: not a readable checkpoint ({type(err).__name__}); it may be truncated") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT or state.get("version") != CHECKPOINT_VERSION:
-        raise UserError(f"--resume {path}: not a qabench pretraining checkpoint (v{CHECKPOINT_VERSION})")
-    saved, current = state["config"], config.to_dict()
-    for key in RESUME_MUST_MATCH:
-        if saved.get(key) != current.get(key):
-            raise UserError(f"--resume {path}: the checkpoint was written with {key}={saved.get(key)!r}, not {current.get(key)!r}; resume with the same options")
+    """The pretraining checkpoint at ``path``, after checking that it was written with these options."""
+    state = load_checkpoint(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "pretraining")
+    check_same_config(state["config"], config.to_dict(), RESUME_MUST_MATCH, path)
     return state
 
 
@@ -681,7 +671,7 @@ def pretrain_record(
         "tokens_seen": outcome["tokens_seen"],
         "seconds": round(seconds, 3),
         "tokens_per_second": outcome["tokens_seen"] / seconds if seconds > 0 else None,
-        "hardware": hardware_info(device),
+        "hardware": hardware_info(device).to_dict(),
         **outcome["extra"],
     }
 

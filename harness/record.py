@@ -1,6 +1,6 @@
-"""The run record of docs/run-record.md: one ``record.json`` per run, written atomically.
+"""Building the run record of docs/run-record.md (schema: :mod:`leaderboard.run_record`), written atomically.
 
->>> # write_json_atomic(run_dir / "record.json", build_record(...))
+>>> # harness.atomic.write_json_atomic(run_dir / RECORD_FILE, build_record(...).to_dict())
 """
 
 from __future__ import annotations
@@ -11,20 +11,17 @@ import os
 import platform
 import subprocess
 import sys
-import tempfile
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from harness import __version__
-from tasks.scoring import TaskResult, deca_score
+from leaderboard.run_record import PREDICTIONS_FILE, Hardware, ModelInfo, RunRecord, SuiteRef, Timings, TrainingInfo
+from tasks.metrics import deca_score
+from tasks.scoring import TaskResult
 
 if TYPE_CHECKING:  # torch is imported where hardware is read, so qabench score (which writes records) stays torch-free
     import torch
-
-SCHEMA_VERSION = 1
-RECORD_FILE = "record.json"
-PREDICTIONS_FILE = "predictions.jsonl"
 
 
 def new_run_id(created: datetime, backbone: str, preset: str | None, config: Mapping[str, Any]) -> str:
@@ -44,21 +41,22 @@ def git_commit() -> str | None:
     return commit if len(commit) == 40 else None
 
 
-def hardware_info(device: torch.device) -> dict[str, Any]:
+def hardware_info(device: torch.device) -> Hardware:
     """Where the run ran."""
     import torch
 
+    from harness.scaffold import distributed
+
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
-    distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-    return {
-        "device": device.type,
-        "cpu_count": os.cpu_count(),
-        "gpu": gpu,
-        "processes": torch.distributed.get_world_size() if distributed else 1,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    return Hardware(
+        device=device.type,
+        cpu_count=os.cpu_count(),
+        gpu=gpu,
+        processes=distributed()[1],
+        torch=torch.__version__,
+        python=platform.python_version(),
+        platform=platform.platform(),
+    )
 
 
 def directory_sha256(path: str | os.PathLike[str]) -> str | None:
@@ -85,73 +83,56 @@ def build_record(
     run_id: str,
     created: datetime,
     config: Mapping[str, Any],
-    model: Mapping[str, Any],
+    model: ModelInfo,
     head_mode: str,
-    training: Mapping[str, Any],
+    training: TrainingInfo,
     results: Sequence[TaskResult],
-    timings: Mapping[str, float],
-    hardware: Mapping[str, Any],
+    timings: Timings,
+    hardware: Hardware,
     kind: str = "run",
     source_run: str | None = None,
-    suite: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The record as a dict, in docs/run-record.md's order.
+    suite: SuiteRef | None = None,
+) -> RunRecord:
+    """The run's record, stamped with this checkout's git commit and qabench version; decaScore sums the headlines.
 
     ``kind`` is ``run`` (trained and evaluated here), ``evaluation`` (a saved
     run evaluated again: ``source_run`` names it) or ``external`` (answers of
-    a system built elsewhere, scored by ``qabench score``). ``suite`` is the
-    suite's name, version, fingerprint and score label when the evaluation
-    followed a suite's protocol exactly.
+    a system built elsewhere, scored by ``qabench score``). ``suite`` is set
+    when the evaluation followed a suite's protocol exactly.
     """
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "run_id": run_id,
-        "kind": kind,
-        "source_run": source_run,
-        "suite": dict(suite) if suite else None,
-        "created": created.isoformat(timespec="seconds"),
-        "git_commit": git_commit(),
-        "qabench_version": __version__,
-        "config": dict(config),
-        "model": dict(model),
-        "head_mode": head_mode,
-        "training": dict(training),
-        "tasks": [r.to_record() for r in results],
-        "deca_score": deca_score(results),
-        "predictions": PREDICTIONS_FILE,
-        "timings": dict(timings),
-        "hardware": dict(hardware),
-    }
+    return RunRecord(
+        run_id=run_id,
+        created=created.isoformat(timespec="seconds"),
+        git_commit=git_commit(),
+        qabench_version=__version__,
+        config=dict(config),
+        model=model,
+        head_mode=head_mode,
+        training=training,
+        tasks=tuple(results),
+        deca_score=deca_score({r.name: r.score for r in results}),
+        timings=timings,
+        hardware=hardware,
+        predictions=PREDICTIONS_FILE,
+        kind=kind,
+        source_run=source_run,
+        suite=suite,
+    )
 
 
-def write_json_atomic(path: str | os.PathLike[str], data: Any) -> None:
-    """Write JSON to a temporary file beside ``path``, then rename it over ``path``: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def print_table(record: Mapping[str, Any], echo: Any = print) -> None:
+def print_table(record: RunRecord, echo: Any = print) -> None:
     """The per-task table of a record: task, split, examples, headline metric, other metrics."""
-    rows = [(t["name"], t["split"], str(t["examples"]), f"{t['headline']} {t['metrics'][t['headline']]:.2f}",
-             "  ".join(f"{k} {v:.2f}" for k, v in t["metrics"].items() if k != t["headline"])) for t in record["tasks"]]
+    rows = [(t.name, t.split, str(t.examples), f"{t.headline} {t.score:.2f}",
+             "  ".join(f"{k} {v:.2f}" for k, v in t.metrics.items() if k != t.headline)) for t in record.tasks]
     header = ("task", "split", "examples", "headline", "other metrics")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, *rows]:
         echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    echo(f"decaScore {record['deca_score']:.2f}")
-    suite = record.get("suite")
-    if suite:
-        echo(f"suite {suite['name']} v{suite['version']} ({suite['score']}), fingerprint {suite['fingerprint'][:12]}")
+    echo(f"decaScore {record.deca_score:.2f}")
+    if record.suite:
+        suite = record.suite
+        echo(f"suite {suite.label} ({suite.score}), fingerprint {suite.fingerprint[:12]}")
 
 
 if __name__ == "__main__":  # pragma: no cover - print the table of a record: python -m harness.record runs/<id>/record.json
-    print_table(json.loads(Path(sys.argv[1]).read_text()))
+    print_table(RunRecord.from_dict(json.loads(Path(sys.argv[1]).read_text()), sys.argv[1]))

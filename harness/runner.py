@@ -36,14 +36,19 @@ import torch
 
 from harness import config as config_module
 from harness.adapters import head_specs
+from harness.atomic import write_json_atomic
 from harness.config import RunConfig, TaskConfig
 from harness.curves import CurveLog, curve_every
 from harness.errors import UserError
-from harness.evaluate import EvalSet, TaskResult, deca_score, evaluate_tasks
+from harness.evaluate import EvalSet, evaluate_tasks
 from harness.prepare import Prepared, RunTask, decoder_preset, model_of_config, prepare, resolve_tasks, suite_run_tasks
-from harness.record import PREDICTIONS_FILE, RECORD_FILE, build_record, directory_sha256, hardware_info, new_run_id, write_json_atomic
+from harness.record import build_record, directory_sha256, hardware_info, new_run_id
+from harness.scaffold import distributed, is_main_process, join_process_group
 from harness.train import LAST_CHECKPOINT, TrainingDiverged, TrainResult, check_compatible, find_checkpoint, load_checkpoint, train
+from leaderboard.run_record import PREDICTIONS_FILE, RECORD_FILE, ModelInfo, RunRecord, SuiteRef, Timings, TrainingInfo
 from models.heads import HEADS_FILE, MultiTaskModel, load_model, save_model
+from tasks.metrics import deca_score
+from tasks.scoring import TaskResult
 from tasks.suite import Evaluated, SuiteData, followed_suite
 
 MODEL_DIR = "model"
@@ -56,37 +61,36 @@ class RunOutcome:
     """Where a run wrote its record, and the record itself."""
 
     record_path: Path
-    record: dict[str, Any]
+    record: RunRecord
     leaderboard_note: str
 
 
 # --- the two halves --------------------------------------------------------------------------------------------------
 
 
-def model_info(model: MultiTaskModel, config: RunConfig) -> dict[str, Any]:
+def model_info(model: MultiTaskModel, config: RunConfig) -> ModelInfo:
     """The record's ``model`` section."""
     from harness.pretrain import read_pretrain_record
 
     backbone = model.backbone
     pretrained = config.model.pretrained
-    digest = directory_sha256(pretrained) if pretrained else None
-    return {
-        "backbone": backbone.name,
-        "preset": None if pretrained else config.model.preset,
-        "parameters": backbone.num_parameters(),
-        "head_parameters": sum(p.numel() for p in model.heads.parameters()),
-        "heads": {name: spec.format for name, spec in model.specs.items()},  # the head that answers each task
-        "pretrained": pretrained,
-        "pretrained_sha256": digest,
-        "pretrain_record": read_pretrain_record(pretrained) if pretrained else None,  # a qabench-pretrained directory says how it was made
-    }
+    return ModelInfo(
+        backbone=backbone.name,
+        preset=None if pretrained else config.model.preset,
+        parameters=backbone.num_parameters(),
+        head_parameters=sum(p.numel() for p in model.heads.parameters()),
+        heads={name: spec.format for name, spec in model.specs.items()},  # the head that answers each task
+        pretrained=pretrained,
+        pretrained_sha256=directory_sha256(pretrained) if pretrained else None,
+        pretrain_record=read_pretrain_record(pretrained) if pretrained else None,  # a qabench-pretrained directory says how it was made
+    )
 
 
 def new_run_dir(config: RunConfig, created: datetime) -> tuple[str, Path]:
     """A fresh run id and its directory (shared by every process of a distributed run)."""
     preset = None if config.model.pretrained else config.model.preset
     run_id = new_run_id(created, config.model.backbone, preset, config.to_dict())
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
+    if distributed()[1] > 1:
         box = [run_id]
         torch.distributed.broadcast_object_list(box, src=0)
         run_id = box[0]
@@ -96,19 +100,18 @@ def new_run_dir(config: RunConfig, created: datetime) -> tuple[str, Path]:
 def train_run(prep: Prepared, run_dir: Path, resume: Path | None = None) -> TrainResult:
     """Train and save the model, its config and a training summary into ``run_dir``."""
     config = prep.config
-    rank = torch.distributed.get_rank() if torch.distributed.is_available() and torch.distributed.is_initialized() else 0
     run_dir.mkdir(parents=True, exist_ok=True)
-    if rank == 0:
+    if is_main_process():
         write_json_atomic(run_dir / CONFIG_FILE, config.to_dict())
     periodic = [s.first(config.eval.limit) for s in prep.eval_sets]
 
-    curves = CurveLog(run_dir, curve_every(config.output.curves_every, config.optim.steps), config.output.tensorboard) if rank == 0 else None
+    curves = CurveLog(run_dir, curve_every(config.output.curves_every, config.optim.steps), config.output.tensorboard) if is_main_process() else None
 
     def validation_score(model: MultiTaskModel) -> float:
         results = evaluate_tasks(model, periodic, prep.eval_settings())
         if curves is not None:
             curves.add_eval(results)
-        return deca_score(results)
+        return deca_score({r.name: r.score for r in results})
 
     try:
         result = train(
@@ -126,7 +129,7 @@ def train_run(prep: Prepared, run_dir: Path, resume: Path | None = None) -> Trai
     finally:
         if curves is not None:
             curves.close()
-    if rank == 0:
+    if is_main_process():
         save_model(prep.model, run_dir / MODEL_DIR)
         summary = dataclasses.asdict(result) | {"mixture": config.mixture.strategy, "seed": config.seed, "tasks": [s.name for s in prep.train_sets]}
         write_json_atomic(run_dir / TRAIN_FILE, summary)
@@ -169,27 +172,27 @@ def evaluate_run(
             config=config.to_dict(),
             model=model_info(prep.model, config),
             head_mode=config.heads.mode,
-            training={
-                "regime": "multitask" if len(train_tasks) > 1 else "single-task",
-                "mixture": config.mixture.strategy,
-                "steps": train_info.get("steps", 0),
-                "seed": config.seed,
-                "recipe": _recipe(config),
-                "best_step": train_info.get("best_step"),
-                "stopped_early": train_info.get("stopped_early", False),
-                "resumed_from_step": train_info.get("resumed_from_step"),
-                "train_tasks": train_tasks,
-            },
+            training=TrainingInfo(
+                regime="multitask" if len(train_tasks) > 1 else "single-task",
+                mixture=config.mixture.strategy,
+                steps=train_info.get("steps", 0),
+                seed=config.seed,
+                recipe=_recipe(config),
+                best_step=train_info.get("best_step"),
+                stopped_early=train_info.get("stopped_early", False),
+                resumed_from_step=train_info.get("resumed_from_step"),
+                train_tasks=tuple(train_tasks),
+            ),
             results=results,
             timings=_timings({} if source_run else train_info, results, eval_seconds),
             hardware=hardware_info(prep.device),
             kind="evaluation" if source_run else "run",
             source_run=source_run,
-            suite=suite.info() if suite else None,
+            suite=SuiteRef(**suite.info()) if suite else None,
         )
         os.replace(tmp, predictions_path)
         record_path = run_dir / RECORD_FILE
-        write_json_atomic(record_path, record)
+        write_json_atomic(record_path, record.to_dict())
     finally:
         tmp.unlink(missing_ok=True)
     return RunOutcome(record_path, record, add_to_leaderboard(config, record_path))
@@ -215,15 +218,15 @@ def _recipe(config: RunConfig) -> str:
     return resolve_recipe(config.optim, config.model.backbone)
 
 
-def _timings(train_info: dict[str, Any], results: Sequence[TaskResult], eval_seconds: float) -> dict[str, float | None]:
+def _timings(train_info: dict[str, Any], results: Sequence[TaskResult], eval_seconds: float) -> Timings:
     evaluated = sum(r.examples for r in results)
     trained = "seconds" in train_info  # a later evaluation of a run does not repeat (nor claim) its training time
-    return {
-        "train_seconds": float(train_info["seconds"]) if trained else None,
-        "eval_seconds": eval_seconds,
-        "train_examples_per_second": float(train_info.get("examples_per_second", 0.0)) if trained else None,
-        "eval_examples_per_second": evaluated / eval_seconds if eval_seconds > 0 else 0.0,
-    }
+    return Timings(
+        train_seconds=float(train_info["seconds"]) if trained else None,
+        eval_seconds=eval_seconds,
+        train_examples_per_second=float(train_info.get("examples_per_second", 0.0)) if trained else None,
+        eval_examples_per_second=evaluated / eval_seconds if eval_seconds > 0 else 0.0,
+    )
 
 
 def add_to_leaderboard(config: RunConfig, record_path: Path) -> str:
@@ -242,19 +245,6 @@ def add_to_leaderboard(config: RunConfig, record_path: Path) -> str:
 
 
 # --- whole runs ------------------------------------------------------------------------------------------------------
-
-
-def _distributed_setup() -> None:
-    """Join the process group when launched by torchrun / accelerate (``WORLD_SIZE`` > 1)."""
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if torch.cuda.is_available():
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        torch.distributed.init_process_group(backend)
-
-
-def _is_main() -> bool:
-    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_rank() == 0
 
 
 def _start(config: RunConfig, resume: str | None, created: datetime) -> tuple[str, Path, Path | None]:
@@ -277,15 +267,15 @@ def run(config: RunConfig, resume: str | None = None, echo: Callable[[str], None
 
     ``echo`` gets the run directory as soon as it is known (where checkpoints go).
     """
-    _distributed_setup()
+    join_process_group()
     created = datetime.now(timezone.utc)
     run_id, run_dir, checkpoint = _start(config, resume, created)
-    if _is_main():
+    if is_main_process():
         echo(f"run: {run_dir}" + (f" (resuming {checkpoint})" if checkpoint else ""))
     with removed_on_failure(run_dir, fresh=checkpoint is None):
         prep = prepare(config)
         result = train_run(prep, run_dir, resume=checkpoint)
-        if not _is_main():
+        if not is_main_process():
             return None
         return evaluate_run(prep, run_dir, run_id, created, result)
 
@@ -304,7 +294,7 @@ def removed_on_failure(run_dir: Path, fresh: bool) -> Iterator[None]:
         yield
     except BaseException as err:
         resumable = (run_dir / "checkpoints" / LAST_CHECKPOINT).is_file() and not isinstance(err, TrainingDiverged)
-        if fresh and not existed and not resumable and _is_main():
+        if fresh and not existed and not resumable and is_main_process():
             shutil.rmtree(run_dir, ignore_errors=True)
         if isinstance(err, OSError) and not isinstance(err, FileNotFoundError):
             path = err.filename or run_dir
@@ -322,7 +312,7 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
 
 def train_only(config: RunConfig, resume: str | None = None) -> tuple[Path, TrainResult]:
     """``qabench train``: the training half; the run directory then holds the model for ``qabench eval``."""
-    _distributed_setup()
+    join_process_group()
     _, run_dir, checkpoint = _start(config, resume, datetime.now(timezone.utc))
     with removed_on_failure(run_dir, fresh=checkpoint is None):
         return run_dir, train_run(prepare(config), run_dir, resume=checkpoint)

@@ -20,25 +20,24 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import random
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import datasets
-import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from harness import scaffold
 from harness.adapters import AnswerAdapter
 from harness.config import OptimConfig, RunConfig
 from harness.curves import CurveLog
 from harness.errors import UserError
 from harness.mixtures import Mixture
+from harness.scaffold import autocast, bottom_up_groups, check_same_config, decay_groups, distributed, rng_state, save_checkpoint, set_rng_state
 from models.heads import MultiTaskModel
 
 CHECKPOINT_FORMAT = "qabench-train-checkpoint"
@@ -87,13 +86,6 @@ class TrainResult:
     resumed_from_step: int | None = None
 
 
-def seed_everything(seed: int) -> None:
-    """One seed for Python, NumPy and torch (CPU and CUDA)."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 def resolve_recipe(optim: OptimConfig, backbone: str) -> str:
     """``adamw`` or ``ulmfit``; ``auto`` means ULMFiT's recipe for the ulmfit backbone."""
     if optim.recipe == "auto":
@@ -106,10 +98,7 @@ def resolve_recipe(optim: OptimConfig, backbone: str) -> str:
 
 def layer_groups(model: MultiTaskModel) -> list[list[nn.Parameter]]:
     """Bottom-up parameter groups: the backbone's own groups, then the heads on top."""
-    groups = [list(g) for g in model.backbone.layer_groups() if g]
-    seen = {id(p) for g in groups for p in g}
-    top = [p for p in model.parameters() if id(p) not in seen]
-    return groups + [top]
+    return bottom_up_groups(model.backbone.layer_groups(), model)
 
 
 def adamw(params: Sequence[Any], implementation: str = "auto", **options: Any) -> torch.optim.AdamW:
@@ -150,9 +139,7 @@ def build_optimizer(model: MultiTaskModel, optim: OptimConfig, recipe: str) -> t
         params = [{"params": g, "lr": optim.lr / optim.lr_decay ** (len(groups) - 1 - i)} for i, g in enumerate(groups)]
         optimizer = adamw(params, optim.implementation, lr=optim.lr, weight_decay=optim.weight_decay)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, SlantedTriangular(optim.steps, optim.cut_frac, optim.ratio))
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    optimizer = adamw([{"params": decay, "weight_decay": optim.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], optim.implementation, lr=optim.lr)
+    optimizer = adamw(decay_groups(model.parameters(), optim.weight_decay), optim.implementation, lr=optim.lr)
     warmup = int(round(optim.warmup * optim.steps))
     return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, optim.steps)
 
@@ -191,48 +178,6 @@ def unfrozen_groups(step: int, n_groups: int, every: int) -> int:
 # --- checkpoints -----------------------------------------------------------------------------------------------------
 
 
-def rng_state() -> dict[str, Any]:
-    """Every RNG state, in types ``torch.load(weights_only=True)`` accepts."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": random.getstate(),
-        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: Mapping[str, Any]) -> None:
-    """Restore :func:`rng_state`."""
-    random.setstate(_tuples(state["python"]))
-    kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def _tuples(value: Any) -> Any:
-    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value
-
-
-def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then rename: a crash never leaves half a checkpoint."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(dict(state), tmp)
-        os.replace(tmp, path)
-    except BaseException as err:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(err, (OSError, RuntimeError)):  # a full disk, a read-only directory; torch reports them as RuntimeError
-            raise UserError(f"{path}: cannot write the checkpoint ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
-        raise
-
-
 def find_checkpoint(path: str | os.PathLike[str], option: str = "--resume") -> Path:
     """The checkpoint file of ``--resume PATH``: a run directory, its checkpoints folder, or a file.
 
@@ -248,37 +193,13 @@ def find_checkpoint(path: str | os.PathLike[str], option: str = "--resume") -> P
 
 
 def load_checkpoint(path: Path, option: str = "--resume") -> dict[str, Any]:
-    """Read a checkpoint; anything unreadable or foreign is a one-line :class:`UserError` naming ``option`` and the file."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - truncated, corrupt or not a torch file
-        raise UserError(f"{option} {path}: not a readable checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:120] if str(err) else ''}); it may be truncated or corrupt") from None
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise UserError(f"{option} {path}: not a qabench training checkpoint")
-    if state.get("version") != CHECKPOINT_VERSION:
-        raise UserError(f"{option} {path}: checkpoint version {state.get('version')} is not {CHECKPOINT_VERSION}; use the qabench that wrote it")
-    return state
+    """Read a training checkpoint; anything unreadable or foreign is a one-line :class:`UserError` naming ``option`` and the file."""
+    return scaffold.load_checkpoint(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "training", option)
 
 
 def check_compatible(state: Mapping[str, Any], config: RunConfig, path: Path) -> None:
     """A checkpoint resumes only the run that wrote it: the same model, heads, tasks, mixture, optimisation and seed."""
-    saved, current = state["config"], config.to_dict()
-    for section in RESUME_MUST_MATCH:
-        if saved.get(section) != current.get(section):
-            diff = _first_difference(saved.get(section), current.get(section), section)
-            raise UserError(f"--resume {path}: checkpoint is incompatible with this config: {diff}")
-
-
-def _first_difference(a: Any, b: Any, path: str) -> str:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            if a.get(key) != b.get(key):
-                return _first_difference(a.get(key), b.get(key), f"{path}.{key}")
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            if x != y:
-                return _first_difference(x, y, f"{path}.{i}")
-    return f"{path} was {a!r} in the checkpoint, is {b!r} now"
+    check_same_config(state["config"], config.to_dict(), RESUME_MUST_MATCH, path)
 
 
 # --- the loop --------------------------------------------------------------------------------------------------------
@@ -289,16 +210,6 @@ def _to_device(batch: Mapping[str, torch.Tensor], device: torch.device) -> dict[
     if device.type != "cuda":
         return dict(batch)
     return {k: v.pin_memory().to(device, non_blocking=True) for k, v in batch.items()}
-
-
-def _autocast(device: torch.device) -> Any:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-
-
-def _distributed() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 def training_mixture(train_sets: Sequence[TrainSet], config: RunConfig, rank: int = 0, world_size: int = 1) -> Mixture:
@@ -347,7 +258,7 @@ def train(
     trained on (``bench/parity.py`` checks which examples each side saw).
     """
     optim = config.optim
-    rank, world_size = _distributed()
+    rank, world_size = distributed()
     recipe = resolve_recipe(optim, config.model.backbone)
     adapters = {s.name: s.adapter for s in train_sets}
     columns = {s.name: s.features.select_columns(list(s.adapter.train_columns)) for s in train_sets}
@@ -396,7 +307,7 @@ def train(
                 on_batch(task, rows)
             batch = _to_device(adapters[task].collate(columns[task][rows], pad_id), device)
             sync = micro == optim.accumulate - 1 or world_size == 1
-            with (contextlib.nullcontext() if sync else net.no_sync()), _autocast(device):
+            with (contextlib.nullcontext() if sync else net.no_sync()), autocast(device):
                 out = net(task, batch)
             (out.loss / optim.accumulate).backward()
             loss_sum += out.loss.detach().float()

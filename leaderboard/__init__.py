@@ -3,6 +3,8 @@
 It reads run records (``record.json`` + ``predictions.jsonl``, docs/run-record.md)
 and nothing else, and never imports torch, ``models`` or ``harness``.
 
+- :mod:`leaderboard.run_record`: the run record's schema as frozen dataclasses, shared with
+  ``harness``, which writes it (standard library only).
 - :mod:`leaderboard.records`: read and validate a record and its predictions.
 - :mod:`leaderboard.store`: the database through SQLAlchemy (default ``~/.local/share/qabench/leaderboard.db``,
   or ``$QABENCH_DB``, a path or URL); :func:`leaderboard.store.add_record` is what ``qabench run`` calls.

@@ -21,8 +21,8 @@ from sqlalchemy import Connection, select
 
 from leaderboard.errors import LeaderboardError
 from leaderboard.schema import runs, task_results
-from leaderboard.stats import N_TEST, MeanScorer, Scorer, paired_test, seed_for
-from leaderboard.store import corpus_scorers, resolve_run_id, stored_predictions
+from leaderboard.stats import N_TEST, MeanScorer, Scorer, corpus_scorers, paired_test, seed_for
+from leaderboard.store import resolve_run_id, stored_predictions
 
 #: Resamples for a corpus-level metric, which is rescored four times per resample.
 N_TEST_CORPUS = 300

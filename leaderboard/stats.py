@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 
 #: Default number of bootstrap resamples for an interval.
 N_BOOT = 1000
+#: Bootstrap resamples for corpus metrics (each one rescores the resampled examples).
+N_BOOT_CORPUS = 200
 #: Default number of resamples for a comparison's p-value.
 N_TEST = 2000
 #: Resamples drawn per vectorised chunk (bounds memory at chunk x n indices).
@@ -230,3 +232,104 @@ def _swapped(a: Scorer, b: Scorer, swap: np.ndarray) -> tuple[Scorer, Scorer]:
     pa = [pb_i if s else pa_i for pa_i, pb_i, s in zip(a.predictions, b.predictions, swap)]
     pb = [pa_i if s else pb_i for pa_i, pb_i, s in zip(a.predictions, b.predictions, swap)]
     return CorpusScorer(a.metric, pa, a.examples), CorpusScorer(b.metric, pb, b.examples)
+
+
+# --- scoring a task's stored predictions ---------------------------------------------------------------------------
+
+
+def _tasks_metric(name: str) -> Any | None:
+    """The ``tasks.metrics`` metric called ``name``, or None if unknown (imported lazily)."""
+    try:
+        from tasks.metrics import get_metric
+    except ImportError:
+        return None
+    try:
+        return get_metric(name)
+    except Exception:  # noqa: BLE001 - an unknown or plugin metric: no interval, said in a warning
+        return None
+
+
+def corpus_metric(name: str) -> Callable[[Sequence[str], Sequence[object]], float] | None:
+    """The corpus metric ``name`` from ``tasks.metrics`` as ``f(predictions, examples)``, or None if unknown.
+
+    Imported lazily: only runs with corpus-level headline metrics need it.
+    """
+    metric = _tasks_metric(name)
+    if metric is None:
+        return None
+
+    def score(predictions: Sequence[str], examples: Sequence[object]) -> float:
+        return float(metric(list(predictions), list(examples)))
+
+    return score
+
+
+def corpus_scorers(
+    name: str, predictions: Sequence[Sequence[str]], example_dicts: Sequence[dict]
+) -> list[StatsScorer | CorpusScorer] | None:
+    """One scorer of corpus metric ``name`` per run's ``predictions`` on the same stored examples; None if unknown.
+
+    A metric with sufficient statistics (``Metric.stats``) gets
+    :class:`~leaderboard.stats.StatsScorer` s, their rows computed in one call
+    for all runs so that they share one encoding and a paired test may swap
+    them. Otherwise, or when the statistics fail (the recomputing scorer then
+    reports the failure where it is used), each scorer recomputes the metric.
+    """
+    metric = _tasks_metric(name)
+    if metric is None:
+        return None
+    from tasks.types import Example
+
+    examples = [Example.from_dict(d) for d in example_dicts]
+    if metric.stats is not None and examples:
+        try:
+            flat = metric.stats([p for run in predictions for p in run], list(examples) * len(predictions))
+            rows = np.asarray(flat, dtype=float).reshape(len(predictions), len(examples), -1)  # [runs, n, k]
+        except Exception:  # noqa: BLE001 - fall back to recomputing, which fails or warns as before
+            pass
+        else:
+            return [StatsScorer(run_rows, metric.from_stats) for run_rows in rows]
+    score = corpus_metric(name)
+    assert score is not None
+    return [CorpusScorer(score, list(run), examples) for run in predictions]
+
+
+def task_scorer(headline: str, rows: Sequence[dict]) -> tuple[MeanScorer | StatsScorer | CorpusScorer | None, str]:
+    """The scorer of a task's headline metric over stored rows, and how its interval is computed.
+
+    Decomposable when every row carries its per-example ``scores[headline]``;
+    otherwise the corpus metric of ``tasks.metrics`` rescores each resample
+    (:func:`corpus_scorers`).
+    """
+    if rows and all(headline in r["scores"] for r in rows):
+        return MeanScorer(np.array([r["scores"][headline] for r in rows], dtype=float)), "bootstrap-mean"
+    scorers = corpus_scorers(headline, [[r["prediction"] for r in rows]], [r["example"] for r in rows])
+    if scorers is None:
+        return None, "none"
+    return scorers[0], "bootstrap-corpus"
+
+
+@dataclass(frozen=True)
+class HeadlineInterval:
+    """A task's headline interval as the leaderboard stores it, how it was computed, and why there is none."""
+
+    interval: Interval | None
+    method: str  # "bootstrap-mean" | "bootstrap-corpus" | "none"
+    problem: str | None = None  # one line saying why there is no interval
+
+
+def headline_interval(headline: str, rows: Sequence[dict], seed: int, n_boot: int = N_BOOT, n_boot_corpus: int = N_BOOT_CORPUS) -> HeadlineInterval:
+    """The bootstrap interval of metric ``headline`` over a task's stored ``rows`` (``{prediction, example, scores}``).
+
+    A mean of per-example scores resamples ``n_boot`` times; a corpus metric,
+    which rescores each resample, ``n_boot_corpus`` times. A metric that is
+    unknown, or fails on a resample, gives no interval and says why.
+    """
+    scorer, method = task_scorer(headline, rows)
+    if scorer is None:
+        return HeadlineInterval(None, "none", f"no per-example {headline!r} scores and no such metric in tasks.metrics, so no confidence interval")
+    try:
+        interval = bootstrap_ci(scorer, n_boot=n_boot if method == "bootstrap-mean" else n_boot_corpus, seed=seed)
+    except Exception as err:  # noqa: BLE001 - a metric that fails on a resample must not lose the run
+        return HeadlineInterval(None, "none", f"interval failed ({err}); stored without one")
+    return HeadlineInterval(interval, method)

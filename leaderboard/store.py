@@ -55,7 +55,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 
-import numpy as np
 from sqlalchemy import Connection, Engine, create_engine, event, exc, func, insert, select, text
 from sqlalchemy.engine import URL, make_url
 
@@ -63,7 +62,7 @@ from leaderboard.curves import CurvePoint, load_curves
 from leaderboard.errors import LeaderboardError
 from leaderboard.records import LoadedRun, Prediction, example_ids_digest, load_run
 from leaderboard.schema import curves, predictions, runs, task_results
-from leaderboard.stats import N_BOOT, CorpusScorer, MeanScorer, StatsScorer, bootstrap_ci, seed_for
+from leaderboard.stats import N_BOOT, N_BOOT_CORPUS, headline_interval, seed_for
 
 #: ``PRAGMA application_id`` of a qabench SQLite leaderboard ("QBLB").
 APPLICATION_ID = 0x51424C42
@@ -73,8 +72,6 @@ MIGRATION_LOCK = APPLICATION_ID
 BUSY_TIMEOUT_S = 30.0
 #: Attempts at a write transaction before giving up.
 WRITE_ATTEMPTS = 20
-#: Bootstrap resamples for corpus metrics (each one rescores the resampled examples).
-N_BOOT_CORPUS = 200
 #: Where the Alembic environment and revisions live.
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 #: The revision an SQLite file from before Alembic (schema version 1) is equivalent to.
@@ -487,78 +484,6 @@ def decode_predictions(blob: bytes) -> list[dict]:
     return json.loads(zlib.decompress(blob).decode("utf-8"))
 
 
-def _tasks_metric(name: str) -> Any | None:
-    """The ``tasks.metrics`` metric called ``name``, or None if unknown (imported lazily)."""
-    try:
-        from tasks.metrics import get_metric
-    except ImportError:
-        return None
-    try:
-        return get_metric(name)
-    except Exception:  # noqa: BLE001 - an unknown or plugin metric: no interval, said in a warning
-        return None
-
-
-def corpus_metric(name: str) -> Callable[[Sequence[str], Sequence[object]], float] | None:
-    """The corpus metric ``name`` from ``tasks.metrics`` as ``f(predictions, examples)``, or None if unknown.
-
-    Imported lazily: only runs with corpus-level headline metrics need it.
-    """
-    metric = _tasks_metric(name)
-    if metric is None:
-        return None
-
-    def score(predictions: Sequence[str], examples: Sequence[object]) -> float:
-        return float(metric(list(predictions), list(examples)))
-
-    return score
-
-
-def corpus_scorers(
-    name: str, predictions: Sequence[Sequence[str]], example_dicts: Sequence[dict]
-) -> list[StatsScorer | CorpusScorer] | None:
-    """One scorer of corpus metric ``name`` per run's ``predictions`` on the same stored examples; None if unknown.
-
-    A metric with sufficient statistics (``Metric.stats``) gets
-    :class:`~leaderboard.stats.StatsScorer` s, their rows computed in one call
-    for all runs so that they share one encoding and a paired test may swap
-    them. Otherwise, or when the statistics fail (the recomputing scorer then
-    reports the failure where it is used), each scorer recomputes the metric.
-    """
-    metric = _tasks_metric(name)
-    if metric is None:
-        return None
-    from tasks.types import Example
-
-    examples = [Example.from_dict(d) for d in example_dicts]
-    if metric.stats is not None and examples:
-        try:
-            flat = metric.stats([p for run in predictions for p in run], list(examples) * len(predictions))
-            rows = np.asarray(flat, dtype=float).reshape(len(predictions), len(examples), -1)  # [runs, n, k]
-        except Exception:  # noqa: BLE001 - fall back to recomputing, which fails or warns as before
-            pass
-        else:
-            return [StatsScorer(run_rows, metric.from_stats) for run_rows in rows]
-    score = corpus_metric(name)
-    assert score is not None
-    return [CorpusScorer(score, list(run), examples) for run in predictions]
-
-
-def task_scorer(headline: str, rows: Sequence[dict]) -> tuple[MeanScorer | StatsScorer | CorpusScorer | None, str]:
-    """The scorer of a task's headline metric over stored rows, and how its interval is computed.
-
-    Decomposable when every row carries its per-example ``scores[headline]``;
-    otherwise the corpus metric of ``tasks.metrics`` rescores each resample
-    (:func:`corpus_scorers`).
-    """
-    if rows and all(headline in r["scores"] for r in rows):
-        return MeanScorer(np.array([r["scores"][headline] for r in rows], dtype=float)), "bootstrap-mean"
-    scorers = corpus_scorers(headline, [[r["prediction"] for r in rows]], [r["example"] for r in rows])
-    if scorers is None:
-        return None, "none"
-    return scorers[0], "bootstrap-corpus"
-
-
 def prepare_run(run: LoadedRun, n_boot: int = N_BOOT, n_boot_corpus: int = N_BOOT_CORPUS) -> tuple[list[PreparedTask], list[str]]:
     """Intervals and blobs for every task of a run (pure computation, no database); plus warnings."""
     prepared: list[PreparedTask] = []
@@ -567,22 +492,10 @@ def prepare_run(run: LoadedRun, n_boot: int = N_BOOT, n_boot_corpus: int = N_BOO
         rows = run.predictions[task.name]
         blob = encode_predictions(rows)
         stored = decode_predictions(blob)
-        scorer, method = task_scorer(task.headline, stored)
-        low = high = se = None
-        if scorer is None:
-            warnings.append(
-                f"{run.record.run_id}: task {task.name!r}: no per-example {task.headline!r} scores and no such metric in "
-                "tasks.metrics, so no confidence interval"
-            )
-        else:
-            boots = n_boot if method == "bootstrap-mean" else n_boot_corpus
-            try:
-                ci = bootstrap_ci(scorer, n_boot=boots, seed=seed_for(run.record.run_id, task.name))
-            except Exception as err:  # noqa: BLE001 - a metric that fails on a resample must not lose the run
-                warnings.append(f"{run.record.run_id}: task {task.name!r}: interval failed ({err}); stored without one")
-                method = "none"
-            else:
-                low, high, se = ci.low, ci.high, ci.se
+        scored = headline_interval(task.headline, stored, seed_for(run.record.run_id, task.name), n_boot, n_boot_corpus)
+        if scored.problem:
+            warnings.append(f"{run.record.run_id}: task {task.name!r}: {scored.problem}")
+        ci = scored.interval
         prepared.append(
             PreparedTask(
                 position=position,
@@ -595,10 +508,10 @@ def prepare_run(run: LoadedRun, n_boot: int = N_BOOT, n_boot_corpus: int = N_BOO
                 headline=task.headline,
                 higher_is_better=task.higher_is_better.get(task.headline, True),
                 score=task.score,
-                ci_low=low,
-                ci_high=high,
-                se=se,
-                ci_method=method,
+                ci_low=ci.low if ci else None,
+                ci_high=ci.high if ci else None,
+                se=ci.se if ci else None,
+                ci_method=scored.method,
                 metrics_json=json.dumps(dict(task.metrics)),
                 blob=blob,
                 zero_shot=None if task.zero_shot is None else json.dumps(list(task.zero_shot)),
@@ -621,12 +534,13 @@ def _insert_run(conn: Connection, run: LoadedRun, tasks: Sequence[PreparedTask],
     """Insert one run inside the caller's transaction; False when its id is already there."""
     r = run.record
     row = {
-        "run_id": r.run_id, "created": r.created, "added": _now(), "model": r.model, "backbone": r.backbone,
-        "preset": r.preset, "pretrained": r.pretrained, "parameters": r.parameters, "head_mode": r.head_mode,
-        "regime": r.regime, "mixture": r.mixture, "steps": r.steps, "seed": r.seed, "deca_score": r.deca_score,
-        "train_seconds": r.train_seconds, "eval_seconds": r.eval_seconds, "train_eps": r.train_examples_per_second,
-        "eval_eps": r.eval_examples_per_second, "git_commit": r.git_commit, "qabench_version": r.qabench_version,
-        "record_sha256": run.sha256, "record_json": json.dumps(r.data, ensure_ascii=False),
+        "run_id": r.run_id, "created": r.created, "added": _now(), "model": r.model.label, "backbone": r.model.backbone,
+        "preset": r.model.preset, "pretrained": r.model.pretrained, "parameters": r.model.parameters, "head_mode": r.head_mode,
+        "regime": r.training.regime, "mixture": r.training.mixture, "steps": r.training.steps, "seed": r.training.seed,
+        "deca_score": r.deca_score, "train_seconds": r.timings.train_seconds, "eval_seconds": r.timings.eval_seconds,
+        "train_eps": r.timings.train_examples_per_second, "eval_eps": r.timings.eval_examples_per_second,
+        "git_commit": r.git_commit, "qabench_version": r.qabench_version,
+        "record_sha256": run.sha256, "record_json": json.dumps(run.data, ensure_ascii=False),
         "kind": r.kind, "source_run": r.source_run, "suite": r.suite.name if r.suite else None,
         "suite_version": r.suite.version if r.suite else None, "suite_fingerprint": r.suite.fingerprint if r.suite else None,
         "suite_score": r.suite.score if r.suite else None,

@@ -38,24 +38,31 @@ from tasks.types import Example, Task
 
 @dataclass(frozen=True)
 class TaskResult:
-    """One evaluated task, in the run record's shape.
+    """One evaluated task: what was evaluated and how it scored (an entry of a run record's ``tasks``).
 
-    ``zero_shot`` is None for a task the model trained on; for one it did not,
-    the label words its choices offer that no trained task's choices had
-    (empty when every label was trained, or the task has no labels).
+    The harness's evaluation and ``qabench score`` make these; the run record
+    (:mod:`leaderboard.run_record`) writes and reads them. ``zero_shot`` is
+    None for a task the model trained on; for one it did not, the label words
+    its choices offer that no trained task's choices had (empty when every
+    label was trained, or the task has no labels).
     """
 
     name: str
     version: str
     split: str
-    fingerprint: str
+    fingerprint: str  # sha256 of the evaluated examples
     examples: int
-    headline: str
-    metrics: Mapping[str, float]
+    headline: str  # the metric decaScore adds up
+    metrics: Mapping[str, float]  # 0-100
     higher_is_better: Mapping[str, bool]
     zero_shot: tuple[str, ...] | None = None
 
-    def to_record(self) -> dict:
+    @property
+    def score(self) -> float:
+        """The headline metric, the number decaScore adds up."""
+        return self.metrics[self.headline]
+
+    def to_dict(self) -> dict[str, Any]:
         """The task's entry in ``record.json``."""
         extra = {} if self.zero_shot is None else {"zero_shot": {"untrained_labels": list(self.zero_shot)}}
         return {
@@ -98,11 +105,6 @@ def untrained_labels(task: Task, trained: Sequence[Task]) -> tuple[str, ...]:
         return ()
     seen = {label for t in trained if t.format == task.format for label in t.labels}
     return tuple(label for label in task.labels if label not in seen)
-
-
-def deca_score(results: Sequence[TaskResult]) -> float:
-    """decaScore: the sum of each task's headline metric."""
-    return float(sum(r.metrics[r.headline] for r in results))
 
 
 class MetricAccumulator:

@@ -9,7 +9,8 @@ import pytest
 from leaderboard_fixtures import accuracy_task, corpus_task, write_run
 
 from leaderboard.errors import LeaderboardError
-from leaderboard.records import load_run, model_label
+from leaderboard.records import load_run
+from leaderboard.run_record import model_label
 
 
 def test_a_valid_record_loads_with_its_predictions_grouped_by_task(tmp_path: Path) -> None:
@@ -19,7 +20,7 @@ def test_a_valid_record_loads_with_its_predictions_grouped_by_task(tmp_path: Pat
     assert [t.name for t in run.record.tasks] == ["sst2", "rte"]
     assert run.record.tasks[0].score == 75.0
     assert [p.scores["accuracy"] for p in run.predictions["sst2"]] == [100, 0, 100, 100]
-    assert run.record.model == "bert-tiny"
+    assert run.record.model.label == "bert-tiny"
 
 
 def test_a_corpus_task_needs_no_per_example_scores(tmp_path: Path) -> None:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from leaderboard.stats import CorpusScorer, MeanScorer, StatsScorer, bootstrap_ci, paired_test, sum_interval
-from leaderboard.store import corpus_scorers, task_scorer
+from leaderboard.stats import CorpusScorer, MeanScorer, StatsScorer, bootstrap_ci, corpus_scorers, paired_test, sum_interval, task_scorer
 
 
 def test_interval_of_a_mean_matches_the_normal_approximation() -> None:

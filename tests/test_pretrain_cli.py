@@ -192,6 +192,6 @@ def test_a_run_started_from_a_pretrained_directory_copies_its_pretrain_record(tm
         "output": {"dir": str(tmp_path / "runs"), "leaderboard": False, "progress": False},
     })
     outcome = run(config, echo=lambda line: None)
-    model = outcome.record["model"]
-    assert model["pretrained"] == str(pretrained.out)
-    assert model["pretrain_record"] == pretrained.record  # the leaderboard can tell which pretraining a run started from
+    model = outcome.record.model
+    assert model.pretrained == str(pretrained.out)
+    assert model.pretrain_record == pretrained.record  # the leaderboard can tell which pretraining a run started from

@@ -62,7 +62,8 @@ def add(ctx: click.Context, records: tuple[str, ...], n_boot: int | None) -> Non
 
     Every record is validated first: one bad file adds nothing.
     """
-    from leaderboard.store import N_BOOT, N_BOOT_CORPUS, add_records, database_url, describe
+    from leaderboard.stats import N_BOOT, N_BOOT_CORPUS
+    from leaderboard.store import add_records, database_url, describe
 
     results = add_records(_db(ctx), records, n_boot=n_boot or N_BOOT, n_boot_corpus=n_boot or N_BOOT_CORPUS)
     for result in results:

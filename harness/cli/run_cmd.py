@@ -41,9 +41,9 @@ def _report(outcome: Any) -> None:
     from tasks.scoring import zero_shot_note
 
     print_table(outcome.record)
-    for task in outcome.record["tasks"]:
-        if "zero_shot" in task:
-            click.echo(f"warning: {task['name']} was not trained: {zero_shot_note(task['zero_shot']['untrained_labels'])}", err=True)
+    for task in outcome.record.tasks:
+        if task.zero_shot is not None:
+            click.echo(f"warning: {task.name} was not trained: {zero_shot_note(task.zero_shot)}", err=True)
     click.echo(f"record: {outcome.record_path}")
     click.echo(outcome.leaderboard_note)
 
