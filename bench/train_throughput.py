@@ -83,7 +83,7 @@ def main() -> None:
     mirror = resolve_data_dir()
     model = [f"model.pretrained={args.pretrained}"] if args.pretrained else [f"model.preset={args.preset}"]
     overrides = [
-        "tasks=[" + ", ".join(f"{{name: {name}, limit: {args.limit}, eval_limit: 8}}" for name in args.tasks.split(",")) + "]",
+        "tasks=[" + ", ".join(f"{{name: {name}, train_limit: {args.limit}, eval_limit: 8}}" for name in args.tasks.split(",")) + "]",
         "model.backbone=bert",
         *model,
         f"model.max_length={args.max_length}",

@@ -45,7 +45,7 @@ def protocol_config(
         if item.train_split:
             entry["train_split"] = item.train_split
         if protocol.limit:
-            entry["limit"] = protocol.limit
+            entry["train_limit"] = protocol.limit
         tasks.append(entry)
     data: dict[str, Any] = {
         "model": {"backbone": model or "bert", "preset": preset or "tiny", **({"pretrained": pretrained} if pretrained else {})},

@@ -3,7 +3,7 @@
 Every field has a default except ``tasks``; a config names only what it
 changes. Unknown keys and bad values are errors that name the key, the file
 and its line. ``--set a.b=value`` overrides a key; the value is read as a YAML
-scalar (``--set optim.lr=3e-4``, ``--set tasks.0.limit=50``,
+scalar (``--set optim.lr=3e-4``, ``--set tasks.0.train_limit=50``,
 ``--set "tasks=[sst2, rte]"``).
 
 >>> cfg = parse_config("tasks: [sst2]\\noptim: {steps: 10}", origin="inline")
@@ -86,9 +86,9 @@ class TaskConfig:
     name: str  # a registered task (qabench tasks list), or one of include / task_dirs
     train_split: str | None = None  # default: the task's own training split
     eval_split: str | None = None  # default: the task's own evaluation split
-    limit: int | None = None  # train on N examples only
-    eval_limit: int | None = None  # evaluate on N examples only
-    sample: str = "random"  # which N examples a limit keeps: random (a subset drawn by the run's seed) | first
+    train_limit: int | None = None  # train on N examples only (the old key `limit` still reads as this)
+    eval_limit: int | None = None  # evaluate on N examples only (the final evaluation; `qabench eval --limit N` sets it)
+    sample: str = "random"  # which N examples train_limit / eval_limit keep: random (a subset drawn by the run's seed) | first
     train: bool = True  # false: evaluate only
 
 
@@ -130,7 +130,7 @@ class EvalConfig:
     batch_size: int = 64  # feature rows (windows) per evaluation batch
     every: int = 0  # evaluate every N steps during training (0 = only at the end)
     patience: int = 0  # stop after N evaluations without a better decaScore (0 = never stop early)
-    limit: int | None = None  # examples per task in the evaluations during training
+    periodic_limit: int | None = None  # examples per task in the evaluations during training (the old key `limit` still reads as this)
     max_answer_length: int = 30  # span head: longest answer in tokens
     beam_size: int = 1  # text head: 1 = greedy decoding, more = beam search
     length_penalty: float = 1.0  # text head, beam search: a finished answer scores sum(log p) / length ** length_penalty
@@ -360,7 +360,7 @@ def _collect_lines(node: yaml.Node, path: tuple[str, ...], lines: dict[tuple[str
 
 
 def _normalise_tasks(data: dict[str, Any], origin: str, lines: Mapping[tuple[str, ...], int]) -> dict[str, Any]:
-    """``tasks: [sst2, {name: rte, limit: 5}]`` -> a list of mappings."""
+    """``tasks: [sst2, {name: rte, train_limit: 5}]`` -> a list of mappings."""
     tasks = data.get("tasks")
     if tasks is None:
         raise UserError(f"config {origin}: no tasks; add e.g. 'tasks: [sst2, rte]'")
@@ -387,6 +387,13 @@ def _where(origin: str, lines: Mapping[tuple[str, ...], int], path: tuple[str, .
     return f"{origin}:{line}" if line else origin
 
 
+RENAMED_KEYS: dict[type, dict[str, str]] = {
+    TaskConfig: {"limit": "train_limit"},
+    EvalConfig: {"limit": "periodic_limit"},
+}
+"""Old key -> new key, per section: configs (and saved runs) from before a rename still load."""
+
+
 def _build(cls: type, data: Any, path: tuple[str, ...], origin: str, lines: Mapping[tuple[str, ...], int]) -> Any:
     """An instance of the dataclass ``cls`` from a mapping, checking keys and value types."""
     section = ".".join(path) or "the top level"
@@ -398,6 +405,11 @@ def _build(cls: type, data: Any, path: tuple[str, ...], origin: str, lines: Mapp
     for key, value in data.items():
         key_path = path + (str(key),)
         dotted = ".".join(key_path)
+        renamed = RENAMED_KEYS.get(cls, {}).get(str(key))
+        if renamed is not None:  # a config written before the key was renamed
+            if renamed in data:
+                raise UserError(f"config {_where(origin, lines, key_path)}: {dotted!r} is the old name of {renamed!r}; give only {renamed!r}")
+            key = renamed
         if key not in known:
             hint = did_you_mean(str(key), known) or f"known keys: {', '.join(known)}"
             raise UserError(f"config {_where(origin, lines, key_path)}: unknown key {dotted!r}; {hint}")
@@ -504,7 +516,7 @@ def validate(config: RunConfig) -> None:
     for index, name in enumerate(names):
         if names.index(name) != index:
             raise bad(("tasks", str(index)), f"names task {name!r} twice")
-        limits = (config.tasks[index].limit, config.tasks[index].eval_limit)
+        limits = (config.tasks[index].train_limit, config.tasks[index].eval_limit)
         if any(v is not None and v < 1 for v in limits):
             raise bad(("tasks", str(index)), "limits must be >= 1")
         if config.tasks[index].sample not in SAMPLES:

@@ -44,7 +44,7 @@ class RunTask:
     task: Task
     train_split: str | None  # None: evaluation only
     eval_split: str
-    limit: int | None
+    train_limit: int | None
     eval_limit: int | None
     sample_seed: int | None = None  # limits keep a random subset drawn by this seed; None: the first examples
 
@@ -89,7 +89,7 @@ def resolve_tasks(config: RunConfig) -> list[RunTask]:
             if split is not None and split not in task.splits:
                 raise UserError(f"config {config.where('tasks', index)}: task {task.name!r} has no split {split!r}; its splits: {', '.join(task.splits)}")
         sample_seed = config.seed if item.sample == "random" else None
-        resolved.append(RunTask(task, train_split, item.eval_split or task.eval_split, item.limit, item.eval_limit, sample_seed))
+        resolved.append(RunTask(task, train_split, item.eval_split or task.eval_split, item.train_limit, item.eval_limit, sample_seed))
     return resolved
 
 
@@ -135,7 +135,7 @@ def load_task_examples(config: RunConfig, tasks: Sequence[RunTask], train: bool,
     (:func:`tasks.data.load_examples`). The evaluation examples are every
     task's, or with ``suite`` exactly the suite's.
     """
-    train_examples = {t.task.name: _load(t.task, t.train_split, config.data_dir, t.limit, t.sample_seed) for t in tasks if train and t.train_split}
+    train_examples = {t.task.name: _load(t.task, t.train_split, config.data_dir, t.train_limit, t.sample_seed) for t in tasks if train and t.train_split}
     if suite is not None:
         return train_examples, {name: list(examples) for name, examples in suite.examples.items()}
     eval_examples = {t.task.name: _load(t.task, t.eval_split, config.data_dir, t.eval_limit, t.sample_seed) for t in tasks}

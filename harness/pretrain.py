@@ -2,7 +2,7 @@
 
 The steps, each a plain function:
 
-1. :func:`build_corpus`: documents from plain text files (one document a
+1. :func:`harness.corpus.build_corpus`: documents from plain text files (one document a
    line), JSONL files (a text field), or by default the contexts and questions
    of the named tasks' training splits (tagged tasks keep their words and NER
    tags, which ERNIE's entity masking reads). Exact duplicates are dropped.
@@ -31,7 +31,6 @@ The steps, each a plain function:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import re
@@ -39,7 +38,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from safetensors.torch import save_file
@@ -48,6 +47,7 @@ from transformers import PreTrainedTokenizerFast, get_linear_schedule_with_warmu
 
 from harness import __version__
 from harness.atomic import write_json_atomic
+from harness.corpus import Corpus, Document, build_corpus
 from harness.errors import UserError
 from harness.record import git_commit, hardware_info
 from harness.scaffold import (
@@ -76,7 +76,7 @@ RECURRENT = ("elmo", "ulmfit")
 
 # Config fields a resumed pretraining must share with its checkpoint.
 RESUME_MUST_MATCH = (
-    "model", "preset", "objective", "options", "corpus", "text_field", "tasks", "limit", "init", "steps",
+    "model", "preset", "objective", "options", "corpus", "text_field", "tasks", "per_source", "init", "steps",
     "batch_size", "seq_len", "lr", "warmup", "weight_decay", "clip", "vocab_size", "seed", "pack", "schedule", "lr_decay",
 )
 
@@ -95,7 +95,7 @@ class PretrainConfig:
     corpus: tuple[str, ...] = ()  # text or JSONL files; empty: the tasks' text
     text_field: str = "text"  # the field of JSONL corpus lines that holds the text
     tasks: tuple[str, ...] = ()  # tasks whose training contexts and questions form the corpus
-    limit: int | None = None  # at most this many lines per file / examples per task
+    per_source: int | None = None  # at most this many lines of each corpus file / examples of each task
     data_dir: str | None = None  # the local data mirror for tasks
     init: str | None = None  # continue from this pretrained directory (ULMFiT stage 2), keeping its vocabulary
     steps: int = 1000  # optimizer steps (word2vec: epochs over the corpus)
@@ -121,133 +121,12 @@ class PretrainConfig:
 
 
 @dataclass(frozen=True)
-class Document:
-    """One corpus document: its text, and for tagged task data its words and NER tags."""
-
-    text: str
-    words: tuple[str, ...] = ()
-    tags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Corpus:
-    """The pretraining text and where it came from."""
-
-    documents: tuple[Document, ...]
-    sources: tuple[str, ...]  # files or "task:<name>/<split>"
-    sha256: str  # over every document's text (and tags), in order
-
-
-@dataclass(frozen=True)
 class PretrainResult:
     """Where the pretrained backbone went, its record, and the backbone itself (on CPU, in eval mode)."""
 
     out: Path
     record: dict[str, Any]
     backbone: Backbone
-
-
-# --- corpus ----------------------------------------------------------------------------------------------------------
-
-
-def read_corpus_file(path: str, text_field: str = "text", limit: int | None = None) -> list[Document]:
-    """Documents of a corpus file: JSONL (``.jsonl``/``.json``, the ``text_field`` of each line) or plain text (one a line)."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise UserError(f"--corpus {path}: no such file; give a plain text file (one document a line) or a JSONL file")
-    documents: list[Document] = []
-    jsonl = file.suffix in (".jsonl", ".json")
-    with file.open(encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if limit is not None and len(documents) >= limit:
-                break
-            line = line.strip()
-            if not line:
-                continue
-            if not jsonl:
-                documents.append(Document(line))
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserError(f"{file}:{number}: invalid JSON ({err.msg}); each line must be one JSON object") from None
-            if not isinstance(row, dict) or not isinstance(row.get(text_field), str):
-                raise UserError(f"{file}:{number}: no string field {text_field!r}; name the text field with --text-field")
-            if row[text_field].strip():
-                documents.append(Document(row[text_field].strip()))
-    return documents
-
-
-def task_documents(spec: str, data_dir: str | None, limit: int | None = None) -> tuple[list[Document], str]:
-    """The contexts and distinct questions of a task's training split (tagged tasks keep words and tags).
-
-    ``spec`` is ``NAME`` (the task's training split) or ``NAME:SPLIT``
-    (e.g. ``squad:validation_a``, where a mirror lacks the training split).
-    """
-    from tasks.data import load_examples
-    from tasks.errors import TaskError
-    from tasks.registry import get
-
-    name, _, split = spec.partition(":")
-    try:
-        task = get(name)
-    except TaskError as err:
-        raise UserError(f"--tasks {spec}: {err}") from None
-    split = split or task.train_split or ""
-    if not split:
-        raise UserError(f"--tasks {spec}: the task has no training split (evaluation only); pretraining on its evaluation text would leak it")
-    if split not in task.splits:
-        raise UserError(f"--tasks {spec}: the task has no split {split!r}; its splits: {', '.join(task.splits)}")
-    if split == task.eval_split:
-        raise UserError(f"--tasks {spec}: {split!r} is the task's evaluation split; pretraining on it would leak it")
-    try:
-        examples = load_examples(task, split, data_dir=data_dir, limit=limit)
-    except TaskError as err:
-        raise UserError(f"--tasks {spec}: {err}") from None
-    except (OSError, ValueError, ConnectionError) as err:  # the hub, unreachable offline
-        first = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
-        raise UserError(f"--tasks {spec}: cannot load its {split} split ({first}); set --data-dir / QABENCH_DATA to a local mirror") from None
-    documents: list[Document] = []
-    for example in examples:
-        if example.tokens:
-            documents.append(Document(" ".join(example.tokens), tuple(example.tokens), tuple(example.tags)))
-        elif example.context:
-            documents.append(Document(example.context))
-    questions = dict.fromkeys(e.question for e in examples if e.question)  # templated questions repeat: keep one
-    documents.extend(Document(q) for q in questions)
-    return documents, f"task:{task.name}/{split}"
-
-
-def build_corpus(config: PretrainConfig) -> Corpus:
-    """The corpus of ``config``: its files, else its tasks' training text; duplicates dropped, order kept."""
-    if config.corpus and config.tasks:
-        raise UserError("give either --corpus files or --tasks, not both")
-    if not config.corpus and not config.tasks:
-        raise UserError("no corpus: give --corpus FILE (text or JSONL) or --tasks NAME ... (e.g. --tasks sst2 rte conll2003)")
-    documents: list[Document] = []
-    sources: list[str] = []
-    for path in config.corpus:
-        documents += read_corpus_file(path, config.text_field, config.limit)
-        sources.append(str(path))
-    for name in config.tasks:
-        found, source = task_documents(name, config.data_dir, config.limit)
-        documents += found
-        sources.append(source)
-    unique = tuple(dict.fromkeys(documents))
-    if not unique:
-        raise UserError(f"the corpus ({', '.join(sources)}) holds no text")
-    return Corpus(unique, tuple(sources), corpus_sha256(unique))
-
-
-def corpus_sha256(documents: Iterable[Document]) -> str:
-    """sha256 over the documents' texts and tags, length-prefixed so boundaries count."""
-    digest = hashlib.sha256(b"qabench-pretrain-corpus-v1\n")
-    for document in documents:
-        for part in (document.text, "\x1f".join(document.tags)):
-            data = part.encode("utf-8")
-            digest.update(len(data).to_bytes(8, "little"))
-            digest.update(data)
-    return digest.hexdigest()
 
 
 def split_words(text: str) -> list[str]:
@@ -427,7 +306,7 @@ def pretrain(config: PretrainConfig, resume: bool = False, echo: Callable[[str],
     schedule = config.schedule if config.schedule != "auto" else ("stlr" if config.model == "ulmfit" else "linear")
     lr = config.lr if config.lr is not None else default_lr(config.model, spec)
     seed_everything(config.seed)
-    corpus = build_corpus(config)
+    corpus = build_corpus(config.corpus, config.tasks, text_field=config.text_field, per_source=config.per_source, data_dir=config.data_dir)
     backbone = build_backbone_for(config, corpus)
     from models.registry import max_positions
 

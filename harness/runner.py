@@ -103,7 +103,7 @@ def train_run(prep: Prepared, run_dir: Path, resume: Path | None = None) -> Trai
     run_dir.mkdir(parents=True, exist_ok=True)
     if is_main_process():
         write_json_atomic(run_dir / CONFIG_FILE, config.to_dict())
-    periodic = [s.first(config.eval.limit) for s in prep.eval_sets]
+    periodic = [s.first(config.eval.periodic_limit) for s in prep.eval_sets]
 
     curves = CurveLog(run_dir, curve_every(config.output.curves_every, config.optim.steps), config.output.tensorboard) if is_main_process() else None
 
@@ -323,7 +323,7 @@ def eval_only(
     tasks: Sequence[str] = (),
     split: str | None = None,
     output: str | None = None,
-    limit: int | None = None,
+    eval_limit: int | None = None,
     overrides: Sequence[str] = (),
     suite: SuiteData | None = None,
     leaderboard: bool = True,
@@ -333,7 +333,7 @@ def eval_only(
     ``tasks`` narrows the run's tasks or names new ones, evaluated zero-shot
     through the head of their format when the model has it (a translation
     task through the text head of a model trained on another language pair);
-    ``split`` evaluates another split of each; ``limit`` keeps that many
+    ``split`` evaluates another split of each; ``eval_limit`` keeps that many
     examples per task (a random subset drawn by the run's seed);
     ``overrides`` are ``key=value`` changes to the run's saved config (the
     command line's ``--data-dir``). The record goes to the run directory when
@@ -359,7 +359,7 @@ def eval_only(
             model.load_state_dict(state["model"])
         except RuntimeError as err:
             raise UserError(f"{path}: checkpoint weights do not fit the model of its config ({str(err).splitlines()[0]})") from None
-    config = _narrow(full, tasks, split, limit)
+    config = _narrow(full, tasks, split, eval_limit)
     if not leaderboard:
         config = dataclasses.replace(config, output=dataclasses.replace(config.output, leaderboard=False))
     _add_zero_shot_tasks(model, suite_run_tasks(suite) if suite else resolve_tasks(config), config, path)
@@ -392,18 +392,18 @@ def _saved_config(saved: Any, run_dir: Path, overrides: Sequence[str]) -> RunCon
     return config_module.from_dict(saved, origin=str(run_dir / CONFIG_FILE), overrides=overrides)
 
 
-def _narrow(config: RunConfig, names: Sequence[str], split: str | None, limit: int | None = None) -> RunConfig:
-    """The run's config cut to ``names`` (a name the run lacks becomes an evaluation-only task), ``split`` and ``limit``."""
+def _narrow(config: RunConfig, names: Sequence[str], split: str | None, eval_limit: int | None = None) -> RunConfig:
+    """The run's config cut to ``names`` (a name the run lacks becomes an evaluation-only task), ``split`` and ``eval_limit``."""
     tasks = list(config.tasks)
     if names:
         known = {t.name: t for t in tasks}
         tasks = [known.get(n, TaskConfig(name=n, train=False)) for n in names]
     if split:
         tasks = [dataclasses.replace(t, eval_split=split) for t in tasks]
-    if limit is not None:
-        if limit < 1:
-            raise UserError(f"--limit: must be >= 1, got {limit}")
-        tasks = [dataclasses.replace(t, eval_limit=limit, sample="random") for t in tasks]
+    if eval_limit is not None:
+        if eval_limit < 1:
+            raise UserError(f"--limit: must be >= 1, got {eval_limit}")
+        tasks = [dataclasses.replace(t, eval_limit=eval_limit, sample="random") for t in tasks]
     narrowed = dataclasses.replace(config, tasks=tuple(tasks))
     try:
         resolve_tasks(narrowed)

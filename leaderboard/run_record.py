@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -182,23 +183,13 @@ class Timings:
 
     def to_dict(self) -> dict[str, float | None]:
         """The record's ``timings`` object."""
-        return {
-            "train_seconds": self.train_seconds,
-            "eval_seconds": self.eval_seconds,
-            "train_examples_per_second": self.train_examples_per_second,
-            "eval_examples_per_second": self.eval_examples_per_second,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "record", path: str = "timings") -> Timings:
-        """Validate the record's ``timings`` object."""
+        """Validate the record's ``timings`` object: every field a finite number, or null."""
         get = _Fields.of(obj, where, path)
-        return cls(
-            train_seconds=get.number("train_seconds", optional=True),
-            eval_seconds=get.number("eval_seconds", optional=True),
-            train_examples_per_second=get.number("train_examples_per_second", optional=True),
-            eval_examples_per_second=get.number("eval_examples_per_second", optional=True),
-        )
+        return cls(**{f.name: get.number(f.name, optional=True) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -215,29 +206,14 @@ class Hardware:
 
     def to_dict(self) -> dict[str, Any]:
         """The record's ``hardware`` object."""
-        return {
-            "device": self.device,
-            "cpu_count": self.cpu_count,
-            "gpu": self.gpu,
-            "processes": self.processes,
-            "torch": self.torch,
-            "python": self.python,
-            "platform": self.platform,
-        }
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, obj: Any, where: str = "record", path: str = "hardware") -> Hardware:
-        """Validate the record's ``hardware`` object."""
+        """Validate the record's ``hardware`` object: counts are integers, the rest strings, any of them null."""
         get = _Fields.of(obj, where, path)
-        return cls(
-            device=get.field("device", str, optional=True),
-            cpu_count=get.field("cpu_count", int, optional=True),
-            gpu=get.field("gpu", str, optional=True),
-            processes=get.field("processes", int, optional=True),
-            torch=get.field("torch", str, optional=True),
-            python=get.field("python", str, optional=True),
-            platform=get.field("platform", str, optional=True),
-        )
+        counts = {"cpu_count", "processes"}
+        return cls(**{f.name: get.field(f.name, int if f.name in counts else str, optional=True) for f in dataclasses.fields(cls)})
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def train_one_process(rank: int, port: int, out_dir: str, cache_dir: str) -> Non
         config = load_config(
             None,
             [
-                "tasks=[{name: sst2, limit: 16, eval_limit: 4}, {name: conll2003, limit: 16, eval_limit: 4}]",
+                "tasks=[{name: sst2, train_limit: 16, eval_limit: 4}, {name: conll2003, train_limit: 16, eval_limit: 4}]",
                 "optim.steps=3",
                 "optim.batch_size=4",
                 "output.progress=false",
@@ -56,7 +56,7 @@ def test_two_gloo_processes_keep_identical_parameters(tmp_path: Path) -> None:
     from harness.prepare import prepare
 
     # Build the shared vocabulary and features once, so the two processes only read the cache.
-    prepare(load_config(None, ["tasks=[{name: sst2, limit: 16, eval_limit: 4}, {name: conll2003, limit: 16, eval_limit: 4}]", f"cache_dir={cache}"]))
+    prepare(load_config(None, ["tasks=[{name: sst2, train_limit: 16, eval_limit: 4}, {name: conll2003, train_limit: 16, eval_limit: 4}]", f"cache_dir={cache}"]))
     mp.spawn(train_one_process, args=(free_port(), str(tmp_path), str(cache)), nprocs=WORLD_SIZE, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD_SIZE)]
     assert all(r["moved"] for r in ranks)  # both trained

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 import harness.pretrain as pretrain_module
 from harness.cli import main
-from harness.pretrain import HEAD_FILE, RECORD_FILE, Document, PretrainConfig, pretrain, read_pretrain_record, tokenize_corpus
+from harness.corpus import Document, build_corpus
+from harness.pretrain import HEAD_FILE, RECORD_FILE, PretrainConfig, pretrain, read_pretrain_record, tokenize_corpus
 from models.registry import load_backbone
 from models.tokenization import train_tokenizer
 
@@ -118,8 +119,7 @@ def test_the_default_corpus_is_the_tasks_training_text_with_ner_tags(tmp_path):
     record = json.loads((tmp_path / "ernie" / RECORD_FILE).read_text())
     assert record["corpus"]["sources"] == ["task:conll2003/train", "task:sst2/train", "task:squad/validation_a"]  # NAME:SPLIT picks a split
     assert record["objective"] == "knowledge-mask"
-    config = PretrainConfig(model="ernie", out=str(tmp_path / "x"), tasks=("conll2003",), data_dir=str(QUICKSTART_DATA))
-    documents = pretrain_module.build_corpus(config).documents
+    documents = build_corpus(tasks=("conll2003",), data_dir=str(QUICKSTART_DATA)).documents
     tagged = [d for d in documents if d.tags]
     assert tagged and all(len(d.tags) == len(d.words) for d in tagged)  # entities for ERNIE come from the NER tags
     assert len({d.text for d in documents}) == len(documents)  # repeated questions appear once
@@ -187,7 +187,7 @@ def test_a_run_started_from_a_pretrained_directory_copies_its_pretrain_record(tm
     config = from_dict({
         "data_dir": str(QUICKSTART_DATA),
         "model": {"backbone": "bert", "pretrained": str(pretrained.out), "max_length": 64},
-        "tasks": [{"name": "sst2", "limit": 8, "eval_limit": 8}],
+        "tasks": [{"name": "sst2", "train_limit": 8, "eval_limit": 8}],
         "optim": {"steps": 2, "batch_size": 4},
         "output": {"dir": str(tmp_path / "runs"), "leaderboard": False, "progress": False},
     })

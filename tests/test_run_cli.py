@@ -17,7 +17,7 @@ from harness.config import QUICKSTART
 # A few steps: the pipeline, not a result.
 FAST = ("--set", "optim.steps=6", "--set", "optim.batch_size=4", "-q")
 # Three formats on a handful of examples, for the tests that run several times.
-SMALL = ("--set", "tasks=[{name: sst2, limit: 8, eval_limit: 6}, {name: squad, limit: 8, eval_limit: 6}, {name: conll2003, limit: 8, eval_limit: 6}]")
+SMALL = ("--set", "tasks=[{name: sst2, train_limit: 8, eval_limit: 6}, {name: squad, train_limit: 8, eval_limit: 6}, {name: conll2003, train_limit: 8, eval_limit: 6}]")
 
 
 

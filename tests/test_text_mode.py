@@ -78,7 +78,7 @@ def test_typed_mode_sends_translation_to_the_text_head_and_the_rest_to_typed_hea
 
 
 def test_a_saved_text_model_evaluates_again_to_the_same_predictions(tmp_path: Path) -> None:
-    record = run(tmp_path, "--set", "heads.mode=text", "--set", "tasks=[{name: squad, limit: 8, eval_limit: 6}]")
+    record = run(tmp_path, "--set", "heads.mode=text", "--set", "tasks=[{name: squad, train_limit: 8, eval_limit: 6}]")
     run_dir = Path(record["config"]["output"]["dir"]) / record["run_id"]
     again = CliRunner().invoke(main, ["eval", str(run_dir), "--out", str(tmp_path / "again")], catch_exceptions=False)
     assert again.exit_code == 0, again.output

@@ -27,7 +27,7 @@ def quick_config(tmp_path: Path, *overrides: str):
     return load_config(
         None,
         [
-            "tasks=[{name: sst2, limit: 16, eval_limit: 8}, {name: conll2003, limit: 16, eval_limit: 8}]",
+            "tasks=[{name: sst2, train_limit: 16, eval_limit: 8}, {name: conll2003, train_limit: 16, eval_limit: 8}]",
             "optim.batch_size=8",
             "output.progress=false",
             f"output.dir={tmp_path}",

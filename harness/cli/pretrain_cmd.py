@@ -35,7 +35,7 @@ def _options(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--text-field", default="text", show_default=True, help="The text field of JSONL corpus lines.")
 @click.option("--tasks", "tasks", multiple=True, help="Tasks whose training contexts and questions are the corpus (repeatable or comma-separated); "
               "NAME:SPLIT names another split, e.g. squad:validation_a.")
-@click.option("--limit", type=int, default=None, help="At most N lines per file / examples per task.")
+@click.option("--per-source", "--limit", "per_source", type=int, default=None, help="At most N lines of each corpus file / examples of each task (--limit: the old name).")
 @click.option("--init", type=click.Path(), default=None, help="Continue from a pretrained directory, keeping its vocabulary (ULMFiT stage 2).")
 @click.option("--steps", type=int, default=1000, show_default=True, help="Optimizer steps (word2vec: epochs).")
 @click.option("--batch-size", type=int, default=32, show_default=True)
@@ -54,7 +54,7 @@ def _options(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
 def pretrain(ctx: click.Context, model: str, preset: str, objective: str | None, options: tuple[str, ...], corpus: tuple[str, ...],
-             text_field: str, tasks: tuple[str, ...], limit: int | None, init: str | None, steps: int, batch_size: int, seq_len: int,
+             text_field: str, tasks: tuple[str, ...], per_source: int | None, init: str | None, steps: int, batch_size: int, seq_len: int,
              lr: float | None, warmup: float, weight_decay: float, schedule: str, vocab_size: int, pack: bool, seed: int,
              checkpoint_every: int, resume: bool, device: str, out: str, quiet: bool) -> None:
     """Pretrain a backbone with its own objective on a corpus; the output directory loads as `model.pretrained`.
@@ -75,7 +75,7 @@ def pretrain(ctx: click.Context, model: str, preset: str, objective: str | None,
         load_plugins(root.get("task_dirs", ()), root.get("includes", ()))
     config = PretrainConfig(
         model=model, out=out, preset=preset, objective=objective, options=_options(options), corpus=tuple(corpus),
-        text_field=text_field, tasks=_split_names(tasks), limit=limit, data_dir=data_dir_option(ctx), init=init, steps=steps,
+        text_field=text_field, tasks=_split_names(tasks), per_source=per_source, data_dir=data_dir_option(ctx), init=init, steps=steps,
         batch_size=batch_size, seq_len=seq_len, lr=lr, warmup=warmup, weight_decay=weight_decay, schedule=schedule,
         vocab_size=vocab_size, pack=pack, seed=seed, checkpoint_every=checkpoint_every, device=device, progress=not quiet,
     )

@@ -97,13 +97,13 @@ def train(ctx: click.Context, config: str, overrides: tuple[str, ...], resume: s
 @click.argument("run_or_checkpoint", type=click.Path())
 @click.option("--tasks", "task_names", default="", help="Comma-separated tasks to evaluate (default: all of the run's; others zero-shot).")
 @click.option("--split", default=None, help="Evaluate this split of each task instead of the configured one.")
-@click.option("--limit", type=int, default=None, help="Evaluate N examples per task (a random subset drawn by the run's seed).")
+@click.option("--limit", "eval_limit", type=int, default=None, help="Evaluate N examples per task (a random subset drawn by the run's seed; sets each task's eval_limit).")
 @click.option("--out", default=None, type=click.Path(file_okay=False), help="Write the record here (default: the run directory, or a new one beside it).")
 @click.option("--suite", "suite_name", default=None, metavar="SUITE", help="Evaluate exactly this suite's protocol (tasks, splits, ids, metrics) instead of the run's tasks.")
 @click.option("--no-leaderboard", is_flag=True, help="Write the record only; do not add it to the leaderboard.")
 @click.pass_context
 def eval_(
-    ctx: click.Context, run_or_checkpoint: str, task_names: str, split: str | None, limit: int | None, out: str | None,
+    ctx: click.Context, run_or_checkpoint: str, task_names: str, split: str | None, eval_limit: int | None, out: str | None,
     suite_name: str | None, no_leaderboard: bool,
 ) -> None:
     """Evaluate a trained run directory (or a training checkpoint) and write a run record.
@@ -123,13 +123,13 @@ def eval_(
     names = [n.strip() for n in task_names.split(",") if n.strip()]
     suite = None
     if suite_name is not None:
-        if names or split or limit is not None:
+        if names or split or eval_limit is not None:
             raise UserError("--suite fixes the tasks, splits and examples; leave out --tasks, --split and --limit")
         from harness.cli.suites_cmd import load_suite_data
 
         suite = load_suite_data(ctx, suite_name)
     outcome = eval_only(
-        run_or_checkpoint, tasks=names, split=split, output=out, limit=limit, overrides=option_overrides(ctx), suite=suite, leaderboard=not no_leaderboard
+        run_or_checkpoint, tasks=names, split=split, output=out, eval_limit=eval_limit, overrides=option_overrides(ctx), suite=suite, leaderboard=not no_leaderboard
     )
     _report(outcome)
 
