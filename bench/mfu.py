@@ -23,9 +23,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+# The checkout first: bench/ (this script's folder, first on the path) has a leaderboard.py that would shadow the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> None:
