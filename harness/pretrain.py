@@ -360,7 +360,7 @@ def check_options(config: PretrainConfig) -> None:
         ("--weight-decay", config.weight_decay, 0 <= config.weight_decay < math.inf, "must be a finite number >= 0"),
         ("--vocab-size", config.vocab_size, config.vocab_size >= MIN_VOCAB_SIZE, f"must be >= {MIN_VOCAB_SIZE}"),
         ("--seed", config.seed, 0 <= config.seed <= MAX_SEED, f"must be in [0, {MAX_SEED}]"),
-        ("--limit", config.limit, config.limit is None or config.limit >= 1, "must be >= 1"),
+        ("--per-source", config.per_source, config.per_source is None or config.per_source >= 1, "must be >= 1"),
         ("--checkpoint-every", config.checkpoint_every, config.checkpoint_every >= 0, "must be >= 0 (0: never)"),
         ("--device", config.device, not device_problem(config.device), device_problem(config.device)),
     ]
