@@ -11,7 +11,7 @@ One module per objective family:
 - ``word2vec``: skip-gram / CBOW with negative sampling through gensim;
 - ``registry``: objectives by name, and which ones each backbone may use.
 
-harness/pretrain.py builds the corpus and runs the loop; ``qabench pretrain`` is its command.
+harness/corpus.py reads the corpus and harness/pretrain.py runs the loop; ``qabench pretrain`` is their command.
 """
 
 from models.pretrain.base import Objective, ObjectiveOutput, TokenSequence
