@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from leaderboard.stats import bootstrap_ci
-from leaderboard.stats import task_scorer
+from leaderboard.stats import bootstrap_ci, task_scorer
 from tasks.errors import TaskError
 from tasks.metrics import evaluate_metric, get_metric
 from tasks.recipes import template_task
