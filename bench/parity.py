@@ -348,7 +348,7 @@ def qabench_config(task: str, budget: Budget, seed: int, model_dir: str, data_di
     """
     from harness.config import apply_override, from_dict, validate
 
-    item: dict[str, Any] = {"name": task, "train_split": budget.train_split, "eval_split": budget.eval_split, "limit": budget.limit, "eval_limit": budget.eval_limit}
+    item: dict[str, Any] = {"name": task, "train_split": budget.train_split, "eval_split": budget.eval_split, "train_limit": budget.limit, "eval_limit": budget.eval_limit}
     data: dict[str, Any] = {
         "seed": seed,
         "data_dir": str(data_dir),

@@ -44,8 +44,8 @@ def protocol_config(
         entry: dict[str, Any] = {"name": item.name}
         if item.train_split:
             entry["train_split"] = item.train_split
-        if protocol.limit:
-            entry["train_limit"] = protocol.limit
+        if protocol.train_limit:
+            entry["train_limit"] = protocol.train_limit
         tasks.append(entry)
     data: dict[str, Any] = {
         "model": {"backbone": model or "bert", "preset": preset or "tiny", **({"pretrained": pretrained} if pretrained else {})},

@@ -48,7 +48,7 @@ BUILT_IN: tuple[str, ...] = ("lecture", "decanlp", "glue", "quick")
 
 _SUITE_KEYS = {"name", "version", "description", "covers", "lacks", "benchmark_tasks", "metric_variant", "data_dir", "tasks", "absent", "training"}
 _TASK_KEYS = {"task", "split", "ids", "metric_variant", "note"}
-_TRAINING_KEYS = {"tasks", "mixture", "steps", "batch_size", "lr", "pretrained_lr", "warmup", "limit"}
+_TRAINING_KEYS = {"tasks", "mixture", "steps", "batch_size", "lr", "pretrained_lr", "warmup", "train_limit"}
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ class TrainingTask:
 class TrainingProtocol:
     """The default training of ``qabench bench SUITE``: tasks, mixture and optimiser settings.
 
-    ``limit`` caps each training task at that many examples (a seeded random
-    subset), so a suite trains on two CPU cores in minutes, not days.
+    ``train_limit`` caps each training task at that many examples (a seeded random
+    subset, as a run config's ``tasks.N.train_limit``), so a suite trains on two CPU cores in minutes, not days.
     """
 
     tasks: tuple[TrainingTask, ...]
@@ -93,7 +93,7 @@ class TrainingProtocol:
     lr: float = 1e-3
     pretrained_lr: float = 5e-5  # the learning rate when bench starts from pretrained weights
     warmup: float = 0.1
-    limit: int | None = None
+    train_limit: int | None = None
 
 
 @dataclass(frozen=True)

@@ -87,7 +87,7 @@ def show(ctx: click.Context, name: str) -> None:
         click.echo(f"absent: {task} ({why})")
     t = suite.training
     trained = ", ".join(f"{x.name}:{x.train_split}" if x.train_split else x.name for x in t.tasks)
-    limit = f", at most {t.limit} examples per task" if t.limit else ""
+    limit = f", at most {t.train_limit} examples per task" if t.train_limit else ""
     click.echo(f"\nbench trains on {trained}: {t.mixture} mixture, {t.steps} steps of {t.batch_size}, lr {t.lr:g} ({t.pretrained_lr:g} when pretrained){limit}")
 
 
