@@ -58,6 +58,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, exc, func, insert, select, text
 from sqlalchemy.engine import URL, make_url
 
+from catalog import did_you_mean
 from leaderboard.curves import CurvePoint, load_curves
 from leaderboard.errors import LeaderboardError
 from leaderboard.records import LoadedRun, Prediction, example_ids_digest, load_run
@@ -649,10 +650,8 @@ def resolve_run_id(conn: Connection, ref: str) -> str:
     if matches:
         shown = ", ".join(matches[:5])
         raise LeaderboardError(f"run {ref!r} is ambiguous: it starts {shown}{', ...' if len(matches) > 5 else ''}; give more of the id")
-    import difflib
-
-    close = difflib.get_close_matches(ref, run_ids(conn), n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else "; `qabench leaderboard show` lists the run ids"
+    close = did_you_mean(ref, run_ids(conn))
+    hint = f"; {close}" if close else "; `qabench leaderboard show` lists the run ids"
     raise LeaderboardError(f"no run {ref!r} in the leaderboard{hint}")
 
 

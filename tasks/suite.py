@@ -28,7 +28,6 @@ Nothing here imports torch: ``qabench suites`` and ``qabench score`` stay fast.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import inspect
 import json
@@ -37,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from catalog import did_you_mean
 from tasks.errors import TaskError
 from tasks.metrics import metric_variant
 from tasks.types import Example, Metric, Task
@@ -150,8 +150,8 @@ def get_suite(name_or_path: str) -> Suite:
     if name_or_path.endswith(".json") or os.sep in name_or_path:
         return load_suite(name_or_path)
     if name_or_path not in BUILT_IN:
-        close = difflib.get_close_matches(name_or_path, BUILT_IN, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; the suites are: {', '.join(BUILT_IN)} (or give a suite .json file)"
+        close = did_you_mean(name_or_path, BUILT_IN, cutoff=0.5)
+        hint = f"; {close}" if close else f"; the suites are: {', '.join(BUILT_IN)} (or give a suite .json file)"
         raise TaskError(f"unknown suite {name_or_path!r}{hint}")
     return load_suite(suite_path(name_or_path))
 
@@ -210,8 +210,8 @@ def _check_keys(obj: Any, allowed: set[str], where: str, what: str, required: Se
         raise TaskError(f"{where}: {what} must be a JSON object")
     for key in obj:
         if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            raise TaskError(f"{where}: unknown key {key!r} in {what}" + (f"; did you mean {close[0]!r}?" if close else ""))
+            close = did_you_mean(key, sorted(allowed))
+            raise TaskError(f"{where}: unknown key {key!r} in {what}" + (f"; {close}" if close else ""))
     for key in required:
         if key not in obj:
             raise TaskError(f"{where}: {what} lacks the key {key!r}")
