@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from tasks.data import iter_jsonl
 from tasks.errors import TaskError
 from tasks.types import Example, Task
 
@@ -188,30 +189,21 @@ def read_answers(path: str | Path, tasks: Mapping[str, tuple[Task, Sequence[Exam
         raise TaskError(f"{path}: no such predictions file")
     known_ids = {name: {e.id for e in examples} for name, (_, examples) in tasks.items()}
     answers: dict[str, dict[str, str]] = {name: {} for name in tasks}
-    with path.open("r", encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise TaskError(f"{where}: not valid JSON ({err.msg} at column {err.colno})") from None
-            if not isinstance(obj, dict):
-                raise TaskError(f"{where}: expected a JSON object {{\"task\", \"id\", \"answer\"}}, got {type(obj).__name__}")
-            for key in ("task", "id"):
-                if key not in obj:
-                    raise TaskError(f"{where}: missing {key!r}; each line is {{\"task\", \"id\", \"answer\"}}")
-            name, example_id = obj["task"], obj["id"]
-            if name not in tasks:
-                raise TaskError(f"{where}: task {name!r} is not in the suite; its tasks: {', '.join(tasks)}")
-            if not isinstance(example_id, str):
-                raise TaskError(f"{where}: 'id' must be a string, got {json.dumps(example_id)[:40]}")
-            if example_id not in known_ids[name]:
-                raise TaskError(f"{where}: task {name!r} has no evaluation id {example_id!r} in this suite")
-            if example_id in answers[name]:
-                raise TaskError(f"{where}: task {name!r}, id {example_id!r} is answered twice")
-            answers[name][example_id] = _answer(obj, tasks[name][0], where)
+    for lineno, obj in iter_jsonl(path):  # a line that is not UTF-8, not JSON or not an object raises naming file and line
+        where = f"{path}:{lineno}"
+        for key in ("task", "id"):
+            if key not in obj:
+                raise TaskError(f"{where}: missing {key!r}; each line is {{\"task\", \"id\", \"answer\"}}")
+        name, example_id = obj["task"], obj["id"]
+        if name not in tasks:
+            raise TaskError(f"{where}: task {name!r} is not in the suite; its tasks: {', '.join(tasks)}")
+        if not isinstance(example_id, str):
+            raise TaskError(f"{where}: 'id' must be a string, got {json.dumps(example_id)[:40]}")
+        if example_id not in known_ids[name]:
+            raise TaskError(f"{where}: task {name!r} has no evaluation id {example_id!r} in this suite")
+        if example_id in answers[name]:
+            raise TaskError(f"{where}: task {name!r}, id {example_id!r} is answered twice")
+        answers[name][example_id] = _answer(obj, tasks[name][0], where)
     return answers
 
 
