@@ -1,4 +1,4 @@
-"""The reliability sweep's contract (issue 13), shared by tests/test_bad_input_*.py.
+"""The reliability sweep's contract (bad input and faults end in one line, exit 2, nothing changed), shared by tests/test_bad_input_*.py.
 
 A bad input or a fault must end in exit status 2 with one line that names the
 file and line or the option, no traceback, and nothing changed on disk: no

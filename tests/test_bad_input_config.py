@@ -1,4 +1,4 @@
-"""Reliability sweep, run configs and ``qabench pretrain`` options (issue 13, items 4 and 8).
+"""Reliability sweep, run configs and ``qabench pretrain`` options: each value checked before any work.
 
 Every value is checked before any work starts and before a run directory
 exists: each case ends in exit status 2 and one line naming the file and

@@ -1,4 +1,4 @@
-"""Reliability sweep, resource faults (issue 13, items 6 and 8).
+"""Reliability sweep, resource faults: a full disk or an unwritable path during a run, a checkpoint, an export or leaderboard add.
 
 A full disk is simulated with ``RLIMIT_FSIZE`` in a subprocess (SIGXFSZ
 ignored, so a write past the limit fails with EFBIG as a full disk fails with

@@ -1,4 +1,4 @@
-"""Reliability sweep, damaged files (issue 13, items 5, 7 and 8).
+"""Reliability sweep, damaged files: truncated or replaced run files, hostile weights, damaged cache entries.
 
 A run directory whose files are truncated or replaced, a pretrained directory
 without a tokenizer, hostile pickle weights: each is one line naming the file,

@@ -1,4 +1,4 @@
-"""Reliability sweep, the leaderboard (issue 13, items 1, 6 and 8).
+"""Reliability sweep, the leaderboard: records it recomputes, refuses or cannot write.
 
 ``qabench leaderboard add`` recomputes what it can (decaScore from the
 per-task headline scores, each headline from its stored per-example scores)
@@ -100,7 +100,7 @@ CASES = [
     Case("backbone-newline", altered(set_field("model", "backbone", value="bert\nevil")), ("field 'model.backbone' holds a control character",)),
     Case("pretrained-escape", altered(set_field("model", "pretrained", value="dir\x1b[31m")), ("field 'model.pretrained'",)),
     Case("task-name-tab", altered(both(set_field("tasks", 0, "name", value="sst\t2"))), ("field 'tasks[0].name' holds a control character",)),
-    # --- malformed records (handled before issue 13; kept so they cannot regress) ---
+    # --- malformed records (handled before the sweep; kept so they cannot regress) ---
     Case("record-not-json", raw("{not json"), ("record.json line 1", "not valid JSON")),
     Case("record-truncated", raw('{"schema_version": 1, "run_id": "x"'), ("record.json", "truncated")),
     Case("record-a-list", raw("[]"), ("record.json", "a run record is a JSON object")),

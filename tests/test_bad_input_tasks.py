@@ -1,4 +1,4 @@
-"""Reliability sweep, task data and the command line itself (issue 13, items 3, 7 and 8).
+"""Reliability sweep, task data and the command line itself: rows a task cannot use, bad files and bad options.
 
 Each case is bad input a user can realistically give; each must end in exit
 status 2, one line naming the file and line or the option, no traceback, and
@@ -99,7 +99,7 @@ CASES = [
          ("squad/plain_text/validation.jsonl:1", "answer_start 2 does not point at the answer 'Paris'")),
     Case("squad-answer-start-string", mirror(f"{SQUAD}/validation.jsonl", squad_row("9"), "tasks", "show", "squad"),
          ("squad/plain_text/validation.jsonl:1", "must be integer offsets")),
-    # --- malformed files (already handled before issue 13; kept so they cannot regress) ---
+    # --- malformed files (handled before the sweep; kept so they cannot regress) ---
     Case("mirror-bad-json", mirror(f"{SST2}/validation.jsonl", sst2_rows(1) + "{oops\n", "tasks", "show", "sst2", "-n", "5"),
          ("sst2/validation.jsonl:2", "not valid JSON")),
     Case("mirror-not-an-object", mirror(f"{SST2}/validation.jsonl", "[1, 2]\n", "tasks", "show", "sst2"),
