@@ -70,16 +70,9 @@ def main() -> None:
             for i in range(args.adds):
                 write_run(runs, f"w{w}-{i:03d}", [accuracy_task("sst2", [100, 0, 100][: 1 + i % 3]), accuracy_task("rte", [0, 100])])
         expected = {f"w{w}-{i:03d}" for w in range(args.procs) for i in range(args.adds)}
-        targets = {"sqlite": str(root / "lb.db")}
-        server = None
-        try:
-            from pg_server import PgServer, find_bin_dir
+        from pg_server import database_targets
 
-            if find_bin_dir() is not None:
-                server = PgServer.start(Path(tempfile.mkdtemp(prefix="qbpg-")))
-                targets["postgresql"] = server.new_database()
-            else:
-                print("postgresql: initdb/pg_ctl not found, measuring SQLite only")
+        with database_targets(root / "lb.db") as targets:
             rows = []
             for engine, db in targets.items():
                 seconds, errors = race(db, runs, args.procs)
@@ -89,9 +82,6 @@ def main() -> None:
                 rows.append((engine, seconds, len(stored), len(expected - set(stored)), len(stored) - len(set(stored)), results, len(errors)))
                 for e in errors:
                     print(f"{engine}: a writer failed:\n{e[-2000:]}")
-        finally:
-            if server is not None:
-                server.stop()
 
     base = rows[0][1]
     print(f"\n{args.procs} processes x {args.adds} adds, each add its own transaction")

@@ -124,16 +124,9 @@ def main() -> None:
         root = Path(tmp)
         rng = np.random.default_rng(0)
         paths = [write_synthetic_run(root / "runs", i, args.tasks, args.examples, rng) for i in range(args.runs)]
-        targets = {"sqlite": str(root / "leaderboard.db")}
-        server = None
-        try:
-            from pg_server import PgServer, find_bin_dir
+        from pg_server import database_targets
 
-            if find_bin_dir() is not None:
-                server = PgServer.start(Path(tempfile.mkdtemp(prefix="qbpg-")))
-                targets["postgresql"] = server.new_database()
-            else:
-                print("postgresql: initdb/pg_ctl not found, measuring SQLite only")
+        with database_targets(root / "leaderboard.db") as targets:
             start = time.perf_counter()
             for chunk in range(0, len(paths), 100):
                 add_records(targets["sqlite"], paths[chunk : chunk + 100], n_boot=200)
@@ -145,9 +138,6 @@ def main() -> None:
             first, second = paths[0].parent.name, paths[1].parent.name
             pages = {"ranked table /": "/", "run page": f"/run/{first}", "compare page": f"/compare?a={first}&b={second}"}
             results = {engine: measure(target, pages, args.repeats) for engine, target in targets.items()}
-        finally:
-            if server is not None:
-                server.stop()
 
     print(f"\ntime to first byte, {args.runs} runs x {args.tasks} tasks, {args.repeats} requests each after one warm-up")
     print(f"{'engine':<11} {'page':<15} {'median ms':>10} {'p90 ms':>8} {'best ms':>8} {'median / 300 ms':>16}")

@@ -8,6 +8,7 @@ milliseconds, so tests never see each other's rows.
 >>> # server = PgServer.start(Path(tempfile.mkdtemp()))
 >>> # url = server.new_database()   # postgresql+psycopg://postgres@/t_1?host=/tmp/.../socket&port=54321
 >>> # server.stop()
+>>> # with database_targets(tmp / "lb.db") as targets:   # what a leaderboard bench measures: {"sqlite": ..., "postgresql": ...}
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 #: The port number names the socket file (nothing listens on TCP); one per process, so xdist workers never clash.
 PORT = 40000 + os.getpid() % 20000
@@ -95,3 +99,20 @@ class PgServer:
             capture_output=True, timeout=60,
         )
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def database_targets(sqlite_path: Path) -> Iterator[dict[str, str]]:
+    """The databases a leaderboard bench measures, engine -> path or URL: SQLite at ``sqlite_path``, and
+    a fresh database on a throwaway PostgreSQL server when its binaries are installed (stopped on exit)."""
+    targets = {"sqlite": str(sqlite_path)}
+    if find_bin_dir() is None:
+        print("postgresql: initdb/pg_ctl not found, measuring SQLite only")
+        yield targets
+        return
+    server = PgServer.start(Path(tempfile.mkdtemp(prefix="qbpg-")))
+    try:
+        targets["postgresql"] = server.new_database()
+        yield targets
+    finally:
+        server.stop()
