@@ -6,11 +6,21 @@ rows to a throwaway PostgreSQL server (``tests/pg_server.py``: initdb in a temp 
 unix socket; skipped when the binaries are missing), starts ``qabench
 leaderboard serve`` on a loopback port over each, and times, from a raw
 socket, the interval between sending a GET and receiving the first byte of
-the answer (after one warm-up request). It prints one table: median, p90 and
-best over the repeats for the ranked table, a run page and a compare page,
-and each median as a ratio of the 300 ms budget.
+the answer (after one warm-up request).
 
-Run: ``PYTHONPATH=. python bench/web_first_byte.py [--runs 1000 --tasks 10 --examples 50 --repeats 10]``
+Pages: the ranked table as a browsing user meets it (a cache hit once the
+server has read the store's current content); the ranked table right after
+the store changed (before each request a spare run is added or
+removed again, so the page is computed afresh); a run page; a compare page.
+
+``--baseline REV`` also serves the same databases with the code of git
+revision ``REV`` (exported with ``git archive``), and the requests go round
+robin over every (code, engine) server, so the before/after comparison sees the
+same machine load. The table gives median, p90 and best per page, each
+median as a ratio of the 300 ms budget, and with a baseline the ratio
+baseline / this code.
+
+Run: ``PYTHONPATH=. python bench/web_first_byte.py [--runs 1000 --tasks 10 --examples 50 --repeats 10 --baseline REV]``
 """
 
 from __future__ import annotations
@@ -49,14 +59,14 @@ def first_byte(port: int, path: str) -> float:
     return elapsed
 
 
-def serve(db: str) -> tuple[subprocess.Popen, int]:
-    """``qabench leaderboard --db DB serve`` on a free loopback port, once it accepts connections."""
+def serve(db: str, code: Path) -> tuple[subprocess.Popen, int]:
+    """``qabench leaderboard --db DB serve`` of the code under ``code`` on a free loopback port, once it accepts connections."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = "import sys; from harness.cli import main; main(sys.argv[1:], prog_name='qabench')"
-    proc = subprocess.Popen([sys.executable, "-c", code, "leaderboard", "--db", db, "serve", "--port", str(port)],
-                            env={**os.environ, "PYTHONPATH": str(REPO)}, stderr=subprocess.DEVNULL)
+    program = "import sys; from harness.cli import main; main(sys.argv[1:], prog_name='qabench')"
+    proc = subprocess.Popen([sys.executable, "-c", program, "leaderboard", "--db", db, "serve", "--port", str(port)],
+                            env={**os.environ, "PYTHONPATH": str(code)}, cwd=code, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while True:
         try:
@@ -64,21 +74,46 @@ def serve(db: str) -> tuple[subprocess.Popen, int]:
             return proc, port
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"serve --db {db} did not start") from None
+                raise SystemExit(f"serve --db {db} ({code}) did not start") from None
             time.sleep(0.1)
 
 
-def measure(db: str, pages: dict[str, str], repeats: int) -> dict[str, list[float]]:
-    proc, port = serve(db)
-    try:
-        out = {}
+#: The page whose requests follow a change of the store (each one computed afresh).
+AFTER_CHANGE = "ranked table after a change"
+
+
+def measure(servers: dict[tuple[str, str], int], targets: dict[str, str], pages: dict[str, str], spare: Path,
+            repeats: int) -> dict[tuple[str, str, str], list[float]]:
+    """``{(code, engine, page): seconds}``: every page ``repeats`` times, round robin over the servers.
+
+    Before each round of :data:`AFTER_CHANGE` requests the spare run is added to
+    (or removed from) every database, so each server sees a changed store.
+    """
+    from leaderboard.store import add_records, remove_runs
+
+    for port in servers.values():  # warm-up: imports, plans, page cache, the cached board
+        for path in pages.values():
+            first_byte(port, path)
+    out: dict[tuple[str, str, str], list[float]] = {}
+    for i in range(repeats):
         for name, path in pages.items():
-            first_byte(port, path)  # warm-up: imports, plans, page cache
-            out[name] = [first_byte(port, path) for _ in range(repeats)]
-        return out
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+            if name == AFTER_CHANGE:
+                for target in targets.values():
+                    if i % 2 == 0:
+                        add_records(target, [spare], n_boot=200)
+                    else:
+                        remove_runs(target, [spare.parent.name])
+            for (code, engine), port in servers.items():
+                out.setdefault((code, engine, name), []).append(first_byte(port, path))
+    return out
+
+
+def baseline_tree(rev: str, into: Path) -> Path:
+    """The repository's files at git revision ``rev``, exported under ``into``."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into
 
 
 def copy_rows(source: str, target: str) -> None:
@@ -106,6 +141,7 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--examples", type=int, default=50, help="examples per task per run")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--baseline", metavar="REV", help="also serve with the code of this git revision, round robin with this code")
     args = parser.parse_args()
 
     import importlib.util
@@ -124,8 +160,13 @@ def main() -> None:
         root = Path(tmp)
         rng = np.random.default_rng(0)
         paths = [write_synthetic_run(root / "runs", i, args.tasks, args.examples, rng) for i in range(args.runs)]
+        spare = write_synthetic_run(root / "spare", args.runs, args.tasks, args.examples, rng)
+        codes = {"this code": REPO}
+        if args.baseline:
+            codes = {f"baseline {args.baseline}": baseline_tree(args.baseline, root / "baseline"), **codes}
         from pg_server import database_targets
 
+        procs: list[subprocess.Popen] = []
         with database_targets(root / "leaderboard.db") as targets:
             start = time.perf_counter()
             for chunk in range(0, len(paths), 100):
@@ -136,16 +177,35 @@ def main() -> None:
                 copy_rows(targets["sqlite"], targets["postgresql"])
                 print(f"postgresql: copied the same rows in {time.perf_counter() - start:.1f} s")
             first, second = paths[0].parent.name, paths[1].parent.name
-            pages = {"ranked table /": "/", "run page": f"/run/{first}", "compare page": f"/compare?a={first}&b={second}"}
-            results = {engine: measure(target, pages, args.repeats) for engine, target in targets.items()}
+            pages = {"ranked table /": "/", AFTER_CHANGE: "/", "run page": f"/run/{first}",
+                     "compare page": f"/compare?a={first}&b={second}"}
+            servers = {}
+            try:
+                for code, tree in codes.items():
+                    for engine, target in targets.items():
+                        proc, port = serve(target, tree)
+                        procs.append(proc)
+                        servers[(code, engine)] = port
+                load_before = os.getloadavg()[0]
+                results = measure(servers, targets, pages, spare, args.repeats)
+            finally:
+                for proc in procs:
+                    proc.terminate()
+                    proc.wait(timeout=30)
 
-    print(f"\ntime to first byte, {args.runs} runs x {args.tasks} tasks, {args.repeats} requests each after one warm-up")
-    print(f"{'engine':<11} {'page':<15} {'median ms':>10} {'p90 ms':>8} {'best ms':>8} {'median / 300 ms':>16}")
-    for engine, pages_ in results.items():
-        for name, times in pages_.items():
-            median = statistics.median(times)
-            p90 = sorted(times)[int(0.9 * (len(times) - 1))]
-            print(f"{engine:<11} {name:<15} {1000 * median:>10.1f} {1000 * p90:>8.1f} {1000 * min(times):>8.1f} {median / BUDGET_S:>16.2f}")
+    print(f"\ntime to first byte, {args.runs} runs x {args.tasks} tasks, {args.repeats} requests each after one warm-up, "
+          f"round robin over {len(servers)} servers ({os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+          f"{os.getloadavg()[0]:.1f} after)")
+    base = next((c for c in codes if c.startswith("baseline")), None)
+    print(f"{'code':<22} {'engine':<11} {'page':<28} {'median ms':>10} {'p90 ms':>8} {'best ms':>8} {'median / 300 ms':>16}"
+          + (f" {'baseline / this':>16}" if base else ""))
+    for (code, engine, name), times in results.items():
+        median = statistics.median(times)
+        p90 = sorted(times)[int(0.9 * (len(times) - 1))]
+        line = f"{code:<22} {engine:<11} {name:<28} {1000 * median:>10.1f} {1000 * p90:>8.1f} {1000 * min(times):>8.1f} {median / BUDGET_S:>16.2f}"
+        if base and code == "this code":
+            line += f" {statistics.median(results[(base, engine, name)]) / median:>16.2f}"
+        print(line)
     print(conditions())
 
 

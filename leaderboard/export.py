@@ -357,8 +357,8 @@ def _bar_chart(board: Board) -> Callable[[object], None]:
     top = min(BAR_CHART_RUNS, len(board))
     labels = _labels(board)[:top]
     drawn = board.score.iloc[:top]
-    columns = [c for c in board.tasks if drawn[c.task].notna().any()]  # a task no drawn row has is not a column of zeros
-    tasks = [c.task for c in columns]
+    columns = [c for c in board.tasks if drawn[c.key].notna().any()]  # a task no drawn row has is not a column of zeros
+    tasks = [c.key for c in columns]  # the frames' column keys: a task scored on two example sets has two (sst2#1, sst2#2)
 
     def draw(fig: object) -> None:
         ax = fig.subplots()  # type: ignore[attr-defined]

@@ -44,6 +44,7 @@ processes add it at the same time.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import random
@@ -692,6 +693,25 @@ def stored_curves(conn: Connection, run_id: str) -> list[CurvePoint]:
         .order_by(curves.c.kind, curves.c.task, curves.c.metric, curves.c.step)
     )
     return [CurvePoint(step=r.step, kind=r.kind, task=r.task, metric=r.metric, value=r.value) for r in rows]
+
+
+def content_token(conn: Connection) -> str:
+    """A digest that changes whenever what the store holds changes, for caches of values computed from it.
+
+    Stored rows are never edited in place: ``add`` inserts a run with all its
+    rows in one transaction (an id already there is left as it was), ``rm``
+    deletes a run with all its rows, and only a schema migration rewrites rows.
+    So the set of run ids and the schema revision determine every row, and
+    their digest is an exact change counter on both engines, read in about a
+    millisecond per thousand runs (an index-only scan of the primary key).
+    """
+    revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    digest = hashlib.sha256(f"{revision}\n".encode())
+    count = 0
+    for run_id in conn.execute(select(runs.c.run_id).order_by(runs.c.run_id)).scalars():
+        digest.update(run_id.encode("utf-8", "surrogatepass") + b"\0")
+        count += 1
+    return f"{count}:{digest.hexdigest()}"
 
 
 def count_rows(conn: Connection) -> dict[str, int]:

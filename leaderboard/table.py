@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from itertools import compress
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 import pandas as pd
@@ -107,23 +109,60 @@ def _read_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> pd.Dat
     if run_ids is not None:
         query = query.where(runs.c.run_id.in_(list(run_ids)))
     rows = conn.execute(query).all()
-    frame = pd.DataFrame.from_records([tuple(r) for r in rows], columns=list(_RUN_FIELDS))
+    values = list(zip(*rows)) if rows else [()] * len(_RUN_FIELDS)
+    frame = pd.DataFrame({c: list(v) for c, v in zip(_RUN_FIELDS, values)}, columns=list(_RUN_FIELDS))  # by column: fast
     for col in ("parameters", "seed", "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "steps"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
 
 
-def _read_results(conn: Connection, tasks: Sequence[str] | None, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    columns = ["run_id", "position", "task", "headline", "score", "ci_low", "ci_high", "se", "split", "ids_sha256", "examples", "zero_shot"]
-    query = select(*(task_results.c[c] for c in columns))
-    if tasks:
-        query = query.where(task_results.c.task.in_(list(tasks)))
+class Results(NamedTuple):
+    """The stored (run, task) rows, one tuple per column, in storage order (10,000 rows at 1,000 runs of 10 tasks)."""
+
+    run_id: tuple[str, ...]
+    position: tuple[int, ...]
+    task: tuple[str, ...]
+    headline: tuple[str, ...]
+    score: tuple[float, ...]
+    ci_low: tuple[float | None, ...]
+    ci_high: tuple[float | None, ...]
+    se: tuple[float | None, ...]
+    split: tuple[str, ...]
+    ids_sha256: tuple[str, ...]
+    examples: tuple[int, ...]
+    zero_shot: tuple[str | None, ...]
+
+    def __len__(self) -> int:  # rows, not columns
+        return len(self.run_id)
+
+    def where(self, keep: Sequence[bool]) -> Results:
+        """The rows where ``keep`` is true."""
+        return Results(*(tuple(compress(column, keep)) for column in self))
+
+
+@dataclass(frozen=True)
+class StoredScores:
+    """What a board is built from: the runs (a frame, one row per run) and their task results, read in two queries."""
+
+    runs: pd.DataFrame
+    results: Results
+
+
+def read_scores(conn: Connection, run_ids: Sequence[str] | None = None) -> StoredScores:
+    """The runs (all, or ``run_ids``) and their stored task results."""
+    query = select(*(task_results.c[name] for name in Results._fields))
     if run_ids is not None:
         query = query.where(task_results.c.run_id.in_(list(run_ids)))
-    frame = pd.DataFrame.from_records([tuple(r) for r in conn.execute(query).all()], columns=columns)
-    for col in ("score", "ci_low", "ci_high", "se"):
-        frame[col] = frame[col].astype(float)
-    return frame
+    rows = conn.execute(query).all()
+    columns = list(zip(*rows)) if rows else [()] * len(Results._fields)
+    return StoredScores(_read_runs(conn, run_ids), Results(*columns))
+
+
+def restrict_scores(scores: StoredScores, run_ids: Sequence[str]) -> StoredScores:
+    """The runs ``run_ids`` of ``scores`` and their results, in storage order: what ``read_scores(conn, run_ids)`` reads."""
+    wanted = set(run_ids)
+    runs_ = scores.runs[scores.runs["run_id"].isin(wanted)].reset_index(drop=True)
+    return StoredScores(runs_, scores.results.where([r in wanted for r in scores.results.run_id]))
 
 
 def known_tasks(conn: Connection, run_ids: Sequence[str] | None = None) -> list[str]:
@@ -134,27 +173,71 @@ def known_tasks(conn: Connection, run_ids: Sequence[str] | None = None) -> list[
     return list(conn.execute(query).scalars())
 
 
-def _task_columns(results: pd.DataFrame, requested: Sequence[str] | None, known: Sequence[str]) -> tuple[TaskColumn, ...]:
+def _known(results: Results) -> list[str]:
+    """:func:`known_tasks` of rows already read: by smallest position, then by name."""
+    first: dict[str, int] = {}
+    for task, position in set(zip(results.task, results.position)):
+        first[task] = min(first.get(task, position), position)
+    return sorted(first, key=lambda task: (first[task], task))
+
+
+def _task_columns(results: Results, requested: Sequence[str] | None,
+                  known: Sequence[str]) -> tuple[tuple[TaskColumn, ...], dict[tuple[str, str, str], str]]:
+    """The board's task columns, and the column key of each (task, split, ids_sha256) among ``results``.
+
+    A task's example sets are numbered in the order the rows list them; its
+    headline is the metric most of its rows name (the first by name on a tie).
+    """
     if requested:
         missing = [t for t in requested if t not in set(known)]
         if missing:
             hint = did_you_mean(missing[0], known) or f"tasks in the leaderboard: {', '.join(known) or 'none'}"
             raise LeaderboardError(f"--tasks: no run in the leaderboard has task {missing[0]!r}; {hint}")
-        order = list(requested)
-    else:
-        # Tasks in the order records list them (GLUE/decaNLP style keeps the benchmark's order).
-        order = list(results.groupby("task", sort=False)["position"].median().sort_values(kind="stable").index)
-    headline = results.groupby("task", sort=False)["headline"].agg(lambda s: s.mode().iat[0])
+    # One counting pass in C over the rows; everything after loops over the few distinct combinations.
+    combos = Counter(zip(results.task, results.position, results.headline, results.split, results.ids_sha256, results.examples))
+    positions: dict[str, list[tuple[int, int]]] = {}  # task -> (position, rows)
+    headlines: dict[str, Counter[str]] = {}
+    sets: dict[str, dict[tuple[str, str], int]] = {}  # task -> (split, ids_sha256) -> examples, first seen first
+    for (task, position, headline, split, ids, examples), n in combos.items():
+        positions.setdefault(task, []).append((position, n))
+        headlines.setdefault(task, Counter())[headline] += n
+        sets.setdefault(task, {}).setdefault((split, ids), examples)
+    # Tasks in the order records list them (GLUE/decaNLP style keeps the benchmark's order); ties keep first-seen order.
+    order = list(requested) if requested else sorted(positions, key=lambda task: _weighted_median(positions[task]))
     columns: list[TaskColumn] = []
+    key_of: dict[tuple[str, str, str], str] = {}
     for task in order:
-        sets = results[results["task"] == task][["split", "ids_sha256", "examples"]].drop_duplicates(["split", "ids_sha256"])
-        several = len(sets) > 1
+        counts = headlines[task]
+        top = max(counts.values())
+        headline = min(h for h, n in counts.items() if n == top)
+        task_sets = list(sets[task].items())
         default = _default_split(task)
-        for number, (split, _, examples) in enumerate(sets.itertuples(index=False), start=1):
-            same_split = (sets["split"] == split).sum() > 1
-            columns.append(TaskColumn(task, str(headline[task]), key=f"{task}#{number}" if several else task, split=str(split),
-                                      examples=int(examples), show_split=split != default, show_examples=same_split))
-    return tuple(columns)
+        for number, ((split, ids), examples) in enumerate(task_sets, start=1):
+            key = f"{task}#{number}" if len(task_sets) > 1 else task
+            same_split = sum(1 for (other, _), _ in task_sets if other == split) > 1
+            columns.append(TaskColumn(task, str(headline), key=key, split=str(split), examples=int(examples),
+                                      show_split=split != default, show_examples=same_split))
+            key_of[(task, split, ids)] = key
+    return tuple(columns), key_of
+
+
+def _weighted_median(counts: Sequence[tuple[int, int]]) -> float:
+    """The median of a multiset given as (value, count) pairs (the mean of the middle two for an even total).
+
+    >>> _weighted_median([(0, 3), (4, 1)]), _weighted_median([(1, 1), (2, 1)])
+    (0.0, 1.5)
+    """
+    ordered = sorted(counts)
+    total = sum(n for _, n in ordered)
+
+    def at(k: int) -> int:  # the k-th smallest value, 0-based
+        for value, n in ordered:
+            if k < n:
+                return value
+            k -= n
+        raise IndexError(k)
+
+    return (at((total - 1) // 2) + at(total // 2)) / 2
 
 
 def _default_split(task: str) -> str | None:
@@ -165,22 +248,6 @@ def _default_split(task: str) -> str | None:
         return get(task).eval_split
     except Exception:  # noqa: BLE001 - a plugin task not loaded now: every split is named
         return None
-
-
-def column_keys(results: pd.DataFrame, columns: Sequence[TaskColumn]) -> pd.Series:
-    """Each result row's column key: its task's column for its split and example set."""
-    index: dict[tuple[str, str, str], str] = {}
-    for task in dict.fromkeys(c.task for c in columns):
-        sets = results[results["task"] == task][["split", "ids_sha256"]].drop_duplicates()
-        keys = [c.key for c in columns if c.task == task]
-        for key, (split, ids) in zip(keys, sets.itertuples(index=False)):
-            index[(task, split, ids)] = key
-    return pd.Series([index.get((t, sp, i)) for t, sp, i in zip(results["task"], results["split"], results["ids_sha256"])], index=results.index, dtype=object)
-
-
-def _pivot(results: pd.DataFrame, value: str, index: pd.Index, tasks: list[str]) -> pd.DataFrame:
-    wide = results.pivot(index="run_id", columns="column", values=value)
-    return wide.reindex(index=index, columns=tasks)
 
 
 def load_board(
@@ -198,39 +265,62 @@ def load_board(
     comparable; without, it is each record's own decaScore. ``standing`` says
     how the rows may be read (:class:`Board`).
     """
-    known = known_tasks(conn, run_ids)
-    run_rows = _read_runs(conn, run_ids)
-    results = _read_results(conn, tasks, run_ids)
-    columns = _task_columns(results, tasks, known) if known else ()
-    names = [c.key for c in columns]
-    results["column"] = column_keys(results, columns) if len(results) else pd.Series(dtype=object)
-    index = pd.Index(run_rows["run_id"])
-    score = _pivot(results, "score", index, names)
-    low = _pivot(results, "ci_low", index, names)
-    high = _pivot(results, "ci_high", index, names)
-    se = _pivot(results, "se", index, names)
-    zero = _pivot(results, "zero_shot", index, names).astype(object)
-    zero = zero.where(zero.notna(), None)
+    return sort_board(build_board(read_scores(conn, run_ids), tasks, group_by, standing), sort)
 
-    rows = run_rows.set_index("run_id", drop=False)
+
+def build_board(scores: StoredScores, tasks: Sequence[str] | None = None, group_by: str | None = None, standing: str = "ranked") -> Board:
+    """:func:`load_board` from scores already read, before sorting (rows in storage order).
+
+    A cache keeps the scores or this board, so that every sort of it is cheap.
+    The rows go into the [runs, task columns] arrays through dict look-ups
+    and numpy fancy indexing, and the frames are built once at the end: no
+    pandas grouping, merging or pivoting, which cost milliseconds per call.
+    """
+    results = scores.results
+    known = _known(results)
     if tasks:
-        rows["decaScore"] = score.sum(axis=1, min_count=1).where(score.notna().all(axis=1))
+        wanted = set(tasks)
+        results = results.where([t in wanted for t in results.task])
+    columns, key_of = _task_columns(results, tasks, known) if known else ((), {})
+    names = [c.key for c in columns]
+    row_of = {run_id: i for i, run_id in enumerate(scores.runs["run_id"].tolist())}
+    column_of = {key: j for j, key in enumerate(names)}
+    shape = (len(row_of), len(names))
+    i = np.fromiter((row_of.get(r, -1) for r in results.run_id), dtype=np.intp, count=len(results))
+    j = np.fromiter((column_of.get(key_of.get(k, ""), -1) for k in zip(results.task, results.split, results.ids_sha256)),
+                    dtype=np.intp, count=len(results))
+    placed = (i >= 0) & (j >= 0)
+    i, j = i[placed], j[placed]
+
+    def cells(values: tuple[Any, ...], empty: Any = np.nan, dtype: Any = float) -> np.ndarray:
+        out = np.full(shape, empty, dtype=dtype)
+        out[i, j] = np.array(values, dtype=dtype)[placed] if len(values) else []  # None -> nan for floats
+        return out
+
+    score, low, high, se = cells(results.score), cells(results.ci_low), cells(results.ci_high), cells(results.se)
+    zero = cells(results.zero_shot, None, object)
+
+    rows = scores.runs.copy()
+    present = ~np.isnan(score)
+    if tasks:
+        total = np.where(present, score, 0.0).sum(axis=1)
+        deca = np.where(present.all(axis=1) & (len(names) > 0), total, np.nan)
     else:
-        rows["decaScore"] = rows["deca_score"]
-    present = score.notna()
-    spread = np.sqrt((se.where(present) ** 2).sum(axis=1))
-    no_interval = (present & se.isna()).any(axis=1) | rows["decaScore"].isna()
+        deca = rows["deca_score"].to_numpy(dtype=float)
+    spread = np.sqrt((np.where(present & ~np.isnan(se), se, 0.0) ** 2).sum(axis=1))
+    no_interval = (present & np.isnan(se)).any(axis=1) | np.isnan(deca)
     z = z_value(0.95)
-    rows["decaScore_low"] = (rows["decaScore"] - z * spread).where(~no_interval)
-    rows["decaScore_high"] = (rows["decaScore"] + z * spread).where(~no_interval)
+    rows["decaScore"] = deca
+    rows["decaScore_low"] = np.where(no_interval, np.nan, deca - z * spread)
+    rows["decaScore_high"] = np.where(no_interval, np.nan, deca + z * spread)
     rows = rows.drop(columns=["deca_score"])
 
-    nan = pd.DataFrame(np.nan, index=index, columns=names)
-    board = Board(rows.reset_index(drop=True), tuple(columns), score.reset_index(drop=True), low.reset_index(drop=True),
-                  high.reset_index(drop=True), nan.reset_index(drop=True), zero_shot=zero.reset_index(drop=True), standing=standing)
+    frame = lambda values: pd.DataFrame(values, columns=names, dtype=values.dtype)  # noqa: E731 - object stays object: None, never NaN
+    board = Board(rows, tuple(columns), frame(score), frame(low), frame(high), frame(np.full(shape, np.nan)), zero_shot=frame(zero),
+                  standing=standing)
     if group_by is not None:
         board = _grouped(board, group_by)
-    return sort_board(board, sort)
+    return board
 
 
 def _grouped(board: Board, group_by: str) -> Board:
@@ -316,7 +406,12 @@ def sort_board(board: Board, sort: str | None) -> Board:
     values = board.score[name] if name in board.task_names and name not in board.rows.columns else board.rows[name]
     ascending = direction == "asc" if direction else name in TEXT_COLUMNS
     order = values.reset_index(drop=True).sort_values(ascending=ascending, na_position="last", kind="stable").index
-    take = lambda f: f.iloc[order].reset_index(drop=True)  # noqa: E731
+    return take_rows(board, order.to_numpy())
+
+
+def take_rows(board: Board, positions: Sequence[int] | np.ndarray) -> Board:
+    """The board's rows at ``positions`` (0-based, in that order), numbered again from 0; its columns stay."""
+    take = lambda f: f.iloc[positions].reset_index(drop=True)  # noqa: E731
     zero = take(board.zero_shot) if board.zero_shot is not None else None
     return Board(take(board.rows), board.tasks, take(board.score), take(board.low), take(board.high), take(board.std), board.grouped, zero, board.standing)
 
@@ -481,6 +576,9 @@ def board_json(board: Board) -> list[dict[str, Any]]:
     def num(x: Any) -> float | None:
         return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
+    def text(x: Any) -> str | None:  # pandas reads a missing text value (no mixture, no source run) as NaN: JSON has null
+        return None if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
+
     out: list[dict[str, Any]] = []
     for i in range(len(board)):
         row = board.rows.iloc[i]
@@ -490,10 +588,10 @@ def board_json(board: Board) -> list[dict[str, Any]]:
                         deca_score=num(row["decaScore"]), deca_score_std=num(row["decaScore_std"]))
         else:
             item.update(
-                run_id=row["run_id"], kind=row["kind"], source_run=row["source_run"],
+                run_id=text(row["run_id"]), kind=text(row["kind"]), source_run=text(row["source_run"]),
                 training_deviation=training_deviation(row["kind"], row["suite"], row["steps"], row["mixture"]) or None,
-                created=row["created"], model=row["model"], backbone=row["backbone"],
-                preset=row["preset"], head_mode=row["head_mode"], regime=row["regime"], mixture=row["mixture"],
+                created=text(row["created"]), model=text(row["model"]), backbone=text(row["backbone"]), preset=text(row["preset"]),
+                head_mode=text(row["head_mode"]), regime=text(row["regime"]), mixture=text(row["mixture"]),
                 seed=None if math.isnan(row["seed"]) else int(row["seed"]), deca_score=num(row["decaScore"]),
                 deca_score_ci=[num(row["decaScore_low"]), num(row["decaScore_high"])],
             )

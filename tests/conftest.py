@@ -77,9 +77,7 @@ def _in_ci() -> bool:
 @pytest.fixture(scope="session")
 def postgres_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """A PostgreSQL server on a unix socket for this session; skipped (outside CI) or failed (in CI) without binaries."""
-    import tempfile
-
-    from pg_server import PgServer, find_bin_dir
+    from pg_server import PgServer, find_bin_dir, stop_orphans, temporary_root
 
     bin_dir = find_bin_dir()
     if bin_dir is None:
@@ -87,11 +85,13 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
         if _in_ci():
             pytest.fail(f"CI=true but {message}; .ci/run installs them", pytrace=False)
         pytest.skip(message)
+    stop_orphans(bin_dir=bin_dir)  # servers of killed test runs (each also has a watchdog that stops it)
     # Not under tmp_path_factory: the socket path must stay short (107 bytes) and be reachable by the postgres user.
-    root = Path(tempfile.mkdtemp(prefix="qbpg-"))
-    server = PgServer.start(root, bin_dir)
-    yield server
-    server.stop()
+    server = PgServer.start(temporary_root(), bin_dir)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

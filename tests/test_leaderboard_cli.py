@@ -221,3 +221,11 @@ def test_a_bad_database_url_is_one_line_and_hides_the_password(db: str, message:
     result = CliRunner().invoke(main, ["leaderboard", "--db", db, "show"])
     assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1
     assert message in result.output and "hunter2" not in result.output
+
+
+def test_show_json_writes_null_for_missing_text_never_nan(tmp_path: Path) -> None:
+    db = tmp_path / "lb.db"
+    assert qabench(db, "add", str(write_run(tmp_path / "runs", "no-mixture", [accuracy_task("sst2", [100, 0])], mixture=None))).exit_code == 0
+    output = qabench(db, "show", "--json").output
+    row = json.loads(output, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))[0]  # type: ignore[arg-type]
+    assert (row["mixture"], row["source_run"]) == (None, None)

@@ -233,3 +233,19 @@ def test_the_bar_chart_leaves_out_tasks_no_drawn_row_has_and_the_scatter_labels_
     ax = fig.axes[0]
     assert not ax.texts  # no labels beside points, where close points made them overlap
     assert [t.get_text() for t in ax.get_legend().get_texts()][-1] == "1 more"
+
+
+def test_the_html_bar_chart_draws_each_example_set_of_a_task(tmp_path: Path) -> None:
+    """A task scored on two example sets is two columns (sst2#1, sst2#2), in the table and in the bar chart."""
+    from leaderboard.export import to_html
+    from leaderboard.store import add_records, connection
+    from leaderboard.table import load_board
+
+    runs = [write_run(tmp_path / "runs", "full", [accuracy_task("sst2", [100, 0, 100, 100])]),
+            write_run(tmp_path / "runs", "part", [accuracy_task("sst2", [100, 0])])]
+    add_records(tmp_path / "lb.db", runs, n_boot=50)
+    with connection(tmp_path / "lb.db") as conn:
+        board = load_board(conn)
+    assert board.task_names == ["sst2#1", "sst2#2"]
+    page = to_html(board)
+    assert page.count("data:image/png;base64,") >= 1 and "sst2 (accuracy, n=4)" in page and "sst2 (accuracy, n=2)" in page

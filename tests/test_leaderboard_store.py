@@ -378,3 +378,22 @@ def test_both_engines_answer_every_query_the_same(tmp_path: Path, postgres_serve
             return out
 
     assert answers(sqlite_db) == answers(pg_db)
+
+
+def test_the_content_token_changes_with_every_add_and_removal_and_only_then(tmp_path: Path, db_target: str) -> None:
+    def token() -> str:
+        with connection(db_target) as conn:
+            return store.content_token(conn)
+
+    first = write_run(tmp_path, "run-a", [accuracy_task("sst2", [100, 0])])
+    add_record(db_target, first)
+    before = token()
+    assert token() == before
+    add_record(db_target, first)  # already stored: nothing changes
+    assert token() == before
+    add_record(db_target, write_run(tmp_path, "run-b", [accuracy_task("sst2", [0, 0])]))
+    assert token() != before
+    store.remove_runs(db_target, ["run-b"])
+    assert token() == before  # the same runs as before: the same rows
+    store.remove_runs(db_target, ["run-a"])
+    assert token() not in (before, "")

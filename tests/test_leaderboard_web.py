@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
 from harness.cli import main
+from leaderboard.errors import LeaderboardError
 from leaderboard.store import add_records, open_store
 from leaderboard.web.app import create_app
 
@@ -219,3 +220,72 @@ def test_the_board_shows_one_suite_protocol_ranked_and_the_other_sections_apart(
     # Sorting and filtering stay inside the chosen section.
     assert run_ids(suite_client.get("/?section=demo@2@dddddddddddd&sort=decaScore:asc").text) == ["cur-bad", "cur-good"]
     assert 'name="section" value="demo@1@dddddddddddd"' in older  # the filter form keeps the section
+
+
+def test_the_ranked_table_follows_every_add_and_removal_while_serving(tmp_path: Path, db_target: str) -> None:
+    """The cached board is recomputed when the store's content changes, and only then."""
+    from leaderboard.store import remove_runs
+    from leaderboard.web import data
+
+    runs = tmp_path / "runs"
+    add_records(db_target, [write_run(runs, "a-0", [accuracy_task("sst2", [100, 0])])], n_boot=50)
+    store = open_store(db_target, read_only=True)
+    built: list[tuple[str, ...]] = []
+    view = data._task_set_view
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(data, "_task_set_view", lambda scores, chosen, of_run, standing: built.append(chosen.tasks) or view(scores, chosen, of_run, standing))
+            client = TestClient(create_app(store))
+            assert run_ids(client.get("/").text) == ["a-0"]
+            assert run_ids(client.get("/?sort=run_id:desc").text) == ["a-0"] and len(built) == 1  # sorted from the cache
+            add_records(db_target, [write_run(runs, "b-0", [accuracy_task("sst2", [100, 100])])], n_boot=50)
+            assert run_ids(client.get("/").text) == ["b-0", "a-0"] and len(built) == 2
+            remove_runs(db_target, ["b-0"])
+            assert run_ids(client.get("/").text) == ["a-0"] and len(built) == 3
+    finally:
+        store.close()
+
+
+def test_the_cached_ranked_table_is_the_computed_one(tmp_path: Path, db_target: str) -> None:
+    """Every sort, filter and page answered from the cache equals the table computed afresh."""
+    from leaderboard.sections import suite_sections
+    from leaderboard.web import data
+
+    suite_runs = [write_run(tmp_path / "runs", f"demo-{i}", [accuracy_task("sst2", [100, 0, i * 50]), accuracy_task("snli", [100, i * 100])],
+                            suite=DEMO, backbone=["bert", "gpt"][i]) for i in range(2)]
+    record = json.loads(suite_runs[1].read_text())  # a zero-shot score: its note must come from the cache too
+    record["tasks"][1]["zero_shot"] = {"untrained_labels": ["neutral"]}
+    suite_runs[1].write_text(json.dumps(record))
+    add_records(db_target, write_runs(tmp_path / "runs") + suite_runs, n_boot=100)
+    store = open_store(db_target, read_only=True)
+    cache = data.StoreCache()
+    try:
+        with store.engine.connect() as conn:
+            sections = [s.run_ids for s in suite_sections(conn)] + [None]
+            for run_ids in sections:
+                for task_key, filters, sort, page in [(None, {}, None, 1), (None, {"backbone": "bert"}, "run_id:desc", 1), ("cola", {}, None, 1),
+                                                      (None, {"mixture": "none"}, "train_seconds:asc", 1), (None, {}, "sst2", 2)]:
+                    args = (conn, task_key, filters, sort, page, 2, run_ids)
+                    try:
+                        fresh = data.ranked_table(*args)
+                    except LeaderboardError as err:  # no such task set or sort column here: the cached path says the same
+                        with pytest.raises(type(err), match=re.escape(str(err))):
+                            data.ranked_table(*args, memo=cache.at(conn))
+                        continue
+                    for _ in range(2):  # the first call fills the cache, the second reads it
+                        cached = data.ranked_table(*args, memo=cache.at(conn))
+                        assert (cached.rows, cached.total, cached.options, cached.task_sets, cached.notes) == \
+                            (fresh.rows, fresh.total, fresh.options, fresh.task_sets, fresh.notes)
+    finally:
+        store.close()
+
+
+def test_the_store_cache_keeps_values_per_token_and_evicts_the_oldest() -> None:
+    from leaderboard.web.data import StoreCache
+
+    cache, calls = StoreCache(size=2), []
+    compute = lambda value: lambda: calls.append(value) or value  # noqa: E731
+    assert [cache.get("t1", k, compute(k)) for k in ("a", "b", "a")] == ["a", "b", "a"] and calls == ["a", "b"]
+    cache.get("t1", "c", compute("c"))  # evicts b, the least recently used
+    assert cache.get("t1", "b", compute("b2")) == "b2" and cache.get("t1", "a", compute("a2")) == "a2"
+    assert cache.get("t2", "c", compute("c2")) == "c2"  # another token: nothing cached before counts

@@ -79,6 +79,7 @@ def _chosen_section(sections: Sequence[Section], key: str | None) -> Section | N
 def create_app(store: Store) -> Starlette:
     """The web leaderboard over ``store`` (opened read-only by the caller)."""
     env = _environment()
+    cache = data.StoreCache()  # the sections, task sets and boards of the ranked table, until the store changes
 
     def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return HTMLResponse(env.get_template(name).render(where=store.where, **context), status_code=status)
@@ -88,10 +89,12 @@ def create_app(store: Store) -> Starlette:
         filters = {col: params.get(col, "") for col in data.FILTERS}
         sort = params.get("sort") or None
         with store.engine.connect() as conn:
-            sections = suite_sections(conn)
+            memo = cache.at(conn)  # the store's state, read once for this request
+            sections = memo.get("sections", lambda: suite_sections(conn))
             section = _chosen_section(sections, params.get("section") or None)
             ranked = data.ranked_table(conn, params.get("tasks") or None, filters, sort, _int(request, "page"), data.RANKED_PER_PAGE,
-                                       run_ids=section.run_ids if section else None, standing=section.standing if section else "ranked")
+                                       run_ids=section.run_ids if section else None, standing=section.standing if section else "ranked",
+                                       memo=memo)
         current = {k: v for k, v in {"section": params.get("section", ""), "tasks": params.get("tasks", ""), **filters, "sort": sort or ""}.items() if v}
 
         def sort_link(column: str) -> str:

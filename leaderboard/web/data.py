@@ -14,16 +14,32 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Hashable, Sequence, TypeVar
 
+import numpy as np
 from sqlalchemy import Connection, select
 
 from leaderboard.curves import CurvePoint, series
 from leaderboard.errors import LeaderboardError
 from leaderboard.schema import runs, task_results
-from leaderboard.store import resolve_run_id, stored_curves, stored_predictions
-from leaderboard.table import Board, entry_kind, fmt_count, fmt_interval, fmt_number, load_board, off_protocol
+from leaderboard.store import content_token, resolve_run_id, stored_curves, stored_predictions
+from leaderboard.table import (
+    Board,
+    StoredScores,
+    build_board,
+    entry_kind,
+    fmt_count,
+    fmt_interval,
+    fmt_number,
+    off_protocol,
+    read_scores,
+    restrict_scores,
+    sort_board,
+    take_rows,
+)
 from tasks.scoring import zero_shot_note
 
 #: Rows of the predictions browser and of each compare task per page.
@@ -34,8 +50,67 @@ RANKED_PER_PAGE = 100
 FILTERS = {"model": "model", "backbone": "backbone", "head_mode": "head mode", "mixture": "mixture"}
 
 
+T = TypeVar("T")
+
+
 class NotFound(LeaderboardError):
     """A run, task or page that is not in the store (a 404)."""
+
+
+class StoreCache:
+    """Values computed from the store, kept while its :func:`~leaderboard.store.content_token` stays the same.
+
+    The web view never writes; other processes add and remove runs at any
+    time. Each request reads the token once (:meth:`at`: one primary-key
+    scan) and recomputes a value only when the store changed since it was
+    cached, so sorting, filtering and paging the ranked table of 1,000 runs
+    skip the queries and the board's construction. Thread-safe (Starlette runs
+    page functions in a thread pool); the cached values are shared between
+    requests and must not be mutated.
+    """
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._token: str | None = None
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str, key: Hashable, compute: Callable[[], T]) -> T:
+        """The value of ``key`` for the store at ``token``: cached, or ``compute()`` (run outside the lock) and cached."""
+        with self._lock:
+            if token != self._token:  # the store changed: everything cached describes an older state
+                self._token = token
+                self._values.clear()
+            elif key in self._values:
+                self._values.move_to_end(key)
+                return self._values[key]  # type: ignore[no-any-return]
+        value = compute()
+        with self._lock:
+            if token == self._token:
+                self._values[key] = value
+                while len(self._values) > self._size:
+                    self._values.popitem(last=False)
+        return value
+
+    def at(self, conn: Connection) -> Memo:
+        """This cache at the store's current state, as ``conn`` sees it (read once, for one request)."""
+        return Memo(self, content_token(conn))
+
+
+@dataclass(frozen=True)
+class Memo:
+    """A :class:`StoreCache` at one state of the store; ``Memo(None, "")`` computes every value afresh."""
+
+    cache: StoreCache | None
+    token: str
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``key``'s cached value, or ``compute()``."""
+        return compute() if self.cache is None else self.cache.get(self.token, key, compute)
+
+
+#: No cache: every value is computed afresh.
+NO_CACHE = Memo(None, "")
 
 
 def page_bounds(total: int, page: int, per_page: int) -> tuple[int, int, int, int]:
@@ -61,10 +136,11 @@ class TaskSet:
         return ",".join(self.tasks)
 
 
-def _task_set_of_each_run(conn: Connection) -> dict[str, tuple[str, ...]]:
-    """Run id -> the tasks it was evaluated on, in record order (one pass over ``task_results``)."""
+def _task_set_of_each_run(scores: StoredScores) -> dict[str, tuple[str, ...]]:
+    """Run id -> the tasks it was evaluated on, in record order."""
+    results = scores.results
     by_run: dict[str, list[tuple[int, str]]] = {}
-    for run_id, position, task in conn.execute(select(task_results.c.run_id, task_results.c.position, task_results.c.task)):
+    for run_id, position, task in zip(results.run_id, results.position, results.task):
         by_run.setdefault(run_id, []).append((position, task))
     return {run_id: tuple(t for _, t in sorted(tasks)) for run_id, tasks in by_run.items()}
 
@@ -78,7 +154,7 @@ def _count_sets(of_run: dict[str, tuple[str, ...]]) -> list[TaskSet]:
 
 def task_sets(conn: Connection) -> list[TaskSet]:
     """Every task set in the store, the most common first."""
-    return _count_sets(_task_set_of_each_run(conn))
+    return _count_sets(_task_set_of_each_run(read_scores(conn)))
 
 
 @dataclass(frozen=True)
@@ -97,42 +173,68 @@ class Ranked:
     notes: tuple[str, ...] = ()  # what the † of a zero-shot cell on this page means
 
 
+@dataclass(frozen=True)
+class _TaskSetView:
+    """A task set's runs (of one section) as an unsorted board, with the values each filter offers: what is cached per task set."""
+
+    board: Board
+    options: dict[str, list[str]]
+
+
+def _task_set_view(scores: StoredScores, chosen: TaskSet, of_run: dict[str, tuple[str, ...]], standing: str) -> _TaskSetView:
+    whole = build_board(scores, tasks=list(chosen.tasks), standing=standing)
+    members = {run_id for run_id, key in of_run.items() if key == chosen.tasks}
+    board = take_rows(whole, whole.rows["run_id"].isin(members).to_numpy().nonzero()[0])
+    options = {col: sorted({_label(v) for v in board.rows[col]}) for col in FILTERS}
+    return _TaskSetView(board, options)
+
+
+def _label(value: Any) -> str:
+    """A text column's value for display and filters; a missing one (None, or NaN as pandas reads it) is ``none``."""
+    return "none" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+
+
 def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str], sort: str | None, page: int = 1,
-                 per_page: int = RANKED_PER_PAGE, run_ids: Sequence[str] | None = None, standing: str = "ranked") -> Ranked:
+                 per_page: int = RANKED_PER_PAGE, run_ids: Sequence[str] | None = None, standing: str = "ranked",
+                 memo: Memo = NO_CACHE) -> Ranked:
     """The table behind ``/``: the runs of one task set (default: the most common), filtered by exact label, sorted, one page.
 
     ``run_ids`` keeps one section of the leaderboard (a suite protocol, or
     the ad hoc runs); a ``standing`` other than ``ranked`` numbers no rank.
+    Through ``memo`` (:meth:`StoreCache.at`) the store is read and each task
+    set's board built once per state of the store; a request then only
+    sorts, filters and formats one page.
     """
-    of_run = _task_set_of_each_run(conn)
-    if run_ids is not None:
-        wanted = set(run_ids)
-        of_run = {run_id: key for run_id, key in of_run.items() if run_id in wanted}
-    sets = _count_sets(of_run)
+    section = tuple(run_ids) if run_ids is not None else None
+    everything = memo.get("scores", lambda: read_scores(conn))  # one read of the store per change, whatever the page shows
+    scores = everything if section is None else memo.get(("scores", section), lambda: restrict_scores(everything, section))
+    of_run = memo.get(("task sets", section), lambda: _task_set_of_each_run(scores))
+    sets = memo.get(("task set counts", section), lambda: _count_sets(of_run))
     chosen = next((s for s in sets if s.key == task_key), None) if task_key else (sets[0] if sets else None)
     if task_key and chosen is None:
         raise NotFound(f"no run was evaluated on exactly the tasks {task_key!r}")
     if chosen is None:
-        return Ranked(load_board(conn, run_ids=run_ids, standing=standing), None, (), {}, [], standing=standing)
-    board = load_board(conn, tasks=list(chosen.tasks), sort=sort, run_ids=run_ids, standing=standing)
+        return Ranked(sort_board(build_board(scores, standing=standing), None), None, (), {}, [], standing=standing)
+    view = memo.get(("task set", section, chosen.tasks, standing), lambda: _task_set_view(scores, chosen, of_run, standing))
+    board = sort_board(view.board, sort)
     frame = board.rows
-    members = {run_id for run_id, key in of_run.items() if key == chosen.tasks}
-    keep = frame["run_id"].isin(members)
-    options = {col: sorted({str(v) for v in frame.loc[keep, col].fillna("none")}) for col in FILTERS}
+    keep = np.ones(len(frame), dtype=bool)
     for col, value in filters.items():
         if value:
-            keep &= frame[col].fillna("none").astype(str) == value
-    # Whole columns at once: per-cell pandas lookups cost seconds at 1,000 runs.
-    names = board.task_names
-    score, low, high = (f[names].to_numpy(dtype=float) for f in (board.score, board.low, board.high))  # [runs, tasks]
-    cols = {c: frame[c].tolist() for c in ("run_id", "model", "backbone", "head_mode", "mixture", "seed", "decaScore", "decaScore_low",
-                                          "decaScore_high", "parameters", "train_seconds", "train_eps", "eval_eps", "kind", "source_run", "suite", "steps")}
-    kept = keep.to_numpy().nonzero()[0]
+            keep &= np.array([_label(v) == value for v in frame[col]], dtype=bool)
+    kept = keep.nonzero()[0]
     start, stop, page, pages = page_bounds(len(kept), page, per_page)
-    zero = board.zero_shot
-    marked = zero.to_numpy(dtype=object) if zero is not None else None  # [runs, tasks]: untrained labels (JSON) of a zero-shot score
+    shown = kept[start:stop]
+    # This page's rows only, whole columns at once: per-cell pandas lookups cost seconds at 1,000 runs.
+    names = board.task_names
+    score, low, high = (f[names].to_numpy(dtype=float)[shown] for f in (board.score, board.low, board.high))  # [page rows, tasks]
+    cols = {c: frame[c].iloc[shown].tolist() for c in ("run_id", "model", "backbone", "head_mode", "mixture", "seed", "decaScore",
+                                                       "decaScore_low", "decaScore_high", "parameters", "train_seconds", "train_eps", "eval_eps",
+                                                       "kind", "source_run", "suite", "steps")}
+    # [page rows, tasks]: the untrained labels (JSON) of a zero-shot score, else None
+    marked = board.zero_shot.to_numpy(dtype=object)[shown] if board.zero_shot is not None else None
     rows, notes = [], []
-    for rank, i in enumerate(kept[start:stop], start + 1):
+    for i, rank in enumerate(range(start + 1, stop + 1)):
         c = {k: v[i] for k, v in cols.items()}
         flags = [marked is not None and marked[i, j] is not None for j in range(len(names))]
         notes += [f"† {c['run_id']}: {board.tasks[j].task} {zero_shot_note(json.loads(marked[i, j]))}" for j, flag in enumerate(flags) if flag]
@@ -141,14 +243,14 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
                 "rank": rank if standing == "ranked" else "–",
                 "kind": entry_kind(c["kind"], c["source_run"]) + off_protocol(c["kind"], c["suite"], c["steps"], c["mixture"]),
                 "run_id": str(c["run_id"]), "model": str(c["model"]), "backbone": str(c["backbone"]), "head_mode": str(c["head_mode"]),
-                "mixture": "none" if c["mixture"] is None else str(c["mixture"]), "seed": fmt_number(c["seed"], 0),
+                "mixture": _label(c["mixture"]), "seed": fmt_number(c["seed"], 0),
                 "deca": fmt_interval(c["decaScore"], c["decaScore_low"], c["decaScore_high"]),
                 "tasks": [fmt_interval(score[i, j], low[i, j], high[i, j]) + (" †" if flags[j] else "") for j in range(len(names))],
                 "parameters": fmt_count(c["parameters"]), "train_seconds": fmt_number(c["train_seconds"]),
                 "train_eps": fmt_number(c["train_eps"], 0), "eval_eps": fmt_number(c["eval_eps"], 0),
             }
         )
-    return Ranked(board, chosen, tuple(sets), options, rows, len(kept), page, pages, standing, tuple(notes))
+    return Ranked(board, chosen, tuple(sets), view.options, rows, len(kept), page, pages, standing, tuple(notes))
 
 
 def runs_with_task_set(conn: Connection, tasks: Sequence[str]) -> list[str]:
