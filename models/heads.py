@@ -196,19 +196,24 @@ class ChoiceHead(nn.Module):
 
 
 class ClassifierHead(nn.Module):
-    """MT-DNN's classification head: dropout and one linear layer over the first token's state, one output per label.
+    """MT-DNN's classification head: dropout and one linear layer over the pooled state, one output per label.
 
-    Answers ``choice`` tasks whose candidates are a fixed label set, in the
-    order of the labels. It learns as fast as the standard fine-tuning recipe
-    (a linear layer on [CLS]), but a new label set needs a new head, so it
-    cannot answer unseen label words zero-shot as :class:`ChoiceHead` can.
+    The pooled state is ``[h_anchor; h_mean]`` as in :class:`Pooler`, without
+    its randomly initialised tanh layer: the first token (the last real one
+    of a causal backbone) and the mean over real tokens, so a backbone whose
+    first token carries no context (word2vec's static vectors, a tiny model
+    trained from scratch) classifies too. Answers ``choice`` tasks whose
+    candidates are a fixed label set, in the order of the labels. It learns as
+    fast as the standard fine-tuning recipe (a linear layer on [CLS]), but a
+    new label set needs a new head, so it cannot answer unseen label words
+    zero-shot as :class:`ChoiceHead` can.
     """
 
     def __init__(self, hidden_size: int, num_labels: int, dropout: float = 0.1, causal: bool = False) -> None:
         super().__init__()
         self.causal = causal  # the backbone sees left context only
         self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(hidden_size, num_labels)
+        self.classifier = nn.Linear(2 * hidden_size, num_labels)
 
     def forward(
         self,
@@ -219,7 +224,8 @@ class ClassifierHead(nn.Module):
     ) -> HeadOutput:
         if choice_mask.size(1) != self.classifier.out_features:
             raise ValueError(f"{choice_mask.size(1)} candidates, but this head has {self.classifier.out_features} labels")
-        logits = self.classifier(self.dropout(pooled(encoded, causal))).float()  # [B, L]
+        both = torch.cat([pooled(encoded, causal), masked_mean(encoded)], dim=-1)  # [B, 2D]
+        logits = self.classifier(self.dropout(both)).float()  # [B, L]
         logits = logits.masked_fill(~choice_mask, torch.finfo(torch.float32).min)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return HeadOutput(logits=logits, loss=loss)

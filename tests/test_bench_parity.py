@@ -121,11 +121,11 @@ def test_the_script_prints_the_table_and_writes_json(parity: ModuleType, tiny_be
 
     # A qabench variant alone, then one table of both files, its variant paired with the plain runs of the first.
     variant = tmp_path / "variant.json"
-    parity.main([*args[:-2], "--sides", "qabench", "--set", "heads.choice=linear", "--set", f"cache_dir={tmp_path / 'cache'}", "--json", str(variant)])
+    parity.main([*args[:-2], "--sides", "qabench", "--set", "heads.choice=words", "--set", f"cache_dir={tmp_path / 'cache'}", "--json", str(variant)])
     capsys.readouterr()
     parity.main(["--from-json", str(out), str(variant)])
     lines = capsys.readouterr().out.splitlines()
-    assert "sst2: qabench side with --set heads.choice=linear cache_dir=" in "\n".join(lines)
+    assert "sst2: qabench side with --set heads.choice=words cache_dir=" in "\n".join(lines)
     assert [line.split()[2] for line in lines if line.startswith("sst2 ")] == ["2", "2"] and all("[" in line for line in lines if line.startswith("sst2 "))
 
     # The plain side of an earlier run is reused, checked against the qabench side's ids.

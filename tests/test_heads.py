@@ -136,11 +136,12 @@ def test_every_text_task_shares_the_one_text_head(backbone) -> None:
     assert isinstance(model.head_for("woz"), TextHead) and model.head_for("woz") is model.head_for("multi30k_en_de")
 
 
-def test_classifier_head_is_a_linear_layer_on_the_first_token_with_one_output_per_label(encoded: Encoded) -> None:
+def test_classifier_head_is_a_linear_layer_on_the_first_token_and_the_mean_with_one_output_per_label(encoded: Encoded) -> None:
     head = ClassifierHead(D, num_labels=3, dropout=0.0)
     mask = torch.tensor([[True, True, True], [True, True, False]])  # the second row offers two of the three labels
     out = head(encoded, False, mask, labels=torch.tensor([2, 0]))
-    expected = head.classifier(encoded.hidden[:, 0])
+    real = encoded.mask.unsqueeze(-1).float()
+    expected = head.classifier(torch.cat([encoded.hidden[:, 0], (encoded.hidden * real).sum(1) / real.sum(1)], dim=-1))
     assert torch.allclose(out.logits[0], expected[0]) and torch.allclose(out.logits[1, :2], expected[1, :2])
     assert out.logits[1, 2] < -1e30  # a label the row does not offer is never picked
     assert torch.allclose(out.loss, torch.nn.functional.cross_entropy(out.logits, torch.tensor([2, 0])))

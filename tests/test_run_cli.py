@@ -103,7 +103,8 @@ def test_train_then_eval_another_split(tmp_path: Path) -> None:
 
 
 def test_eval_answers_an_untrained_task_zero_shot_through_the_head_of_its_format(tmp_path: Path) -> None:
-    result = invoke("train", str(QUICKSTART), *FAST, "--set", f"output.dir={tmp_path}", "--set", "tasks=[sst2]")
+    # The label-word choice head (heads.choice: words) is the one that answers new label words zero-shot.
+    result = invoke("train", str(QUICKSTART), *FAST, "--set", f"output.dir={tmp_path}", "--set", "tasks=[sst2]", "--set", "heads.choice=words")
     assert result.exit_code == 0, result.output
     run_dir = result.output.split("run: ")[1].split()[0]
     result = invoke("eval", run_dir, "--tasks", "sst2,rte", "--limit", "5")  # rte shares sst2's choice head

@@ -74,7 +74,7 @@ def test_typed_mode_sends_translation_to_the_text_head_and_the_rest_to_typed_hea
 
     model = load_model(Path(record["config"]["output"]["dir"]) / record["run_id"] / "model")
     assert {name: spec.format for name, spec in model.specs.items()} == {"sst2": "choice", "multi30k_en_de": "text"}
-    assert sorted(model.heads) == ["choice", "text"]
+    assert sorted(model.heads) == ["choice-sst2", "text"]  # sst2's label set has its linear layer (heads.choice: linear)
 
 
 def test_a_saved_text_model_evaluates_again_to_the_same_predictions(tmp_path: Path) -> None:
