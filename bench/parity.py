@@ -74,14 +74,17 @@ class Budget:
     max_answer_length: int = 30  # span: longest answer in tokens
 
 
-# Sized so the five tasks, three seeds and both sides finish on 2 CPU cores in well under an hour
-# with MiniLM (the budget of sst2 is the issue's reference setup).
+# Sized so the five tasks, three seeds and both sides finish in well under an hour on 2 CPU cores that
+# other work shares (about 7 training sentences of SST-2 a second per side there): a few hundred training
+# examples a task in batches of 16, one epoch, peak learning rate 1e-4 (the usual range for a small BERT);
+# full validation sets for sst2 and rte. The issue's original sst2 setup (4,000 sentences, batches of 32,
+# lr 5e-5) is ``--tasks sst2 --limit 4000 --batch-size 32 --lr 5e-5``.
 BUDGETS: dict[str, Budget] = {
-    "sst2": Budget("train", "validation", limit=4000),
-    "rte": Budget("train", "validation", limit=1000, epochs=2),
-    "stsb": Budget("train", "validation", limit=1500, eval_limit=750),
-    "conll2003": Budget("train", "validation", limit=1500, eval_limit=1000),
-    "squad": Budget("validation_a", "validation_b", limit=1000, eval_limit=500, max_length=256),
+    "sst2": Budget("train", "validation", limit=400, batch_size=16, lr=1e-4),
+    "rte": Budget("train", "validation", limit=400, batch_size=16, lr=1e-4),
+    "stsb": Budget("train", "validation", limit=400, eval_limit=500, batch_size=16, lr=1e-4),
+    "conll2003": Budget("train", "validation", limit=400, eval_limit=500, batch_size=16, lr=1e-4),
+    "squad": Budget("validation_a", "validation_b", limit=200, eval_limit=200, batch_size=16, lr=1e-4, max_length=256),
 }
 
 
@@ -341,19 +344,31 @@ def plain_score(task: str, model: torch.nn.Module, tokenizer: Any, budget: Budge
 # --- the qabench side ------------------------------------------------------------------------------------------------
 
 
-def qabench_config(task: str, budget: Budget, seed: int, model_dir: str, data_dir: Path, overrides: Sequence[str] = (), cache_dir: str | None = None) -> Any:
+def qabench_config(
+    task: str,
+    budget: Budget,
+    seed: int,
+    model_dir: str,
+    data_dir: Path,
+    overrides: Sequence[str] = (),
+    cache_dir: str | None = None,
+    also: Sequence[tuple[str, int | None]] = (),
+) -> Any:
     """The qabench run config of this task, budget and seed (``overrides``: ``--set`` items for the qabench side).
 
-    ``optim.steps`` is fixed later, once the number of training windows is known.
+    ``also``: more tasks to train on beside ``task`` (name, training examples), in the mixture the config
+    names; only ``task`` is scored, so they evaluate on one example each. ``optim.steps`` is fixed later,
+    once the number of training windows is known.
     """
     from harness.config import apply_override, from_dict, validate
 
     item: dict[str, Any] = {"name": task, "train_split": budget.train_split, "eval_split": budget.eval_split, "train_limit": budget.limit, "eval_limit": budget.eval_limit}
+    extra: list[dict[str, Any]] = [{"name": name, "train_limit": limit, "eval_limit": 1} for name, limit in also]
     data: dict[str, Any] = {
         "seed": seed,
         "data_dir": str(data_dir),
         "model": {"backbone": "bert", "pretrained": model_dir, "max_length": budget.max_length, "stride": budget.stride},
-        "tasks": [item],
+        "tasks": [item, *extra],
         "optim": {"steps": 1, "batch_size": budget.batch_size, "lr": budget.lr, "warmup": budget.warmup, "weight_decay": budget.weight_decay, "clip": budget.clip},
         "eval": {"batch_size": 64, "max_answer_length": budget.max_answer_length},
         "output": {"progress": False, "leaderboard": False},
@@ -367,31 +382,72 @@ def qabench_config(task: str, budget: Budget, seed: int, model_dir: str, data_di
     return config
 
 
-def qabench_side(config: Any, epochs: int) -> tuple[SideResult, list[str], list[str]]:
-    """Train and score through qabench; also returns the training and evaluation example ids it used."""
+def steps_for_batches(config: Any, train_sets: Sequence[Any], target: str, batches: int) -> int:
+    """Optimiser steps after which the run's task mixture has drawn ``batches`` batches of ``target``.
+
+    The mixture :func:`harness.train.train` draws from is a pure function of
+    the config, so counting its draws gives the step at which ``target`` has
+    had exactly the budget it has alone.
+    """
+    from harness.train import training_mixture
+
+    mixture = training_mixture(train_sets, config)
+    steps = drawn = 0
+    while drawn < batches:
+        drawn += mixture.next()[0] == target
+        steps += 1
+    return steps
+
+
+def qabench_side(config: Any, epochs: int, also_split: str | None = None, predictions: Path | None = None) -> tuple[SideResult, list[str], list[str]]:
+    """Train and score through qabench; also returns the training and evaluation example ids it used.
+
+    The first task of ``config`` is the one measured: it trains for ``epochs``
+    epochs of its windows; when the config names more tasks, the mixture
+    trains as many steps as it takes to draw those batches of the first task
+    (its budget alone), and only the first task is scored. ``also_split``:
+    the trained model also scores all of that split (its metrics are kept as
+    ``SPLIT/metric``); ``predictions``: a JSONL file for the per-example
+    predictions of the evaluation split.
+    """
     from harness.evaluate import evaluate_tasks
-    from harness.prepare import eval_settings, load_task_examples, prepare, resolve_tasks
+    from harness.prepare import eval_settings, load_task_examples, prepare
     from harness.train import train
 
     prep = prepare(config)
-    (train_set,), (eval_set,) = prep.train_sets, prep.eval_sets
+    run_task = prep.tasks[0]
+    target = run_task.task.name
+    train_set = next(s for s in prep.train_sets if s.name == target)
+    eval_set = next(s for s in prep.eval_sets if s.task.name == target)
     windows = len(train_set.features)
-    steps = epochs * math.ceil(windows / config.optim.batch_size)
+    batches = epochs * math.ceil(windows / config.optim.batch_size)
+    steps = batches if len(prep.train_sets) == 1 else steps_for_batches(config, prep.train_sets, target, batches)
     config = replace(config, optim=replace(config.optim, steps=steps))
     prep = replace(prep, config=config)
-    (run_task,) = resolve_tasks(config)
     train_examples, _ = load_task_examples(config, [run_task], train=True)
-    train_ids = [e.id for e in train_examples[run_task.task.name]]  # the examples prepare() featurised, in the same order
+    train_ids = [e.id for e in train_examples[target]]  # the examples prepare() featurised, in the same order
     example_of_row = train_set.features["example_index"]
     seen: collections.Counter[str] = collections.Counter()
 
     def observe(task: str, rows: Sequence[int]) -> None:
-        seen.update(train_ids[example_of_row[r]] for r in rows)
+        if task == target:
+            seen.update(train_ids[example_of_row[r]] for r in rows)
 
     result = train(prep.model, prep.train_sets, config, prep.device, prep.pad_id, progress=False, on_batch=observe)
-    (outcome,) = evaluate_tasks(prep.model, prep.eval_sets, eval_settings(config, prep.device, prep.pad_id))
+    settings = eval_settings(config, prep.device, prep.pad_id)
+    if predictions is None:
+        (outcome,) = evaluate_tasks(prep.model, [eval_set], settings)
+    else:
+        predictions.parent.mkdir(parents=True, exist_ok=True)
+        with predictions.open("w", encoding="utf-8") as writer:
+            (outcome,) = evaluate_tasks(prep.model, [eval_set], settings, writer=writer)
+    metrics = dict(outcome.metrics)
+    if also_split:
+        other = replace(config, tasks=(replace(config.tasks[0], eval_split=also_split, eval_limit=None),))
+        (extra,) = evaluate_tasks(prep.model, prepare(other, train=False, model=prep.model).eval_sets, settings)
+        metrics |= {f"{also_split}/{name}": value for name, value in extra.metrics.items()}
     score = outcome.metrics[outcome.headline]
-    side = SideResult(score, dict(outcome.metrics), dict(seen), result.steps, windows, result.examples_per_second, result.seconds)
+    side = SideResult(score, metrics, dict(seen), result.steps, windows, result.examples_per_second, result.seconds)
     return side, train_ids, [e.id for e in eval_set.examples]
 
 
@@ -405,7 +461,7 @@ class Pair:
     task: str
     seed: int
     qabench: SideResult
-    plain: SideResult | None  # None: the qabench side alone (--sides qabench)
+    plain: SideResult | None  # the reference: plain transformers code, or with --with the qabench run of the task alone; None: --sides qabench
     train_examples: int
     eval_examples: int
     variant: str = ""  # the qabench side's --set overrides, when any
@@ -428,13 +484,15 @@ def run_pair(
     cache_dir: str | None = None,
     plain: SideResult | None = None,
     sides: str = "both",
+    also_split: str | None = None,
+    predictions: Path | None = None,
 ) -> Pair:
     """Both sides of ``task`` at ``seed`` (``plain``: the plain side's result from an earlier run of the same budget and seed).
 
     Refuses a pair whose sides trained on different examples or took different numbers of steps.
     """
     config = qabench_config(task, budget, seed, model_dir, data_dir, overrides, cache_dir)
-    ours, train_ids, eval_ids = qabench_side(config, budget.epochs)
+    ours, train_ids, eval_ids = qabench_side(config, budget.epochs, also_split, predictions)
     if sides == "qabench":
         return Pair(task, seed, ours, None, len(train_ids), len(eval_ids))
     if plain is None:
@@ -445,6 +503,40 @@ def run_pair(
             f"{len(ours.seen)} vs {len(plain.seen)} distinct training ids; not a fair comparison"
         )
     return Pair(task, seed, ours, plain, len(train_ids), len(eval_ids))
+
+
+def run_with(
+    task: str,
+    budget: Budget,
+    seed: int,
+    model_dir: str,
+    data_dir: Path,
+    also: Sequence[tuple[str, int | None]],
+    overrides: Sequence[str] = (),
+    cache_dir: str | None = None,
+    alone: SideResult | None = None,
+) -> Pair:
+    """Multitask gain: ``task`` trained together with ``also`` against ``task`` trained alone, at equal budget of ``task``.
+
+    Both are qabench runs of the same config but for the added tasks: the
+    ``qabench`` side of the pair is the run with them, the ``plain`` side the
+    run alone (``alone``: from an earlier run of the same budget and seed).
+    Refuses a pair in which ``task``'s examples were not drawn equally often.
+    """
+    together, train_ids, eval_ids = qabench_side(qabench_config(task, budget, seed, model_dir, data_dir, overrides, cache_dir, also=also), budget.epochs)
+    if alone is None:
+        alone = qabench_side(qabench_config(task, budget, seed, model_dir, data_dir, overrides, cache_dir), budget.epochs)[0]
+    if seen_digest(together.seen) != seen_digest(alone.seen):
+        raise SystemExit(f"{task} seed {seed}: trained with {', '.join(n for n, _ in also)} it saw other examples of {task} than alone; not a fair comparison")
+    return Pair(task, seed, together, alone, len(train_ids), len(eval_ids), "with " + ",".join(name for name, _ in also))
+
+
+def alone_from_json(path: str, task: str, budget: Budget, seed: int, overrides: Sequence[str]) -> SideResult:
+    """The qabench side of ``task`` and ``seed`` from an earlier ``--json`` file of the same budget and overrides, as the run alone."""
+    for item in json.loads(Path(path).read_text()):
+        if item["task"] == task and item["seed"] == seed and item["budget"] == asdict(budget) and item["overrides"] == list(overrides):
+            return _side_from_json(item["qabench"])
+    raise SystemExit(f"--alone-from {path}: no qabench run of {task} seed {seed} at budget {asdict(budget)} with overrides {list(overrides)}")
 
 
 def to_json(pair: Pair, budget: Budget, overrides: Sequence[str]) -> dict[str, Any]:
@@ -479,6 +571,13 @@ def pairs_from_json(paths: Sequence[str]) -> list[Pair]:
     when its sides trained on different ids or for different numbers of steps.
     """
     items = [item for path in paths for item in json.loads(Path(path).read_text())]
+    if any("also" in i for i in items):  # --with files: each item holds both of its sides, the run with the other tasks and alone
+        if not all("also" in i for i in items):
+            raise SystemExit("--from-json: files of --with runs and parity runs make two tables; print them apart")
+        return [
+            Pair(i["task"], i["seed"], _side_from_json(i["qabench"]), _side_from_json(i["plain"]), i["train_examples"], i["eval_examples"], "with " + ",".join(n for n, _ in i["also"]))
+            for i in items
+        ]
     plains = {(i["task"], i["seed"], json.dumps(i["budget"], sort_keys=True)): _side_from_json(i["plain"]) for i in items if "plain" in i}
     pairs = []
     for item in items:
@@ -521,9 +620,15 @@ def _mean_sd(values: Sequence[float]) -> str:
     return f"{statistics.fmean(values):6.2f} ± {sd:4.2f}"
 
 
-def table(pairs: Sequence[Pair]) -> str:
-    """Per task: each side's mean ± sd, the mean paired difference with its 95% interval, examples/s of each side."""
-    header = f"{'task':10s} {'metric':9s} {'seeds':>5s}  {'qabench':>13s}  {'plain':>13s}  {'qabench - plain [95% CI]':>27s}  {'ex/s qabench':>12s} {'ex/s plain':>10s} {'ratio':>5s}"
+def table(pairs: Sequence[Pair], names: tuple[str, str] = ("qabench", "plain")) -> str:
+    """Per task: each side's mean ± sd, the mean paired difference with its 95% interval, examples/s of each side.
+
+    ``names``: what the two sides are (with ``--with``: the run with the other tasks, the run alone).
+    """
+    a, b = names
+    header = (
+        f"{'task':10s} {'metric':9s} {'seeds':>5s}  {a:>13s}  {b:>13s}  {f'{a} - {b} [95% CI]':>27s}  {f'ex/s {a}':>12s} {f'ex/s {b}':>10s} {'ratio':>5s}"
+    )
     lines = [header, "-" * len(header)]
     for task, variant in dict.fromkeys((p.task, p.variant) for p in pairs):
         rows = [p for p in pairs if (p.task, p.variant) == (task, variant)]
@@ -531,7 +636,7 @@ def table(pairs: Sequence[Pair]) -> str:
         speed_ours = statistics.fmean(p.qabench.examples_per_second for p in rows)
         metric = {"sst2": "accuracy", "rte": "accuracy", "stsb": "pearson", "conll2003": "entity F1", "squad": "nF1"}.get(task, "")
         if variant:
-            lines.append(f"{task}: qabench side with --set {variant}")
+            lines.append(f"{task}: {a} side {variant if variant.startswith('with ') else f'with --set {variant}'}")
         if any(p.plain is None for p in rows):
             lines.append(f"{task:10s} {metric:9s} {len(rows):5d}  {_mean_sd(ours):>13s}  {'-':>13s}  {'-':>27s}  {speed_ours:12.1f} {'-':>10s} {'-':>5s}")
             continue
@@ -541,6 +646,37 @@ def table(pairs: Sequence[Pair]) -> str:
         lines.append(
             f"{task:10s} {metric:9s} {len(rows):5d}  {_mean_sd(ours):>13s}  {_mean_sd(plain):>13s}  {mean:+7.2f} [{low:+6.2f}, {high:+6.2f}]     "
             f"{speed_ours:12.1f} {speed_plain:10.1f} {speed_ours / speed_plain:5.2f}"
+        )
+    return "\n".join(lines)
+
+
+def answer_table(paths: Sequence[str]) -> str:
+    """Where span answers go wrong, per ``--predictions`` file: length, copying and score by gold answer length.
+
+    Columns: examples; EM and nF1; mean words of the prediction and of the
+    (shortest) gold answer; predictions that are empty, and that occur
+    verbatim in the context (a span head's always do; a text head's only
+    when it copied a contiguous stretch); nF1 over gold answers of 1, 2-3
+    and 4+ words.
+    """
+    header = f"{'predictions':34s} {'n':>4s} {'EM':>6s} {'nF1':>6s} {'words':>5s} {'gold':>5s} {'empty%':>6s} {'inctx%':>6s} {'nF1@1':>6s} {'nF1@2-3':>7s} {'nF1@4+':>6s}"
+    lines = [header, "-" * len(header)]
+    for path in paths:
+        rows = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+        if not rows:
+            raise SystemExit(f"--answers {path}: no predictions")
+        golds = [min((a for a in row["example"].get("answers") or [row["example"]["answer"]]), key=lambda a: len(a.split())) for row in rows]
+        gold_words = [len(g.split()) for g in golds]
+        nf1 = [float(row["scores"].get("nf1", 0.0)) for row in rows]
+        em = [float(row["scores"].get("em", 0.0)) for row in rows]
+        buckets = [[f for f, n in zip(nf1, gold_words) if lo <= n <= hi] for lo, hi in ((1, 1), (2, 3), (4, 10**6))]
+        cells = [f"{statistics.fmean(b):6.2f}" if b else f"{'-':>6s}" for b in buckets]
+        lines.append(
+            f"{Path(path).parent.name + '/' + Path(path).stem:34.34s} {len(rows):4d} {statistics.fmean(em):6.2f} {statistics.fmean(nf1):6.2f} "
+            f"{statistics.fmean(len(row['prediction'].split()) for row in rows):5.2f} {statistics.fmean(gold_words):5.2f} "
+            f"{100 * statistics.fmean(not row['prediction'].strip() for row in rows):6.1f} "
+            f"{100 * statistics.fmean(bool(row['prediction'].strip()) and row['prediction'].strip() in row['example']['context'] for row in rows):6.1f} "
+            f"{cells[0]} {cells[1]:>7s} {cells[2]}"
         )
     return "\n".join(lines)
 
@@ -567,15 +703,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--eval-limit", type=int, default=None, help="evaluation examples per task, instead of each task's budget")
     parser.add_argument("--epochs", type=int, default=None)
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate of both sides, instead of each task's budget")
+    parser.add_argument("--batch-size", type=int, default=None, help="training batch size of both sides, instead of each task's budget")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="a qabench config override, for the qabench side only (repeatable)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--json", default=None, help="also write every pair's results to this file")
     parser.add_argument("--sides", choices=("both", "qabench"), default="both", help="qabench: train the qabench side only (no comparison)")
     parser.add_argument("--plain-from", default=None, metavar="FILE", help="reuse the plain side from an earlier --json file of the same budgets and seeds")
+    parser.add_argument("--also-split", default=None, metavar="SPLIT", help="the qabench side's model also scores this whole split (e.g. test); kept in --json as SPLIT/metric")
+    parser.add_argument("--predictions", default=None, metavar="DIR", help="write the qabench side's per-example predictions to DIR/TASK-seedN.jsonl")
+    parser.add_argument("--answers", nargs="+", default=None, metavar="FILE", help="train nothing: where span answers of --predictions files go wrong (length, copying, nF1 by gold length)")
     parser.add_argument("--from-json", nargs="+", default=None, metavar="FILE", help="train nothing: print the table of earlier --json files")
+    parser.add_argument(
+        "--with", dest="also", default="", metavar="TASKS",
+        help="multitask gain instead of parity: train each --tasks task together with these (comma-separated) at its own budget, against it alone",
+    )
+    parser.add_argument("--with-limit", type=int, default=1000, help="--with: training examples of each added task (default 1000)")
+    parser.add_argument("--alone-from", default=None, metavar="FILE", help="--with: the runs alone from an earlier --json file (its qabench sides), not trained again")
     args = parser.parse_args(argv)
+    if args.answers:
+        print(answer_table(args.answers))
+        return
     if args.from_json:
-        print(table(pairs_from_json(args.from_json)))
+        earlier = pairs_from_json(args.from_json)
+        print(table(earlier, ("together", "alone") if earlier and earlier[0].variant.startswith("with ") else ("qabench", "plain")))
         return
 
     tasks = [t for t in args.tasks.split(",") if t]
@@ -588,29 +738,47 @@ def main(argv: Sequence[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     model_dir = args.model or _minilm()
     seeds = [int(s) for s in args.seeds.split(",")]
+    also = [(name, args.with_limit) for name in args.also.split(",") if name]
     pairs: list[Pair] = []
     budgets: list[Budget] = []
     print(f"model {model_dir}; data {args.data_dir}; seeds {seeds}; qabench overrides {args.overrides or 'none'}; torch threads {torch.get_num_threads()}", flush=True)
     for task in tasks:
         budget = BUDGETS[task]
-        changes = {k: v for k, v in (("limit", args.limit), ("eval_limit", args.eval_limit), ("epochs", args.epochs), ("lr", args.lr)) if v is not None}
+        changes = {k: v for k, v in (("limit", args.limit), ("eval_limit", args.eval_limit), ("epochs", args.epochs), ("lr", args.lr), ("batch_size", args.batch_size)) if v is not None}
         budget = replace(budget, **changes)
         print(f"{task}: {asdict(budget)}", flush=True)
         for seed in seeds:
+            if also:
+                alone = alone_from_json(args.alone_from, task, budget, seed, args.overrides) if args.alone_from else None
+                pairs.append(run_with(task, budget, seed, model_dir, Path(args.data_dir), also, args.overrides, alone=alone))
+                budgets.append(budget)
+                print(f"  seed {seed}: together {pairs[-1].qabench.score:.2f} ({pairs[-1].qabench.steps} steps, {pairs[-1].qabench.seconds:.0f}s), alone {pairs[-1].plain.score:.2f}", flush=True)  # type: ignore[union-attr]
+                _save(args.json, pairs, budgets, args.overrides, also)
+                continue
             plain = plain_from_json(args.plain_from, task, budget, seed) if args.plain_from else None
-            pair = replace(run_pair(task, budget, seed, model_dir, Path(args.data_dir), args.overrides, plain=plain, sides=args.sides), variant=" ".join(args.overrides))
+            written = Path(args.predictions) / f"{task}-seed{seed}.jsonl" if args.predictions else None
+            pair = run_pair(task, budget, seed, model_dir, Path(args.data_dir), args.overrides, plain=plain, sides=args.sides, also_split=args.also_split, predictions=written)
+            pair = replace(pair, variant=" ".join(args.overrides))
             pairs.append(pair)
             budgets.append(budget)
+            _save(args.json, pairs, budgets, args.overrides, also)
             plain_note = f"plain {pair.plain.score:.2f} ({pair.plain.seconds:.0f}s)" if pair.plain else "plain not run"
             print(
                 f"  seed {seed}: qabench {pair.qabench.score:.2f} ({pair.qabench.seconds:.0f}s), {plain_note}; "
                 f"{pair.qabench.steps} steps over {pair.qabench.windows} windows of {pair.train_examples} examples; {pair.eval_examples} scored",
                 flush=True,
             )
-    print(table(pairs))
+            if args.also_split:
+                print(f"  seed {seed}: qabench on {args.also_split}: " + ", ".join(f"{k.split('/', 1)[1]} {v:.2f}" for k, v in pair.qabench.metrics.items() if k.startswith(f"{args.also_split}/")), flush=True)
+    print(table(pairs, ("together", "alone") if also else ("qabench", "plain")))
     print(conditions())
-    if args.json:
-        Path(args.json).write_text(json.dumps([to_json(p, b, args.overrides) for p, b in zip(pairs, budgets)], indent=1) + "\n")
+
+
+def _save(path: str | None, pairs: Sequence[Pair], budgets: Sequence[Budget], overrides: Sequence[str], also: Sequence[tuple[str, int | None]]) -> None:
+    """Write every pair so far to the ``--json`` file (after each pair, so a long run interrupted keeps what it finished)."""
+    if path:
+        items = [to_json(p, b, overrides) | ({"also": [list(x) for x in also]} if also else {}) for p, b in zip(pairs, budgets)]
+        Path(path).write_text(json.dumps(items, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -131,3 +131,52 @@ def test_the_script_prints_the_table_and_writes_json(parity: ModuleType, tiny_be
     # The plain side of an earlier run is reused, checked against the qabench side's ids.
     parity.main([*args[:-2], "--plain-from", str(out), "--set", f"cache_dir={tmp_path / 'cache'}"])
     assert any(line.startswith("sst2 ") for line in capsys.readouterr().out.splitlines())
+
+
+def test_the_multitask_mode_trains_the_task_with_others_on_exactly_its_budget_alone(
+    parity: ModuleType, tiny_bert: str, mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    budget = parity.replace(parity.BUDGETS["sst2"], limit=10, eval_limit=4, epochs=2, batch_size=4, lr=1e-3, max_length=32, stride=8)
+    pair = parity.run_with("sst2", budget, seed=0, model_dir=tiny_bert, data_dir=mirror, also=[("conll2003", 12)], cache_dir=str(tmp_path / "cache"))
+    together, alone = pair.qabench, pair.plain
+    assert alone is not None and pair.variant == "with conll2003"
+    assert together.seen == alone.seen and sum(together.seen.values()) == 2 * 10  # sst2's 10 examples, twice each, in both runs
+    assert alone.steps == 2 * -(-10 // 4) < together.steps  # the mixture took more steps to give sst2 the same batches
+
+    # The command line: the run alone reused from an earlier --json file, a table of the two, and --from-json of it.
+    args = ["--tasks", "sst2", "--seeds", "0", "--model", tiny_bert, "--data-dir", str(mirror), "--limit", "10", "--eval-limit", "4", "--epochs", "2"]
+    single, multi = tmp_path / "single.json", tmp_path / "multi.json"
+    cache = ["--set", f"cache_dir={tmp_path / 'cache'}"]
+    parity.main([*args, "--sides", "qabench", *cache, "--json", str(single)])
+    capsys.readouterr()
+    parity.main([*args, "--with", "conll2003", "--with-limit", "12", "--alone-from", str(single), *cache, "--json", str(multi)])
+    printed = capsys.readouterr().out
+    assert "together - alone [95% CI]" in printed and "sst2: together side with conll2003" in printed
+    assert json.loads(multi.read_text())[0]["plain"]["seen_sha256"] == json.loads(single.read_text())[0]["qabench"]["seen_sha256"]
+    parity.main(["--from-json", str(multi)])
+    assert "sst2: together side with conll2003" in capsys.readouterr().out
+
+
+def test_the_qabench_side_also_scores_another_split_and_writes_its_predictions(parity: ModuleType, tiny_bert: str, mirror: Path, tmp_path: Path) -> None:
+    budget = parity.replace(parity.BUDGETS["conll2003"], limit=6, eval_limit=5, batch_size=4, lr=1e-3, max_length=32, stride=8)
+    written = tmp_path / "predictions" / "conll2003-seed0.jsonl"
+    pair = parity.run_pair("conll2003", budget, 0, tiny_bert, mirror, cache_dir=str(tmp_path / "cache"), sides="qabench", also_split="train", predictions=written)
+    assert pair.plain is None and 0 <= pair.qabench.metrics["train/entity_f1"] <= 100  # all 30 training rows, scored by the trained model
+    rows = [json.loads(line) for line in written.read_text().splitlines()]
+    assert len(rows) == pair.eval_examples == 5 and all("prediction" in row for row in rows)
+
+
+def test_the_answer_table_shows_length_copying_and_score_by_gold_length(parity: ModuleType, tmp_path: Path) -> None:
+    context = "john smith lives in paris and works for acme corp"
+    rows = [  # gold, prediction, nF1
+        ("paris", "paris", 100.0),  # right, one word, copied
+        ("acme corp", "acme", 66.67),  # half of a two-word answer
+        ("john smith lives", "", 0.0),  # empty
+        ("john smith", "smith john", 50.0),  # not a stretch of the context
+    ]
+    path = tmp_path / "text" / "squad-seed0.jsonl"
+    path.parent.mkdir()
+    path.write_text("".join(json.dumps({"prediction": p, "example": {"answer": g, "context": context}, "scores": {"em": 100.0 * (p == g), "nf1": f}}) + "\n" for g, p, f in rows))
+    line = parity.answer_table([str(path)]).splitlines()[2].split()
+    assert line[0] == "text/squad-seed0" and line[1] == "4"
+    assert line[2:] == ["25.00", "54.17", "1.00", "2.00", "25.0", "50.0", "100.00", "38.89", "-"]  # no gold answer of 4+ words
