@@ -194,7 +194,27 @@ def new_model(config: RunConfig, tasks: Sequence[RunTask], train_examples: Examp
     """
     every = list({t.task.name: t.task for t in tasks}.values())
     specs = head_specs(every, config.heads.task_specific, config.heads.mode, decoder_preset(config), config.heads.choice)
+    untrained_label_layers(specs, {t.task.name for t in tasks if t.train_split and t.task.name in train_examples}, config)
     return build_model(config, specs, vocabulary_texts(train_examples, eval_examples))
+
+
+def untrained_label_layers(specs: dict[str, HeadSpec], trained: set[str], config: RunConfig) -> None:
+    """Refuse a choice task evaluated zero-shot whose label set no trained task shares under ``heads.choice: linear``.
+
+    Its linear layer would be the random one it was built with; the
+    label-word head (``heads.choice: words``) is the one that scores new
+    label words. Nothing is refused when nothing trains (``qabench eval`` of a
+    config), nor a task that shares a trained task's label set (qnli and rte).
+    """
+    if not trained:
+        return
+    layers = {specs[name].key(name) for name in trained}
+    for name, spec in specs.items():
+        if name not in trained and spec.format == "choice" and spec.num_labels and spec.key(name) not in layers:
+            raise UserError(
+                f"config {config.where('heads')}: {name!r} is evaluated without training and no trained task shares its labels, "
+                "so heads.choice: linear has no trained layer for them; heads.choice: words answers new label words zero-shot"
+            )
 
 
 def model_of_config(config: RunConfig) -> MultiTaskModel:

@@ -137,7 +137,9 @@ def test_every_untrained_task_is_flagged_zero_shot_in_the_text_head_mode_too(tmp
 
 
 def test_a_task_a_run_evaluates_without_training_is_flagged_zero_shot(tmp_path: Path) -> None:
-    _, record = run_quickstart(tmp_path, "--set", "tasks=[sst2, {name: rte, train: false}, {name: squad, train: false}]", "--set", "output.leaderboard=false")
+    # rte's new label words are answered zero-shot by the label-word choice head (heads.choice: words).
+    tasks = "tasks=[sst2, {name: rte, train: false}, {name: squad, train: false}]"
+    _, record = run_quickstart(tmp_path, "--set", tasks, "--set", "heads.choice=words", "--set", "output.leaderboard=false")
     flags = {t["name"]: t.get("zero_shot") for t in record["tasks"]}
     assert flags == {"sst2": None, "rte": {"untrained_labels": ["entailment", "not entailment"]}, "squad": {"untrained_labels": []}}
     assert record["training"]["train_tasks"] == ["sst2"]
@@ -172,6 +174,21 @@ def test_data_dir_overrides_the_config_data_dir_in_run_and_in_eval_alike(tmp_pat
     assert result.exit_code == 0, result.output
     again = json.loads(Path(result.output.split("record: ")[1].split()[0]).read_text())
     assert again["config"]["data_dir"] == str(bundled.resolve()) and again["tasks"][0]["examples"] == 20
+
+
+def test_a_choice_task_evaluated_zero_shot_needs_a_trained_layer_for_its_labels_or_the_words_head() -> None:
+    from harness.config import load_config
+    from harness.errors import UserError
+    from harness.adapters import head_specs
+    from harness.prepare import RunTask, new_model, untrained_label_layers
+    from tasks.registry import get
+
+    tasks = [RunTask(get("sst2"), "train", "validation", None, None), RunTask(get("cola"), None, "validation", None, None)]  # cola: evaluated only
+    with pytest.raises(UserError, match="'cola' is evaluated without training and no trained task shares its labels.*heads.choice: words answers"):
+        new_model(load_config(QUICKSTART), tasks, {"sst2": []}, {})
+    specs = head_specs([get("sst2"), get("rte"), get("qnli")], task_specific=False, choice="linear")
+    untrained_label_layers(specs, {"sst2", "rte"}, load_config(QUICKSTART))  # qnli answers through rte's layer: nothing refused
+    assert specs["qnli"].key("qnli") == specs["rte"].key("rte") == "choice-qnli"
 
 
 @pytest.mark.parametrize(
