@@ -769,7 +769,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 flush=True,
             )
             if args.also_split:
-                print(f"  seed {seed}: qabench on {args.also_split}: " + ", ".join(f"{k.split('/', 1)[1]} {v:.2f}" for k, v in pair.qabench.metrics.items() if k.startswith(f"{args.also_split}/")), flush=True)
+                other = {k.split("/", 1)[1]: v for k, v in pair.qabench.metrics.items() if k.startswith(f"{args.also_split}/")}
+                print(f"  seed {seed}: qabench on {args.also_split}: " + ", ".join(f"{k} {v:.2f}" for k, v in other.items()), flush=True)
     print(table(pairs, ("together", "alone") if also else ("qabench", "plain")))
     print(conditions())
 

@@ -177,9 +177,9 @@ def test_data_dir_overrides_the_config_data_dir_in_run_and_in_eval_alike(tmp_pat
 
 
 def test_a_choice_task_evaluated_zero_shot_needs_a_trained_layer_for_its_labels_or_the_words_head() -> None:
+    from harness.adapters import head_specs
     from harness.config import load_config
     from harness.errors import UserError
-    from harness.adapters import head_specs
     from harness.prepare import RunTask, new_model, untrained_label_layers
     from tasks.registry import get
 
