@@ -18,6 +18,7 @@ state, the step, the mixture's position and the early-stopping state.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -33,7 +34,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from harness import scaffold
 from harness.adapters import AnswerAdapter
-from harness.config import OptimConfig, RunConfig
+from harness.config import HeadsConfig, MixtureConfig, ModelConfig, OptimConfig, RunConfig
 from harness.curves import CurveLog
 from harness.errors import UserError
 from harness.mixtures import Mixture
@@ -197,9 +198,19 @@ def load_checkpoint(path: Path, option: str = "--resume") -> dict[str, Any]:
     return scaffold.load_checkpoint(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "training", option)
 
 
+def with_later_defaults(saved: Mapping[str, Any], config: RunConfig) -> dict[str, Any]:
+    """A checkpoint's config with the keys added to its sections since it was written (``optim.batch_tokens``, ...) at their defaults.
+
+    A run checkpointed by an older qabench then resumes as long as it left
+    the new options at their defaults, which is what it ran with.
+    """
+    defaults = dataclasses.replace(config, model=ModelConfig(), heads=HeadsConfig(), mixture=MixtureConfig(), optim=OptimConfig()).to_dict()
+    return {key: {**defaults[key], **value} if isinstance(value, dict) and isinstance(defaults.get(key), dict) else value for key, value in saved.items()}
+
+
 def check_compatible(state: Mapping[str, Any], config: RunConfig, path: Path) -> None:
     """A checkpoint resumes only the run that wrote it: the same model, heads, tasks, mixture, optimisation and seed."""
-    check_same_config(state["config"], config.to_dict(), RESUME_MUST_MATCH, path)
+    check_same_config(with_later_defaults(state["config"], config), config.to_dict(), RESUME_MUST_MATCH, path)
 
 
 # --- the loop --------------------------------------------------------------------------------------------------------

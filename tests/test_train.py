@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from harness.config import ADAMW_IMPLEMENTATIONS, load_config
+from harness.errors import UserError
 from harness.prepare import prepare
 from harness.train import (
     LAST_CHECKPOINT,
@@ -16,6 +17,7 @@ from harness.train import (
     TrainingDiverged,
     adamw,
     build_optimizer,
+    check_compatible,
     layer_groups,
     resolve_recipe,
     train,
@@ -121,3 +123,12 @@ def test_adamw_implementations_agree_and_auto_fuses_where_torch_can(tmp_path: Pa
         weights[name] = model.weight.detach()
     for name in ADAMW_IMPLEMENTATIONS:
         torch.testing.assert_close(weights[name], weights["single"])
+
+
+def test_a_checkpoint_from_before_an_option_existed_resumes_with_it_at_its_default(tmp_path: Path) -> None:
+    config = quick_config(tmp_path)
+    saved = config.to_dict()
+    del saved["optim"]["batch_tokens"], saved["optim"]["implementation"]  # written before these options existed
+    check_compatible({"config": saved}, config, tmp_path)
+    with pytest.raises(UserError, match=r"optim.batch_tokens was 0 in the checkpoint, is 512 now"):
+        check_compatible({"config": saved}, dataclasses.replace(config, optim=dataclasses.replace(config.optim, batch_tokens=512)), tmp_path)
