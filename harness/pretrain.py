@@ -13,7 +13,7 @@ The steps, each a plain function:
 3. :func:`tokenize_corpus`: documents -> :class:`~models.pretrain.TokenSequence`
    chunks of at most ``seq_len - 2`` tokens cut at word boundaries, short
    documents packed together.
-4. :func:`pretrain`: the objective of ``models.pretrain`` under AdamW with
+4. :func:`pretrain`: the objective of ``models.pretrain`` under (fused) AdamW with
    warm-up then linear decay (ULMFiT: the slanted triangular schedule, and
    discriminative rates per layer group in its second stage), gradient
    clipping, a progress bar with loss and tokens per second, checkpoints
@@ -51,6 +51,7 @@ from harness.corpus import Corpus, Document, build_corpus
 from harness.errors import UserError
 from harness.record import git_commit, hardware_info
 from harness.scaffold import (
+    adamw,
     bottom_up_groups,
     check_same_config,
     decay_groups,
@@ -247,9 +248,9 @@ def build_optimizer(
             {"params": g, "lr": lr / (config.lr_decay ** (len(groups) - 1 - i) if discriminative else 1.0)}
             for i, g in enumerate(groups) if g
         ]
-        optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=config.weight_decay, betas=(0.7, 0.99))
+        optimizer = adamw(params, lr=lr, weight_decay=config.weight_decay, betas=(0.7, 0.99))
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, SlantedTriangular(config.steps))
-    optimizer = torch.optim.AdamW(decay_groups(objective.parameters(), config.weight_decay), lr=lr)
+    optimizer = adamw(decay_groups(objective.parameters(), config.weight_decay), lr=lr)
     return optimizer, get_linear_schedule_with_warmup(optimizer, int(round(config.warmup * config.steps)), config.steps)
 
 

@@ -3,12 +3,12 @@
 What both loops need and must do the same way: the device (one GPU per
 process under torchrun, from ``LOCAL_RANK``), bf16 autocast on CUDA, which
 process this is, one seed for every random generator and the generators'
-states in a checkpoint, AdamW's parameter groups (no weight decay on biases
+states in a checkpoint, AdamW (fused where torch can) and its parameter groups (no weight decay on biases
 and norms; ULMFiT's bottom-up layer groups), and checkpoints: written
 atomically (:mod:`harness.atomic`), read back and validated with one-line errors.
 
 >>> # device = resolve_device("auto"); rank, world_size = distributed()
->>> # optimizer = torch.optim.AdamW(decay_groups(model.parameters(), weight_decay=0.01), lr=3e-4)
+>>> # optimizer = adamw(decay_groups(model.parameters(), weight_decay=0.01), lr=3e-4)
 >>> # save_checkpoint(path, {"format": FORMAT, "version": 1, ...}); state = load_checkpoint(path, FORMAT, 1, "training")
 """
 
@@ -104,6 +104,32 @@ def _tuples(value: Any) -> Any:
 
 
 # --- optimiser groups ----------------------------------------------------------------------------------------------
+
+
+def adamw(params: Sequence[Any], implementation: str = "auto", **options: Any) -> torch.optim.AdamW:
+    """torch's AdamW over parameter groups ``params``, with the kernels ``implementation`` names (a run's ``optim.implementation``).
+
+    ``fused``: one kernel updates every parameter (torch has it for CPU and
+    CUDA tensors of floating types); ``foreach``: each update op runs once over
+    all tensors; ``single``: a Python loop over the tensors, torch's default on
+    CPU; ``auto``: fused where torch has it for these parameters, else foreach.
+    On MiniLM's 22.7M parameters on one CPU thread the fused update is about
+    5x faster than the loop, a whole training step 1.15-1.2x
+    (``bench/train_throughput.py``); the results agree to rounding.
+
+    >>> adamw([torch.nn.Parameter(torch.zeros(2))], lr=0.1).defaults["fused"]  # torch 2.13 fuses on CPU too
+    True
+    """
+    if implementation == "auto":
+        try:
+            return torch.optim.AdamW(params, fused=True, **options)
+        except RuntimeError:  # no fused kernel for this device or dtype
+            return torch.optim.AdamW(params, foreach=True, **options)
+    flags = {"fused": {"fused": True}, "foreach": {"foreach": True}, "single": {"foreach": False}}[implementation]
+    try:
+        return torch.optim.AdamW(params, **flags, **options)
+    except RuntimeError as err:
+        raise UserError(f"optim.implementation {implementation}: {str(err).splitlines()[0]}; use auto") from None
 
 
 def decay_groups(parameters: Iterable[nn.Parameter], weight_decay: float) -> list[dict[str, Any]]:

@@ -38,7 +38,7 @@ from harness.config import HeadsConfig, MixtureConfig, ModelConfig, OptimConfig,
 from harness.curves import CurveLog
 from harness.errors import UserError
 from harness.mixtures import Mixture
-from harness.scaffold import autocast, bottom_up_groups, check_same_config, decay_groups, distributed, rng_state, save_checkpoint, set_rng_state
+from harness.scaffold import adamw, autocast, bottom_up_groups, check_same_config, decay_groups, distributed, rng_state, save_checkpoint, set_rng_state
 from models.heads import MultiTaskModel
 
 CHECKPOINT_FORMAT = "qabench-train-checkpoint"
@@ -100,31 +100,6 @@ def resolve_recipe(optim: OptimConfig, backbone: str) -> str:
 def layer_groups(model: MultiTaskModel) -> list[list[nn.Parameter]]:
     """Bottom-up parameter groups: the backbone's own groups, then the heads on top."""
     return bottom_up_groups(model.backbone.layer_groups(), model)
-
-
-def adamw(params: Sequence[Any], implementation: str = "auto", **options: Any) -> torch.optim.AdamW:
-    """torch's AdamW over parameter groups ``params``, with the kernels ``optim.implementation`` names.
-
-    ``fused``: one kernel updates every parameter (torch has it for CPU and
-    CUDA tensors of floating types); ``foreach``: each update op runs once over
-    all tensors; ``single``: a Python loop over the tensors, torch's default on
-    CPU; ``auto``: fused where torch has it for these parameters, else foreach.
-    On MiniLM on one CPU thread the fused step is about 5x faster than the
-    loop (``bench/train_throughput.py``); the results agree to rounding.
-
-    >>> adamw([torch.nn.Parameter(torch.zeros(2))], lr=0.1).defaults["fused"]  # torch 2.13 fuses on CPU too
-    True
-    """
-    if implementation == "auto":
-        try:
-            return torch.optim.AdamW(params, fused=True, **options)
-        except RuntimeError:  # no fused kernel for this device or dtype
-            return torch.optim.AdamW(params, foreach=True, **options)
-    flags = {"fused": {"fused": True}, "foreach": {"foreach": True}, "single": {"foreach": False}}[implementation]
-    try:
-        return torch.optim.AdamW(params, **flags, **options)
-    except RuntimeError as err:
-        raise UserError(f"optim.implementation {implementation}: {str(err).splitlines()[0]}; use auto") from None
 
 
 def build_optimizer(model: MultiTaskModel, optim: OptimConfig, recipe: str) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:

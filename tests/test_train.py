@@ -11,11 +11,11 @@ import torch
 from harness.config import ADAMW_IMPLEMENTATIONS, load_config
 from harness.errors import UserError
 from harness.prepare import prepare
+from harness.scaffold import adamw
 from harness.train import (
     LAST_CHECKPOINT,
     SlantedTriangular,
     TrainingDiverged,
-    adamw,
     build_optimizer,
     check_compatible,
     layer_groups,
