@@ -19,6 +19,7 @@ import csv
 import html
 import io
 import re
+import warnings
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 FORMATS = ("md", "csv", "latex", "html")
 #: Runs drawn in the per-task bar chart (the best by the board's order).
 BAR_CHART_RUNS = 8
+#: The most characters of a model or group name in a plot's legend.
+LABEL_CHARS = 40
 
 
 def export(board: Board, fmt: str, title: str = "qabench leaderboard", curves: Mapping[str, Sequence[CurvePoint]] | None = None) -> str:
@@ -325,13 +328,19 @@ h2{font-size:1.15em;margin:20px 0 6px} p.note{color:#57606a;font-size:12px;margi
 
 
 def _figure_png(draw: Callable[[object], None], size: tuple[float, float]) -> str:
-    """Draw on a fresh Agg figure and return it as base64 PNG (no pyplot, no global state)."""
+    """Draw on a fresh Agg figure and return it as base64 PNG (no pyplot, no global state).
+
+    Matplotlib's drawing warnings (a glyph the font lacks, a layout that does
+    not fit long labels) say nothing a reader of the export can act on and
+    would reach the terminal of ``export``: they are kept out of it.
+    """
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    with matplotlib.rc_context({"font.size": 9}):
+    with matplotlib.rc_context({"font.size": 9}), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
         fig = Figure(figsize=size, dpi=100, layout="constrained")
         draw(fig)
         buffer = io.BytesIO()
@@ -347,8 +356,17 @@ def _plain(text: str) -> str:
 def _labels(board: Board) -> list[str]:
     """Plot labels: the group, or ``model · <last part of the run id>``."""
     if board.grouped:
-        return [_plain(g) for g in board.rows["group"].astype(str)]
-    return [_plain(f"{m} · {r.rsplit('-', 1)[-1][-10:]}") for m, r in zip(board.rows["model"], board.rows["run_id"])]
+        return [_plain(_short(g)) for g in board.rows["group"].astype(str)]
+    return [_plain(f"{_short(m)} · {r.rsplit('-', 1)[-1][-10:]}") for m, r in zip(board.rows["model"].astype(str), board.rows["run_id"])]
+
+
+def _short(text: str, most: int = LABEL_CHARS) -> str:
+    """``text`` cut to ``most`` characters (with an ellipsis), so a long model name cannot crowd a plot out.
+
+    >>> _short("bert-" + "x" * 60, 12)
+    'bert-xxxxxx…'
+    """
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _bar_chart(board: Board) -> Callable[[object], None]:

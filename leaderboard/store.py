@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence, TypeVar
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc, func, insert, select, text
 from sqlalchemy.engine import URL, make_url
@@ -337,6 +338,20 @@ class Store:
         self.engine.dispose()
 
 
+#: SQLite result codes (prefixes) of a file it could not open because it could not write beside it: the
+#: ``-wal`` and ``-shm`` files of WAL mode in a read-only directory (``SQLITE_READONLY_DIRECTORY``), a new file
+#: there (``SQLITE_CANTOPEN``), or a full disk (``SQLITE_IOERR_*``, ``SQLITE_FULL``).
+_CANNOT_WRITE_BESIDE = ("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_FULL")
+
+
+class _CannotWriteBeside(LeaderboardError):
+    """An SQLite file that could not be opened because nothing could be written beside it (``reason``: the driver's words)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _check(engine: Engine, where: str) -> DbState:
     def read() -> DbState:
         with engine.connect() as conn:  # one read transaction: id, tables and revision from one snapshot
@@ -351,8 +366,35 @@ def _check(engine: Engine, where: str) -> DbState:
             raise
         first = str(err.orig).strip().splitlines()[0] if str(err.orig).strip() else type(err.orig).__name__
         if engine.dialect.name == "sqlite":
+            if (getattr(err.orig, "sqlite_errorname", None) or "").startswith(_CANNOT_WRITE_BESIDE):
+                raise _CannotWriteBeside(first) from None
             raise LeaderboardError(f"{where}: not a qabench leaderboard database ({first}); pass another --db path") from None
         raise LeaderboardError(f"{where}: cannot open the database ({first}); check --db or QABENCH_DB") from None
+
+
+def _immutable_engine(url: URL, where: str, reason: str, reading: bool, existed: bool) -> Engine:
+    """For a reader, the SQLite file at ``url`` opened read-only and immutable (nothing written beside it); else the error.
+
+    SQLite in WAL mode writes ``-shm`` (and ``-wal``) files beside the
+    database even to read it. Where it cannot (a read-only directory, a full
+    disk), a command that only reads opens the file as immutable instead,
+    which reads the file alone; that is exact unless a write-ahead log holds
+    changes not yet merged into the file, which is then named.
+    """
+    path = Path(str(url.database))
+    room = f"{path.parent} must be writable and its disk have room"
+    if not existed:
+        raise LeaderboardError(f"{where}: cannot create the database ({reason}); {room}")
+    if not reading:
+        raise LeaderboardError(f"{where}: cannot write the database ({reason}); SQLite writes {path.name}-wal and {path.name}-shm beside it, so {room}")
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise LeaderboardError(
+            f"{where}: cannot read the database ({reason}): {wal.name} beside it holds changes not yet merged into it; "
+            f"open it once where {path.parent} is writable and its disk has room"
+        )
+    immutable = URL.create("sqlite", database=f"file:{quote(str(path.resolve()))}", query={"mode": "ro", "immutable": "1", "uri": "true"})
+    return create_store_engine(immutable, read_only=True)
 
 
 def _engine_for(target: str | os.PathLike[str] | None, create: bool, read_only: bool = False) -> tuple[Engine, str]:
@@ -376,7 +418,8 @@ def _engine_for(target: str | os.PathLike[str] | None, create: bool, read_only: 
 
 
 def open_store(
-    target: str | os.PathLike[str] | None = None, create: bool = False, migrate: bool = True, read_only: bool = False
+    target: str | os.PathLike[str] | None = None, create: bool = False, migrate: bool = True, read_only: bool = False,
+    reading: bool = False,
 ) -> Store:
     """Open a leaderboard database, check it, and (with ``migrate``) bring it to the current schema.
 
@@ -386,11 +429,24 @@ def open_store(
     read-only web view) a database behind the code is refused with the
     command that upgrades it; ``read_only`` (which implies no ``migrate``)
     makes the database itself refuse writes on this store's connections.
+    ``reading`` (implied by ``read_only``) says the caller only reads: an
+    SQLite file in a read-only directory or on a full disk is then still
+    opened (read-only, :func:`_immutable_engine`), and the others get one line
+    naming the file and why it cannot be written.
     """
     migrate = migrate and not read_only
+    reading = reading or read_only
+    url = database_url(target)
+    existed = url.get_backend_name() == "sqlite" and Path(str(url.database)).is_file()
     engine, where = _engine_for(target, create, read_only=read_only)
     try:
-        state = _check(engine, where)
+        try:
+            state = _check(engine, where)
+        except _CannotWriteBeside as err:
+            engine.dispose()
+            engine = _immutable_engine(url, where, err.reason, reading, existed)
+            migrate = False  # nothing can be written here
+            state = _check(engine, where)
         if state.revision != head_revision():
             if not migrate:
                 found = "no leaderboard schema" if state.empty else f"schema revision {state.revision or f'legacy {state.legacy_version}'}"
@@ -430,8 +486,8 @@ def upgrade_db(target: str | os.PathLike[str] | None = None) -> UpgradeReport:
 
 @contextmanager
 def connection(target: str | os.PathLike[str] | None = None, create: bool = False) -> Iterator[Connection]:
-    """A connection to an opened (:func:`open_store`) database, closed afterwards; reads see one snapshot."""
-    store = open_store(target, create=create)
+    """A connection to an opened (:func:`open_store`) database for reading, closed afterwards; reads see one snapshot."""
+    store = open_store(target, create=create, reading=True)
     try:
         with store.engine.connect() as conn:
             yield conn

@@ -37,6 +37,7 @@ import dataclasses
 import json
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -493,7 +494,9 @@ def load_model(directory: str | os.PathLike[str]) -> MultiTaskModel:
             state = load_file(str(weights_file))
         else:
             weights_file = source / LEGACY_HEADS_WEIGHTS
-            state = torch.load(weights_file, map_location="cpu", weights_only=True)
+            with warnings.catch_warnings():  # torch's notes on the pickle protocol; refusing what is not tensors is the check here
+                warnings.simplefilter("ignore", UserWarning)
+                state = torch.load(weights_file, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise ModelError(f"{source / HEADS_WEIGHTS}: missing; the run directory is incomplete") from None
     except (SafetensorError, OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:

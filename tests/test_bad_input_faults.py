@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import random
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,16 +31,34 @@ TRAIN = ("--set", "optim.steps=2", "--set", "optim.batch_size=4", "-q", "--set",
          "--set", "output.leaderboard=false")
 
 
-def qabench_limited(args: list[str], cwd: Path, max_file_bytes: int, cache: Path) -> subprocess.CompletedProcess[str]:
-    """``qabench ARGS`` in a subprocess that may not write any file beyond ``max_file_bytes``."""
+def qabench_limited(args: list[str], cwd: Path, max_file_bytes: int | None, cache: Path, prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    """``qabench ARGS`` in a subprocess that may not write any file beyond ``max_file_bytes`` (None: no limit), run under ``prefix``."""
 
     def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+        if max_file_bytes is not None:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
 
     env = {**os.environ, "PYTHONPATH": str(REPO), "QABENCH_CACHE": str(cache)}
     code = "from harness.cli import main; main(prog_name='qabench')"
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, preexec_fn=limit, timeout=600)
+    return subprocess.run([*prefix, sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True, text=True, preexec_fn=limit,
+                          timeout=600)
+
+
+def obeying_permissions() -> tuple[str, ...]:
+    """A command prefix under which even root obeys file permissions, so the read-only cases run in CI (as root) too.
+
+    Root without ``CAP_DAC_OVERRIDE`` and ``CAP_DAC_READ_SEARCH`` is held to
+    a directory's mode like any user; ``setpriv`` (util-linux) drops them for
+    the command it runs. Nothing is needed for another user.
+    """
+    if os.geteuid() != 0:
+        return ()
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv (util-linux): a read-only directory cannot be simulated")
+    caps = "-dac_override,-dac_read_search"
+    return (setpriv, "--bounding-set", caps, "--inh-caps", caps, "--")
 
 
 def assert_one_line(done: subprocess.CompletedProcess[str], *needles: str) -> str:
@@ -115,17 +134,33 @@ def test_stale_temporaries_of_an_interrupted_checkpoint_are_removed_on_resume(tm
     assert sorted(p.name for p in checkpoints.iterdir()) == ["last.pt"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions, so a read-only directory cannot be simulated")
 def test_a_database_in_a_read_only_directory_is_still_readable(board: Path, tmp_path: Path) -> None:
-    before = snapshot(board.parent)
-    board.parent.chmod(0o555)
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    db = readonly / "lb.db"
+    shutil.copy(board, db)
+    before = snapshot(readonly)
+    run = lambda target, *args: qabench_limited(["leaderboard", "--db", str(target), *args], tmp_path, None, tmp_path / "cache",  # noqa: E731
+                                                 obeying_permissions())
+    readonly.chmod(0o555)
     try:
-        shown = CliRunner().invoke(main, ["leaderboard", "--db", str(board), "show"])
-        exported = CliRunner().invoke(main, ["leaderboard", "--db", str(board), "export", "--format", "csv"])
-        created = CliRunner().invoke(main, ["leaderboard", "--db", str(board.parent / "new.db"), "add", str(tmp_path / "runs" / "run-2")])
+        shown, exported = run(db, "show"), run(db, "export", "--format", "csv")
+        added, created = run(db, "add", str(tmp_path / "runs" / "run-2")), run(readonly / "new.db", "add", str(tmp_path / "runs" / "run-2"))
     finally:
-        board.parent.chmod(0o755)
-    assert shown.exit_code == 0 and "run-0" in shown.output, shown.output
-    assert exported.exit_code == 0 and "run-1" in exported.output, exported.output
-    assert created.exit_code == 2 and len(created.stderr.strip().splitlines()) == 1, created.output
-    assert snapshot(board.parent) == before
+        readonly.chmod(0o755)
+    assert shown.returncode == 0 and "run-0" in shown.stdout, shown.stderr
+    assert exported.returncode == 0 and "run-1" in exported.stdout, exported.stderr
+    assert_one_line(added, "lb.db: cannot write the database", f"{readonly} must be writable")
+    assert_one_line(created, "new.db: cannot create the database", f"{readonly} must be writable")
+    assert snapshot(readonly) == before
+
+
+def test_reading_on_a_full_disk_works_and_writing_names_the_cause(board: Path, tmp_path: Path) -> None:
+    """With no byte left, SQLite cannot create the shared-memory file it reads a WAL database through: readers still read."""
+    before = board.read_bytes()
+    for args in (["show"], ["export", "--format", "csv"]):
+        done = qabench_limited(["leaderboard", "--db", str(board), *args], tmp_path, 0, tmp_path / "cache")
+        assert done.returncode == 0 and "run-1" in done.stdout, done.stderr[-3000:]
+    done = qabench_limited(["leaderboard", "--db", str(board), "add", str(tmp_path / "runs" / "run-2")], tmp_path, 0, tmp_path / "cache")
+    assert_one_line(done, "lb.db: cannot write the database", "disk have room")
+    assert "not a qabench leaderboard" not in done.stderr and board.read_bytes() == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -109,7 +110,10 @@ CASES = [
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_damaged_run_directory_is_named_in_one_line(case: Case, trained: Path, tmp_path: Path) -> None:
     TRAINED[:] = [trained]
-    message = check(case, tmp_path)
+    with warnings.catch_warnings(record=True) as caught:  # torch's or transformers' load warnings would reach the terminal
+        warnings.simplefilter("always")
+        message = check(case, tmp_path)
+    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     assert "--resume" not in message  # eval has no --resume option
     assert not (tmp_path / "PWNED").exists()
 

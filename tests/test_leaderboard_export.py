@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import os
 import re
 import shutil
 import sys
@@ -249,3 +250,21 @@ def test_the_html_bar_chart_draws_each_example_set_of_a_task(tmp_path: Path) -> 
     assert board.task_names == ["sst2#1", "sst2#2"]
     page = to_html(board)
     assert page.count("data:image/png;base64,") >= 1 and "sst2 (accuracy, n=4)" in page and "sst2 (accuracy, n=2)" in page
+
+
+def test_html_export_keeps_matplotlib_warnings_off_the_terminal(tmp_path: Path) -> None:
+    """Glyphs the plot font lacks and a name too long for the layout: matplotlib warns about both; the export stays quiet."""
+    import subprocess
+    import sys
+
+    runs = [write_run(tmp_path / "runs", f"run-{i}", [accuracy_task("sst2", [100, 0, 100]), accuracy_task("cola", [0, 100])],
+                      backbone=name, suite=DEMO) for i, name in enumerate(["bert中文模型", "gpt" + "x" * 300])]
+    db = tmp_path / "lb.db"
+    assert CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", *map(str, runs)]).exit_code == 0
+    code = "from harness.cli import main; main(prog_name='qabench')"
+    done = subprocess.run([sys.executable, "-W", "default", "-c", code, "leaderboard", "--db", str(db), "export", "--format", "html",
+                           "-o", str(tmp_path / "board.html")], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines() == [f"wrote {tmp_path / 'board.html'} (2 rows, html)"], done.stderr
+    assert "中文" in (tmp_path / "board.html").read_text(encoding="utf-8")
