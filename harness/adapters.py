@@ -9,8 +9,9 @@ An :class:`AnswerAdapter` owns, for its format, the whole way from an
   its encoder reads, and one batch of them turned into token features;
 - :attr:`~AnswerAdapter.train_columns` and :meth:`~AnswerAdapter.collate`:
   what the trainer batches, padded into the tensors the head reads;
-- :meth:`~AnswerAdapter.predict`: the model's outputs turned back into
-  answer strings, in example order.
+- :meth:`~AnswerAdapter.batch_answers`: one batch's outputs turned back into
+  answer strings; :meth:`~AnswerAdapter.predict` batches the evaluation
+  windows by length and gives the answers out in example order.
 
 Adding a format means adding one adapter here (and, if no shared head fits,
 a head in ``models/heads.py``); nothing else switches on the format. Per
@@ -49,6 +50,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
+from harness.features import read_chunks, sorted_batches
 from harness.scaffold import autocast
 from harness.text_answers import AnswerCodec
 from models.heads import IGNORE_INDEX, TEXT, HeadOutput, HeadSpec, best_spans
@@ -99,15 +101,15 @@ class AnswerAdapter(ABC):
         ``example_index`` (from ``indices``) and ``length``.
         """
 
-    def collate(self, columns: Columns, pad_id: int) -> dict[str, torch.Tensor]:
-        """Pad one batch (``dataset[indices]``) to its longest row.
+    def collate(self, columns: Columns, pad_id: int, multiple: int = 1) -> dict[str, torch.Tensor]:
+        """Pad one batch (``dataset[indices]``) to its longest row, rounded up to a ``multiple`` of tokens.
 
         Returns ``input_ids``, ``attention_mask``, ``token_type_ids`` [B, T]
         and the format's fields, with the names its head reads; label fields
         only when the columns carry them.
         """
         ids = columns["input_ids"]
-        width = max(len(row) for row in ids)
+        width = -(-max(len(row) for row in ids) // multiple) * multiple
         lengths = torch.tensor([len(row) for row in ids])
         batch = {
             "input_ids": pad_rows(ids, pad_id, width),  # [B, T]
@@ -121,27 +123,53 @@ class AnswerAdapter(ABC):
         """The format's own tensors of one batch padded to ``width`` tokens."""
         return {}
 
-    @abstractmethod
     def predict(self, model: Any, eval_set: EvalSet, settings: EvalSettings) -> Iterator[Answer]:
-        """``(example index, answer string)`` for every example of ``eval_set``, in order, batch by batch."""
+        """``(example index, answer string)`` for every example of ``eval_set``, in example order.
 
-    def batches(self, eval_set: EvalSet, settings: EvalSettings) -> Iterator[tuple[Columns, dict[str, torch.Tensor]]]:
-        """The evaluation features in order, ``settings.batch_size`` rows at a time: the columns and their batch on the device."""
-        features = eval_set.features
-        for start in range(0, len(features), settings.batch_size):
-            columns = features[start : start + settings.batch_size]
-            yield columns, {k: v.to(settings.device) for k, v in self.collate(columns, settings.pad_id).items()}
+        The windows are read ``settings.sort_chunk`` batches at a time; within
+        such a chunk they are batched longest first, so a batch pads little
+        (windows of similar length together), and the answers are put back in
+        example order before they are given out. An example whose windows all
+        lie in the chunks read so far is final: after each chunk the examples
+        before its last window's are given out, the rest at the end. Of an
+        example's windows (span) the best-scored answer wins, the first window
+        on a tie, whatever order they were batched in. Padding changes no
+        answer: every head masks it.
+        """
+        best: dict[int, tuple[float, int, str]] = {}  # example index -> (score, window row, answer) of the examples still open
+        chunk_rows = settings.batch_size * max(1, settings.sort_chunk)
+        for first_row, chunk in zip(range(0, len(eval_set.features), chunk_rows), read_chunks(eval_set.features, chunk_rows)):
+            for positions in sorted_batches(chunk.column("length").to_pylist(), settings.batch_size):
+                columns = chunk.take(positions).to_pydict()
+                batch = {k: v.to(settings.device) for k, v in self.collate(columns, settings.pad_id, settings.pad_multiple).items()}
+                for position, (example, score, answer) in zip(positions, self.batch_answers(model, eval_set, settings, columns, batch)):
+                    window = first_row + position
+                    kept = best.get(example)
+                    if kept is None or score > kept[0] or (score == kept[0] and window < kept[1]):
+                        best[example] = (score, window, answer)
+            last = chunk.column("example_index")[-1].as_py()  # its later windows may be in the next chunk
+            for example in sorted(e for e in best if e < last):
+                yield example, best.pop(example)[2]
+        for example in sorted(best):
+            yield example, best.pop(example)[2]
+
+    @abstractmethod
+    def batch_answers(self, model: Any, eval_set: EvalSet, settings: EvalSettings, columns: Columns, batch: dict[str, torch.Tensor]) -> Iterator[tuple[int, float, str]]:
+        """``(example index, score, answer)`` for each feature row of one batch (``columns`` on the host, ``batch`` on the device).
+
+        ``score`` ranks the answers of one example's windows (span); a format
+        with one row per example gives 0.
+        """
 
 
 class RowAnswerAdapter(AnswerAdapter):
     """A format whose features have one row per example, each answered from one forward pass of its head."""
 
-    def predict(self, model: Any, eval_set: EvalSet, settings: EvalSettings) -> Iterator[Answer]:
-        task, examples = eval_set.task, eval_set.examples
-        for columns, batch in self.batches(eval_set, settings):
-            with autocast(settings.device):
-                out = model(task.name, batch)
-            yield from self.answers(out, columns, task, examples)
+    def batch_answers(self, model: Any, eval_set: EvalSet, settings: EvalSettings, columns: Columns, batch: dict[str, torch.Tensor]) -> Iterator[tuple[int, float, str]]:
+        with autocast(settings.device):
+            out = model(eval_set.task.name, batch)
+        for example, answer in self.answers(out, columns, eval_set.task, eval_set.examples):
+            yield example, 0.0, answer
 
     @abstractmethod
     def answers(self, out: HeadOutput, columns: Columns, task: Task, examples: Sequence[Example]) -> Iterator[Answer]:
@@ -282,27 +310,14 @@ class SpanAdapter(AnswerAdapter):
             out["end_positions"] = torch.tensor(columns["end_position"], dtype=torch.long)
         return out
 
-    def predict(self, model: Any, eval_set: EvalSet, settings: EvalSettings) -> Iterator[Answer]:
-        """The best span over all windows of each example; an example is answered once its last window is read."""
-        task, examples = eval_set.task, eval_set.examples
-        best: dict[int, tuple[float, str]] = {}  # the best window answer of the examples still open
-        for columns, batch in self.batches(eval_set, settings):
-            with autocast(settings.device):
-                out = model(task.name, batch)
-            rows = columns["example_index"]
-            starts, ends, scores = best_spans(out.logits, out.end_logits, batch["context_mask"], settings.max_answer_length)
-            for i, row in enumerate(rows):
-                offsets = columns["offsets"][i]
-                s, e = starts[i].item(), ends[i].item()
-                text = examples[row].context[offsets[s][0] : offsets[e][1]]
-                score = scores[i].item()
-                if row not in best or score > best[row][0]:
-                    best[row] = (score, text)
-            finished = [r for r in best if r < rows[-1]]  # windows come in example order
-            for r in sorted(finished):
-                yield r, best.pop(r)[1]
-        for r in sorted(best):
-            yield r, best.pop(r)[1]
+    def batch_answers(self, model: Any, eval_set: EvalSet, settings: EvalSettings, columns: Columns, batch: dict[str, torch.Tensor]) -> Iterator[tuple[int, float, str]]:
+        """Each window's best span (within ``settings.max_answer_length`` tokens) and its score; the best window wins (:meth:`predict`)."""
+        with autocast(settings.device):
+            out = model(eval_set.task.name, batch)
+        starts, ends, scores = best_spans(out.logits, out.end_logits, batch["context_mask"], settings.max_answer_length)
+        for i, (example, offsets) in enumerate(zip(columns["example_index"], columns["offsets"])):
+            s, e = starts[i].item(), ends[i].item()
+            yield example, scores[i].item(), eval_set.examples[example].context[offsets[s][0] : offsets[e][1]]
 
 
 # --- tags ------------------------------------------------------------------------------------------------------------
@@ -443,15 +458,14 @@ class TextAdapter(AnswerAdapter):
         # Padded with IGNORE_INDEX: no loss there (and PAD may be a tokenizer's EOS).
         return {"answer_ids": pad_rows(columns["answer_ids"], IGNORE_INDEX, max(len(row) for row in columns["answer_ids"]))}
 
-    def predict(self, model: Any, eval_set: EvalSet, settings: EvalSettings) -> Iterator[Answer]:
+    def batch_answers(self, model: Any, eval_set: EvalSet, settings: EvalSettings, columns: Columns, batch: dict[str, torch.Tensor]) -> Iterator[tuple[int, float, str]]:
         """Decoded with ``settings.decoding``; the ids written back as text, copied stretches as they stand in the context and question."""
-        task, examples = eval_set.task, eval_set.examples
         codec = AnswerCodec.for_tokenizer(model.backbone.tokenizer)
-        for columns, batch in self.batches(eval_set, settings):
-            with autocast(settings.device):
-                answers = model.generate(task.name, batch, settings.decoding)
-            for row, ids in zip(columns["example_index"], answers):
-                yield row, codec.decode(ids, sources=(examples[row].context, examples[row].question))
+        with autocast(settings.device):
+            answers = model.generate(eval_set.task.name, batch, settings.decoding)
+        for example, ids in zip(columns["example_index"], answers):
+            source = eval_set.examples[example]
+            yield example, 0.0, codec.decode(ids, sources=(source.context, source.question))
 
 
 # --- the adapters by format ------------------------------------------------------------------------------------------

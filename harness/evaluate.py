@@ -1,10 +1,13 @@
 """Evaluation: batched predictions turned back into answer strings and each task's metrics (a run record's ``tasks``).
 
-Predictions stream: windows are read in order, an example's answer is final
+Predictions stream: windows are read a chunk at a time (``sort_chunk``
+batches), batched longest first within the chunk so that little is padding,
+and the answers are put back in example order; an example's answer is final
 when its last window has been seen, its JSONL line is written at once, and
 only what the metrics need is kept (running sums for per-example metrics; the
 strings themselves only when the task has a corpus-level metric). Memory
-therefore does not grow with the logits of the examples.
+therefore does not grow with the number of examples (the chunks are read
+through a fresh memory map each: :func:`harness.features.read_chunks`).
 
 How a format's outputs become answer strings is its adapter's
 (:meth:`harness.adapters.AnswerAdapter.predict`).
@@ -64,6 +67,8 @@ class EvalSettings:
     pad_id: int  # the tokenizer's padding id
     max_answer_length: int = 30  # span: the longest answer in tokens
     decoding: DecodeConfig = DecodeConfig()  # text: greedy or beam search, and the answer's length
+    sort_chunk: int = 32  # batches read at a time and batched longest first (1: example order); answers still come in example order
+    pad_multiple: int = 16  # a batch's width rounded up to a multiple of this: few distinct shapes, so freed memory is reused, not fragmented
 
 
 @torch.no_grad()

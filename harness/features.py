@@ -4,7 +4,8 @@ Question and context are the two segments of one input (``[CLS] question
 [SEP] context [SEP]`` for BERT's tokenizer). What each answer format makes of
 them (windows, choice spans, tag labels, answer ids) is its adapter's:
 :mod:`harness.adapters`. This module is the same for every format: the
-cache, and the order of training batches.
+cache, the order of training batches, and how evaluation reads the features
+(chunk by chunk, each chunk batched by length).
 
 Features are cached under ``<cache_dir>/features/<format>-<key>.arrow``,
 where the key hashes the examples' fingerprint, the tokenizer and the
@@ -23,11 +24,12 @@ import sys
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 import datasets
 import numpy as np
-from datasets.table import InMemoryTable
+import pyarrow as pa
+from datasets.table import InMemoryTable, MemoryMappedTable
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
@@ -170,3 +172,45 @@ def length_grouped_batches(lengths: Sequence[int], batch_size: int, rng: np.rand
             batch.append(i)
         batches.append(batch)
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def read_chunks(features: datasets.Dataset, rows: int) -> Iterator[pa.Table]:
+    """The rows of ``features`` in order, ``rows`` at a time, as Arrow tables (zero-copy views).
+
+    A dataset read from a cache file memory-maps it, and every page read from
+    the map stays in the process's resident memory until the map is closed:
+    reading a whole evaluation set through one map leaves all of it resident,
+    so peak memory would grow with the number of examples. A dataset that is a
+    cache file (or a slice of one, as ``select`` of a contiguous range makes)
+    is therefore mapped afresh for each chunk, and that map is closed when the
+    chunk's table is dropped. Any other dataset (one with an indices mapping,
+    or held in memory) is sliced as it is. Callers must not keep a chunk's
+    table beyond its turn (Python values taken from it are free to keep).
+
+    >>> dataset = datasets.Dataset.from_dict({"length": [3, 1, 2]})
+    >>> [chunk.column("length").to_pylist() for chunk in read_chunks(dataset, 2)]
+    [[3, 1], [2]]
+    """
+    if rows < 1:
+        raise ValueError(f"rows per chunk must be positive, not {rows}")
+    data = features.data
+    mapped = isinstance(data, MemoryMappedTable) and features._indices is None  # noqa: SLF001 - datasets has no public accessor
+    for start in range(0, features.num_rows, rows):
+        if mapped:
+            yield MemoryMappedTable.from_file(data.path, data.replays).table.slice(start, rows)
+        else:
+            yield features.with_format("arrow")[start : start + rows]
+
+
+def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Positions ``0..len(lengths)-1`` in batches of ``batch_size``, longest first (ties in order), so each batch pads little.
+
+    The evaluation order of one chunk of windows: unlike
+    :func:`length_grouped_batches` nothing is random, and the longest batch
+    comes first, so a batch too large for the device fails at once.
+
+    >>> sorted_batches([2, 5, 1, 5, 3], 2)
+    [[1, 3], [4, 0], [2]]
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from harness.adapters import ADAPTERS, SpanAdapter, adapter_for, head_specs, locate_choices
-from harness.features import FeatureConfig, build_features, length_grouped_batches
+from harness.features import FeatureConfig, build_features, length_grouped_batches, read_chunks, sorted_batches
 from tasks.types import Example
 
 CONTEXT = (
@@ -101,6 +101,45 @@ def test_collate_pads_to_the_longest_row_of_the_batch(tokenizer, tmp_path: Path)
     assert batch["input_ids"].shape == batch["attention_mask"].shape == batch["context_mask"].shape == (3, width)
     assert batch["attention_mask"].sum().item() == sum(len(ids) for ids in rows["input_ids"])
     assert batch["start_positions"].tolist() == rows["start_position"]
+
+
+def test_collate_can_round_the_width_up_to_a_multiple_with_padding_masked(tokenizer, tmp_path: Path) -> None:
+    dataset = build_features(adapter_for("span"), span_examples(), tokenizer, FeatureConfig(max_length=45, stride=16), cache_dir=tmp_path)
+    rows = dataset[0:3]
+    exact, rounded = (adapter_for("span").collate(rows, pad_id=tokenizer.pad_token_id, multiple=m) for m in (1, 16))
+    width = exact["input_ids"].shape[1]
+    assert width % 16 and rounded["input_ids"].shape[1] == -(-width // 16) * 16
+    for key in ("input_ids", "attention_mask", "token_type_ids", "context_mask"):
+        assert rounded[key][:, :width].equal(exact[key]) and not rounded[key][:, width:].any()  # pad id 0, masked out
+    assert rounded["start_positions"].equal(exact["start_positions"])
+
+
+def test_read_chunks_gives_every_row_in_order_however_the_dataset_is_held(tokenizer, tmp_path: Path) -> None:
+    import datasets
+
+    cached = build_features(adapter_for("span"), span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
+    assert cached.cache_files  # read through a fresh memory map of the cache file per chunk
+    held = {
+        "cache file": cached,
+        "contiguous select (a slice of the file)": cached.select(range(2, cached.num_rows - 1)),
+        "indices mapping": cached.select([4, 0, 3]),
+        "in memory": datasets.Dataset.from_dict(cached.to_dict()),
+    }
+    for how, dataset in held.items():
+        chunks = list(read_chunks(dataset, 4))
+        assert [c.num_rows for c in chunks[:-1]] == [4] * (len(chunks) - 1), how
+        rows = [row for chunk in chunks for row in chunk.to_pylist()]
+        assert rows == dataset.to_list(), how
+    with pytest.raises(ValueError, match="positive"):
+        next(read_chunks(cached, 0))
+
+
+def test_sorted_batches_put_each_position_once_longest_first() -> None:
+    lengths = list(np.random.default_rng(0).integers(5, 500, size=101))
+    batches = sorted_batches(lengths, 10)
+    assert sorted(i for b in batches for i in b) == list(range(101)) and [len(b) for b in batches] == [10] * 10 + [1]
+    flat = [lengths[i] for b in batches for i in b]
+    assert flat == sorted(lengths, reverse=True)
 
 
 def test_length_grouped_batches_cover_every_row_once_and_group_similar_lengths() -> None:

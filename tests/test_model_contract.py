@@ -10,7 +10,10 @@ must:
   unfreezing, lose about two fifths in these 40 steps; BERT nearly all of it);
 - save and load: the saved directory names the backbone, preset and parameter
   count, reloads to the same backbone type, vocabulary and heads, and gives
-  identical raw outputs and identical answers on every evaluation example.
+  identical raw outputs and identical answers on every evaluation example;
+- ignore padding: answers are the same whether evaluation batches the rows in
+  example order at their own width or sorted by length in other batches
+  padded to a multiple of 16 tokens.
 
 What makes each backbone itself (directions, ELMo's layer mix, ULMFiT's
 dropouts, ...) is tested in tests/test_backbones.py.
@@ -69,11 +72,11 @@ def outputs(model: MultiTaskModel, prep: Prepared) -> dict[str, torch.Tensor]:
         return {s.task.name: model(s.task.name, s.adapter.collate(s.features[:], prep.pad_id)).logits for s in prep.eval_sets}
 
 
-def answers(model: MultiTaskModel, prep: Prepared) -> list[dict]:
+def answers(model: MultiTaskModel, prep: Prepared, settings: EvalSettings | None = None) -> list[dict]:
     """Every evaluation example's prediction line (answer, gold example and scores), as ``predictions.jsonl`` holds it."""
     lines = io.StringIO()
     for eval_set in prep.eval_sets:
-        evaluate_task(model, eval_set, EvalSettings(BATCH, prep.device, prep.pad_id), writer=lines)
+        evaluate_task(model, eval_set, settings or EvalSettings(BATCH, prep.device, prep.pad_id), writer=lines)
     return [json.loads(line) for line in lines.getvalue().splitlines()]
 
 
@@ -103,3 +106,7 @@ def test_every_backbone_learns_two_tasks_then_saves_and_loads_to_identical_predi
     assert expected.keys() == got.keys() and all(torch.equal(expected[task], got[task]) for task in expected)
     original_answers = answers(prep.model, prep)
     assert len(original_answers) == 16 and answers(reloaded, prep) == original_answers
+
+    in_example_order = answers(prep.model, prep, EvalSettings(BATCH, prep.device, prep.pad_id, sort_chunk=1, pad_multiple=1))
+    sorted_in_threes = answers(prep.model, prep, EvalSettings(3, prep.device, prep.pad_id, sort_chunk=2, pad_multiple=16))
+    assert in_example_order == original_answers and sorted_in_threes == original_answers

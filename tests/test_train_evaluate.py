@@ -84,3 +84,32 @@ def test_each_example_gets_one_jsonl_line_with_its_scores(tmp_path: Path) -> Non
     lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [line["id"] for line in lines] == [e.id for e in data.examples]
     assert all(line["scores"] == {"accuracy": 100.0} and line["prediction"] == line["example"]["answer"] for line in lines)
+
+
+@pytest.mark.parametrize("head_mode", ["typed", "text"])
+def test_length_sorted_batches_give_the_answers_of_example_order(head_mode: str, tmp_path: Path) -> None:
+    """Padding and batch order change no answer: a random bert-tiny answers the same in example order and sorted by length.
+
+    Typed: sst2 through the choice head, squad's windows through the span
+    head (an example's windows fall into different chunks and batches),
+    conll2003 through the tag head; text: all three through the text head.
+    """
+    from harness.config import load_config
+    from harness.runner import prepare
+
+    overrides = [
+        "tasks=[{name: sst2, eval_limit: 12}, {name: squad, eval_limit: 12}, {name: conll2003, eval_limit: 12}]",
+        f"heads.mode={head_mode}", "model.max_length=40", "model.stride=16", "heads.max_answer_tokens=6", f"output.dir={tmp_path}",
+    ]
+    prep = prepare(load_config(None, overrides), train=False)
+    prep.model.eval()
+    squad = next(s for s in prep.eval_sets if s.task.name == "squad")
+    assert len(squad.features) > 2 * 12 if head_mode == "typed" else len(squad.features) == 12  # several windows per context; the decoder reads one
+
+    def answers(settings: EvalSettings) -> dict[str, list[tuple[int, str]]]:
+        return {s.task.name: list(predict(prep.model, s, settings)) for s in prep.eval_sets}
+
+    example_order = answers(EvalSettings(8, prep.device, prep.pad_id, sort_chunk=1, pad_multiple=1))
+    assert all([i for i, _ in got] == list(range(12)) for got in example_order.values())
+    assert answers(EvalSettings(3, prep.device, prep.pad_id, sort_chunk=2, pad_multiple=16)) == example_order
+    assert answers(EvalSettings(5, prep.device, prep.pad_id, sort_chunk=100, pad_multiple=8)) == example_order
