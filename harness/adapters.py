@@ -50,7 +50,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
-from harness.features import read_chunks, sorted_batches
+from harness.features import read_chunks, release_freed_memory, sorted_batches
 from harness.scaffold import autocast
 from harness.text_answers import AnswerCodec
 from models.heads import IGNORE_INDEX, TEXT, HeadOutput, HeadSpec, best_spans
@@ -138,6 +138,7 @@ class AnswerAdapter(ABC):
         """
         best: dict[int, tuple[float, int, str]] = {}  # example index -> (score, window row, answer) of the examples still open
         chunk_rows = settings.batch_size * max(1, settings.sort_chunk)
+        release_freed_memory()  # what preparing the run left behind
         for first_row, chunk in zip(range(0, len(eval_set.features), chunk_rows), read_chunks(eval_set.features, chunk_rows)):
             for positions in sorted_batches(chunk.column("length").to_pylist(), settings.batch_size):
                 columns = chunk.take(positions).to_pydict()
@@ -148,6 +149,8 @@ class AnswerAdapter(ABC):
                     if kept is None or score > kept[0] or (score == kept[0] and window < kept[1]):
                         best[example] = (score, window, answer)
             last = chunk.column("example_index")[-1].as_py()  # its later windows may be in the next chunk
+            del chunk, columns, batch
+            release_freed_memory()  # what the chunk's batches freed, before the next chunk's longest batch
             for example in sorted(e for e in best if e < last):
                 yield example, best.pop(example)[2]
         for example in sorted(best):

@@ -17,6 +17,9 @@ settings, so a second identical run loads them instead of tokenizing again.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import hashlib
 import json
 import os
@@ -24,7 +27,7 @@ import sys
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import datasets
 import numpy as np
@@ -69,9 +72,9 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
     return digest.hexdigest()
 
 
-def cache_key(fmt: str, examples_fingerprint: str, tokenizer: PreTrainedTokenizerBase, config: FeatureConfig, labels: Sequence[str]) -> str:
-    """The name of the cached features of these examples under this tokenizer and config."""
-    parts = [FEATURES_VERSION, fmt, examples_fingerprint, tokenizer_fingerprint(tokenizer), json.dumps(asdict(config)), json.dumps(list(labels))]
+def cache_key(fmt: str, examples_fingerprint: str, tokenizer_hash: str, config: FeatureConfig, labels: Sequence[str]) -> str:
+    """The name of the cached features of these examples under this tokenizer (its :func:`tokenizer_fingerprint`) and config."""
+    parts = [FEATURES_VERSION, fmt, examples_fingerprint, tokenizer_hash, json.dumps(asdict(config)), json.dumps(list(labels))]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
@@ -83,10 +86,13 @@ def build_features(
     labels: Sequence[str] = (),
     examples_fingerprint: str | None = None,
     cache_dir: str | Path | None = None,
+    tokenizer_hash: str | None = None,
 ) -> datasets.Dataset:
     """The features of ``examples`` in ``adapter``'s format (one row per window), from the cache when they are there.
 
     Every row has ``example_index`` (position in ``examples``) and ``length``.
+    ``tokenizer_hash`` is ``tokenizer``'s :func:`tokenizer_fingerprint` when
+    the caller has it (a run hashes its tokenizer once for all its tasks).
     """
     from tasks.data import fingerprint
 
@@ -94,7 +100,7 @@ def build_features(
         raise UserError("no examples to build features from; check the task's split and limit")
     datasets.disable_progress_bars()
     fmt = adapter.format
-    key = cache_key(fmt, examples_fingerprint or fingerprint(examples), tokenizer, config, labels)
+    key = cache_key(fmt, examples_fingerprint or fingerprint(examples), tokenizer_hash or tokenizer_fingerprint(tokenizer), config, labels)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = root / "features" / f"{fmt}-{key}.arrow"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,6 +206,30 @@ def read_chunks(features: datasets.Dataset, rows: int) -> Iterator[pa.Table]:
             yield MemoryMappedTable.from_file(data.path, data.replays).table.slice(start, rows)
         else:
             yield features.with_format("arrow")[start : start + rows]
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed so far back to the operating system: the C heap's (glibc's ``malloc_trim``) and Arrow's pool.
+
+    Batches of changing shapes leave the C heap fragmented, with freed blocks
+    too small or misplaced for the next batch's tensors, so the process keeps
+    growing although little of it is in use. Evaluation calls this after each
+    chunk of batches, which keeps its memory flat in the number of examples.
+    Where the C library has no ``malloc_trim`` (not glibc) only Arrow's pool is
+    released.
+    """
+    pa.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

@@ -24,7 +24,7 @@ from harness.adapters import adapter_for, head_specs
 from harness.config import RunConfig
 from harness.errors import UserError
 from harness.evaluate import EvalSet, EvalSettings
-from harness.features import FeatureConfig, build_features, default_cache_dir
+from harness.features import FeatureConfig, build_features, default_cache_dir, tokenizer_fingerprint
 from harness.scaffold import resolve_device, seed_everything
 from harness.train import TrainSet
 from models.heads import HeadSpec, MultiTaskModel
@@ -255,15 +255,18 @@ def prepare(config: RunConfig, train: bool = True, model: MultiTaskModel | None 
         max_length=min(config.model.max_length, tokenizer.model_max_length), stride=config.model.stride, max_answer_tokens=config.heads.max_answer_tokens
     )
     cache = config.cache_dir or str(default_cache_dir())
+    tokenizer_hash = tokenizer_fingerprint(tokenizer)  # once for every task's features
     # Each task's features are those of the head that answers it (the text head's, for every task in head mode text).
     adapters = {t.task.name: adapter_for(model.specs[t.task.name].format) for t in [*tasks, *eval_tasks]}
 
-    def featurize(task: Task, examples: list[Example]) -> datasets.Dataset:
-        return build_features(adapters[task.name], examples, tokenizer, features, labels=task.labels, cache_dir=cache)
+    def featurize(task: Task, examples: list[Example], examples_hash: str | None = None) -> datasets.Dataset:
+        return build_features(
+            adapters[task.name], examples, tokenizer, features, labels=task.labels, examples_fingerprint=examples_hash, cache_dir=cache, tokenizer_hash=tokenizer_hash
+        )
 
     train_sets = [TrainSet(t.task.name, adapters[t.task.name], featurize(t.task, train_examples[t.task.name])) for t in tasks if t.task.name in train_examples]
     eval_sets = [
-        EvalSet(t.task, t.eval_split, examples, featurize(t.task, examples), fingerprint(examples), adapters[t.task.name])
-        for t, examples in ((t, eval_examples[t.task.name]) for t in eval_tasks)
+        EvalSet(t.task, t.eval_split, examples, featurize(t.task, examples, examples_hash), examples_hash, adapters[t.task.name])
+        for t, examples, examples_hash in ((t, eval_examples[t.task.name], fingerprint(eval_examples[t.task.name])) for t in eval_tasks)
     ]
     return Prepared(config, tasks, model, device, pad_id_of(model), train_sets, eval_sets)

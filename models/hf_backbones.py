@@ -26,42 +26,56 @@ from __future__ import annotations
 import pickle
 import re
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
+import transformers
 from safetensors import SafetensorError
 from torch import nn
-from transformers import (
-    AutoConfig,
-    AutoTokenizer,
-    BertConfig,
-    BertModel,
-    ErnieConfig,
-    ErnieModel,
-    GPT2Config,
-    GPT2Model,
-    OpenAIGPTConfig,
-    OpenAIGPTModel,
-    PretrainedConfig,
-    PreTrainedModel,
-    PreTrainedTokenizerFast,
-    XLNetConfig,
-    XLNetModel,
-)
+from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerFast
 from transformers.utils import logging as hf_logging
 
 from models.base import Backbone, Encoded
 from models.errors import ModelError, one_line
 
-# transformers model_type -> (config class, model class, path of its layer list)
-ARCHITECTURES: dict[str, tuple[type[PretrainedConfig], type[PreTrainedModel], str]] = {
-    "gpt2": (GPT2Config, GPT2Model, "h"),
-    "openai-gpt": (OpenAIGPTConfig, OpenAIGPTModel, "h"),
-    "bert": (BertConfig, BertModel, "encoder.layer"),
-    "ernie": (ErnieConfig, ErnieModel, "encoder.layer"),
-    "xlnet": (XLNetConfig, XLNetModel, "layer"),
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A transformers architecture by the names of its classes, imported on first use.
+
+    transformers imports a model's modelling code when its class is first
+    looked up, so only the architecture a run uses pays for it (a word2vec or
+    LSTM run imports none; ``python -X importtime`` shows it).
+    """
+
+    config_name: str  # e.g. "BertConfig"
+    model_name: str  # e.g. "BertModel"
+    layers: str  # the path of its list of layers
+
+    @property
+    def config_class(self) -> type[PretrainedConfig]:
+        """The config class (light: no modelling code)."""
+        return getattr(transformers, self.config_name)
+
+    @property
+    def model_class(self) -> type[PreTrainedModel]:
+        """The model class; its modelling code is imported here."""
+        return getattr(transformers, self.model_name)
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "gpt2": Architecture("GPT2Config", "GPT2Model", "h"),
+    "openai-gpt": Architecture("OpenAIGPTConfig", "OpenAIGPTModel", "h"),
+    "bert": Architecture("BertConfig", "BertModel", "encoder.layer"),
+    "ernie": Architecture("ErnieConfig", "ErnieModel", "encoder.layer"),
+    "xlnet": Architecture("XLNetConfig", "XLNetModel", "layer"),
 }
+"""transformers ``model_type`` -> its architecture."""
 
 ACCEPTED_MODEL_TYPES: dict[str, tuple[str, ...]] = {
     "gpt": ("gpt2", "openai-gpt"),
@@ -104,7 +118,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 def preset_config(name: str, hyper: dict[str, Any], vocab_size: int, tokenizer: PreTrainedTokenizerFast | None) -> PretrainedConfig:
     """The transformers config of backbone ``name`` with hyper-parameters ``hyper`` over ``vocab_size`` tokens."""
     model_type = ACCEPTED_MODEL_TYPES[name][0]
-    config_class = ARCHITECTURES[model_type][0]
+    config_class = ARCHITECTURES[model_type].config_class
     special: dict[str, Any] = {"pad_token_id": 0, "bos_token_id": None, "eos_token_id": None}
     if tokenizer is not None:
         special = {"pad_token_id": tokenizer.pad_token_id, "bos_token_id": tokenizer.cls_token_id,
@@ -151,7 +165,7 @@ class TransformersBackbone(Backbone):
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """[embeddings], [layer 1], ..., [layer N + the final norms registered after the layers]."""
-        path = ARCHITECTURES[self.model_type][2]
+        path = ARCHITECTURES[self.model_type].layers
         per_layer = [list(layer.parameters()) for layer in self.model.get_submodule(path)]
         bottom: list[nn.Parameter] = []
         top: list[nn.Parameter] = []
@@ -166,7 +180,7 @@ class TransformersBackbone(Backbone):
 
 def model_from_config(config: PretrainedConfig) -> PreTrainedModel:
     """A randomly initialised model of ``config``'s architecture (without BERT/ERNIE's pooler)."""
-    model_class = ARCHITECTURES[config.model_type][1]
+    model_class = ARCHITECTURES[config.model_type].model_class
     kwargs = {"add_pooling_layer": False} if config.model_type in _NO_POOLER else {}
     return model_class(config, **kwargs)
 
@@ -181,7 +195,7 @@ def config_from_dict(values: dict[str, Any]) -> PretrainedConfig:
     model_type = values.get("model_type")
     if model_type not in ARCHITECTURES:
         raise ModelError(f"saved config has model_type {model_type!r}; qabench knows {sorted(ARCHITECTURES)}")
-    return ARCHITECTURES[model_type][0].from_dict(values)
+    return ARCHITECTURES[model_type].config_class.from_dict(values)
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
@@ -241,7 +255,7 @@ def load(name: str, source: str, *, allow_pickle: bool = False) -> TransformersB
         other = _backbone_for(str(model_type))
         fix = f"load it as backbone {other!r}" if other else f"{name} loads {', '.join(ACCEPTED_MODEL_TYPES[name])}"
         raise ModelError(f"{source}: a {model_type!r} checkpoint, not {name}; {fix}")
-    model_class = ARCHITECTURES[model_type][1]
+    model_class = ARCHITECTURES[model_type].model_class
     kwargs: dict[str, Any] = {"add_pooling_layer": False} if model_type in _NO_POOLER else {}
     # qabench checks the loading info itself (below); transformers' own load report would only repeat it.
     verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()

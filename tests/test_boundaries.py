@@ -81,3 +81,24 @@ def test_fast_commands_do_not_import_torch(args: list[str], tmp_path: Path) -> N
     exit_code, loaded, output = _torch_loaded_after(args, tmp_path)
     assert exit_code == 0, output
     assert not loaded, f"'qabench {' '.join(args)}' imported torch"
+
+
+def _modelling_modules_after(backbone: str) -> set[str]:
+    """transformers' modelling modules loaded by a fresh process that builds ``backbone``'s tiny preset."""
+    code = (
+        "import sys\n"
+        "from models.registry import build_backbone\n"
+        "from models.tokenization import train_tokenizer\n"
+        "tokenizer = train_tokenizer(['a few words of text'] * 4, vocab_size=40)\n"
+        f"build_backbone({backbone!r}, 'tiny', tokenizer=tokenizer)\n"
+        "print(' '.join(m for m in sys.modules if m.startswith('transformers.models.') and '.modeling_' in m and '_auto' not in m))\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return {name.rsplit(".", 1)[-1] for name in done.stdout.split()}
+
+
+@pytest.mark.parametrize(("backbone", "modelling"), [("word2vec", set()), ("elmo", set()), ("bert", {"modeling_bert"})])
+def test_a_backbone_imports_only_the_modelling_code_it_runs(backbone: str, modelling: set[str]) -> None:
+    assert _modelling_modules_after(backbone) == modelling  # warm starts skip the rest (python -X importtime)

@@ -95,7 +95,7 @@ def test_length_sorted_batches_give_the_answers_of_example_order(head_mode: str,
     conll2003 through the tag head; text: all three through the text head.
     """
     from harness.config import load_config
-    from harness.runner import prepare
+    from harness.prepare import prepare
 
     overrides = [
         "tasks=[{name: sst2, eval_limit: 12}, {name: squad, eval_limit: 12}, {name: conll2003, eval_limit: 12}]",
