@@ -74,7 +74,7 @@ class HeadsConfig:
     mode: str = "typed"  # typed: each task uses the head of its format (MT-DNN), text-format tasks the text head; text: every task the text head (decaNLP)
     task_specific: bool = False  # MT-DNN's own variant: one output layer per task instead of per format
     dropout: float = 0.1  # dropout inside the heads, in training
-    choice: str = "linear"  # choice tasks with a fixed label set: linear (MT-DNN: a linear layer on the first token, one per label set; as accurate as plain fine-tuning) | words (score each candidate's label words: any label set, new label words zero-shot). Tasks whose candidates vary per example always use words
+    choice: str = "linear"  # fixed-label choice tasks: linear (MT-DNN: one layer per label set) | words (scores label words; zero-shot for new labels). Varying candidates: always words
     decoder: str = "auto"  # text head size: tiny | small | base | auto (the backbone's preset; small for a pretrained one)
     max_answer_tokens: int = 64  # text head: answers are cut to this many tokens (EOS included) in training, and decoding stops there
 
