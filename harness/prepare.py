@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -60,6 +61,7 @@ class Prepared:
     pad_id: int
     train_sets: list[TrainSet]
     eval_sets: list[EvalSet]
+    seconds: float = 0.0  # wall time of prepare(): tasks, examples, model, features
 
     def eval_settings(self) -> EvalSettings:
         """How this run evaluates (:func:`eval_settings`)."""
@@ -240,6 +242,7 @@ def prepare(config: RunConfig, train: bool = True, model: MultiTaskModel | None 
     config's: its tasks (scored by its metric variant) on exactly its
     examples; the config's tasks are only trained on.
     """
+    started = time.perf_counter()
     use_threads(config)
     tasks = resolve_tasks(config)
     if train and not any(t.train_split for t in tasks):
@@ -269,4 +272,4 @@ def prepare(config: RunConfig, train: bool = True, model: MultiTaskModel | None 
         EvalSet(t.task, t.eval_split, examples, featurize(t.task, examples, examples_hash), examples_hash, adapters[t.task.name])
         for t, examples, examples_hash in ((t, eval_examples[t.task.name], fingerprint(eval_examples[t.task.name])) for t in eval_tasks)
     ]
-    return Prepared(config, tasks, model, device, pad_id_of(model), train_sets, eval_sets)
+    return Prepared(config, tasks, model, device, pad_id_of(model), train_sets, eval_sets, time.perf_counter() - started)

@@ -184,7 +184,7 @@ def evaluate_run(
                 train_tasks=tuple(train_tasks),
             ),
             results=results,
-            timings=_timings({} if source_run else train_info, results, eval_seconds),
+            timings=_timings({} if source_run else train_info, results, eval_seconds, prep),
             hardware=hardware_info(prep.device),
             kind="evaluation" if source_run else "run",
             source_run=source_run,
@@ -218,15 +218,34 @@ def _recipe(config: RunConfig) -> str:
     return resolve_recipe(config.optim, config.model.backbone)
 
 
-def _timings(train_info: dict[str, Any], results: Sequence[TaskResult], eval_seconds: float) -> Timings:
+def _timings(train_info: dict[str, Any], results: Sequence[TaskResult], eval_seconds: float, prep: Prepared) -> Timings:
+    """Preparation, training and evaluation time, with examples/s and tokens/s of each phase."""
     evaluated = sum(r.examples for r in results)
     trained = "seconds" in train_info  # a later evaluation of a run does not repeat (nor claim) its training time
+    train_tokens = train_info.get("tokens_per_second")  # None: a train summary written before tokens were counted
     return Timings(
         train_seconds=float(train_info["seconds"]) if trained else None,
         eval_seconds=eval_seconds,
         train_examples_per_second=float(train_info.get("examples_per_second", 0.0)) if trained else None,
         eval_examples_per_second=evaluated / eval_seconds if eval_seconds > 0 else 0.0,
+        prepare_seconds=prep.seconds,
+        train_tokens_per_second=float(train_tokens) if trained and train_tokens is not None else None,
+        eval_tokens_per_second=input_tokens(prep.eval_sets) / eval_seconds if eval_seconds > 0 else 0.0,
     )
+
+
+def input_tokens(eval_sets: Sequence[EvalSet]) -> int:
+    """Non-padding input tokens the evaluation reads: every feature row's ``input_ids`` (windows of a long context each count).
+
+    >>> import datasets
+    >>> from types import SimpleNamespace
+    >>> rows = datasets.Dataset.from_dict({"input_ids": [[101, 7, 102], [101, 102], [101, 8, 9, 102]]}).select([0, 2])
+    >>> input_tokens([SimpleNamespace(features=rows)])
+    7
+    """
+    import pyarrow.compute as pc
+
+    return sum(int(pc.sum(pc.list_value_length(s.features.with_format("arrow")["input_ids"])).as_py() or 0) for s in eval_sets)
 
 
 def add_to_leaderboard(config: RunConfig, record_path: Path) -> str:

@@ -81,6 +81,7 @@ class TrainResult:
     examples: int
     examples_per_second: float
     final_loss: float
+    tokens_per_second: float = 0.0  # non-padding input tokens this process trained on, per second
     best_step: int | None = None
     best_score: float | None = None
     stopped_early: bool = False
@@ -276,6 +277,7 @@ def train(
     last_checkpoint = resume
     started = time.perf_counter()
     start_examples = examples
+    tokens = torch.zeros((), dtype=torch.long, device=device)  # non-padding input tokens, summed on the device (no sync per step)
     bar = tqdm(total=optim.steps, initial=step, disable=not progress or rank != 0, desc="train", unit="step", dynamic_ncols=True)
     loss_value = float("nan")
     stopped_early = False
@@ -300,6 +302,7 @@ def train(
             if curves is not None:
                 curves.add_loss(task, out.loss)
             examples += len(rows)
+            tokens += batch["attention_mask"].sum()
         if groups:  # gradual unfreezing: lower groups keep their weights until their turn
             for group in groups[: len(groups) - unfrozen_groups(step, len(groups), unfreeze_every)]:
                 for p in group:
@@ -375,6 +378,7 @@ def train(
         examples=examples,
         examples_per_second=seen / seconds if seconds > 0 else 0.0,
         final_loss=loss_value,
+        tokens_per_second=int(tokens.item()) / seconds if seconds > 0 else 0.0,
         best_step=early["best_step"],
         best_score=early["best_score"],
         stopped_early=stopped_early,

@@ -174,12 +174,15 @@ class TrainingInfo:
 
 @dataclass(frozen=True)
 class Timings:
-    """The record's ``timings``: seconds and throughput of training and evaluation (None: not measured)."""
+    """The record's ``timings``: seconds of preparation, training and evaluation, and their throughput in examples and tokens (None: not measured)."""
 
     train_seconds: float | None = None
     eval_seconds: float | None = None
     train_examples_per_second: float | None = None
     eval_examples_per_second: float | None = None
+    prepare_seconds: float | None = None  # tasks, examples, model and features before training
+    train_tokens_per_second: float | None = None  # non-padding input tokens
+    eval_tokens_per_second: float | None = None  # non-padding input tokens
 
     def to_dict(self) -> dict[str, float | None]:
         """The record's ``timings`` object."""

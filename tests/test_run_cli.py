@@ -58,6 +58,15 @@ def test_quickstart_runs_end_to_end_and_is_read_by_the_leaderboard(tmp_path: Pat
     assert record["deca_score"] == pytest.approx(sum(t["metrics"][t["headline"]] for t in record["tasks"]))
 
 
+def test_a_record_times_preparation_training_and_evaluation_apart_with_tokens_beside_examples(tmp_path: Path) -> None:
+    _, record = run_quickstart(tmp_path)
+    timings = record["timings"]
+    assert {"prepare_seconds", "train_seconds", "eval_seconds"} <= {k for k, v in timings.items() if v and v > 0}
+    # a token is at least one per example (questions and contexts run longer), so tokens/s exceed examples/s
+    assert timings["train_tokens_per_second"] > timings["train_examples_per_second"] > 0
+    assert timings["eval_tokens_per_second"] > timings["eval_examples_per_second"] > 0
+
+
 def test_two_runs_with_one_seed_give_the_same_record_apart_from_times(tmp_path: Path) -> None:
     _, first = run_quickstart(tmp_path / "a", *SMALL)
     _, second = run_quickstart(tmp_path / "b", *SMALL)
