@@ -22,7 +22,6 @@ import ctypes.util
 import functools
 import hashlib
 import json
-import os
 import sys
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -36,6 +35,7 @@ from datasets.table import InMemoryTable, MemoryMappedTable
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
+from tasks.cache import cache_root
 from tasks.types import Example
 
 if TYPE_CHECKING:  # the adapters import this module
@@ -54,8 +54,8 @@ class FeatureConfig:
 
 
 def default_cache_dir() -> Path:
-    """``$QABENCH_CACHE`` or ``~/.cache/qabench``."""
-    return Path(os.environ.get("QABENCH_CACHE") or Path.home() / ".cache" / "qabench")
+    """``$QABENCH_CACHE`` or ``~/.cache/qabench`` (:func:`tasks.cache.cache_root`)."""
+    return cache_root()
 
 
 def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:

@@ -118,11 +118,11 @@ def use_threads(config: RunConfig) -> None:
 # --- examples --------------------------------------------------------------------------------------------------------
 
 
-def _load(task: Task, split: str, data_dir: str | None, limit: int | None, sample_seed: int | None) -> list[Example]:
+def _load(task: Task, split: str, config: RunConfig, limit: int | None, sample_seed: int | None) -> list[Example]:
     from tasks.errors import TaskError
 
     try:
-        examples = load_examples(task, split, data_dir=data_dir, limit=limit, sample_seed=sample_seed)
+        examples = load_examples(task, split, data_dir=config.data_dir, limit=limit, sample_seed=sample_seed, cache_dir=config.cache_dir or default_cache_dir())
     except TaskError as err:
         raise UserError(str(err)) from None
     if not examples:
@@ -134,13 +134,15 @@ def load_task_examples(config: RunConfig, tasks: Sequence[RunTask], train: bool,
     """The training examples of the tasks that train (none unless ``train``) and the evaluation examples.
 
     They come from ``config.data_dir``, else ``$QABENCH_DATA``, else the hub
-    (:func:`tasks.data.load_examples`). The evaluation examples are every
+    (:func:`tasks.data.load_examples`), through the examples cache
+    (:mod:`tasks.cache`) under ``config.cache_dir``: a warm run reads each
+    split's examples back instead of recasting it. The evaluation examples are every
     task's, or with ``suite`` exactly the suite's.
     """
-    train_examples = {t.task.name: _load(t.task, t.train_split, config.data_dir, t.train_limit, t.sample_seed) for t in tasks if train and t.train_split}
+    train_examples = {t.task.name: _load(t.task, t.train_split, config, t.train_limit, t.sample_seed) for t in tasks if train and t.train_split}
     if suite is not None:
         return train_examples, {name: list(examples) for name, examples in suite.examples.items()}
-    eval_examples = {t.task.name: _load(t.task, t.eval_split, config.data_dir, t.eval_limit, t.sample_seed) for t in tasks}
+    eval_examples = {t.task.name: _load(t.task, t.eval_split, config, t.eval_limit, t.sample_seed) for t in tasks}
     return train_examples, eval_examples
 
 

@@ -26,6 +26,7 @@ import random
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping, Sequence
 
+from tasks.cache import RowsFile, cached_examples
 from tasks.errors import RowError, TaskError, recast_failure
 from tasks.types import Example, Row, Task
 
@@ -120,6 +121,7 @@ def load_examples(
     files: Mapping[str, str] | None = None,
     limit: int | None = None,
     sample_seed: int | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> list[Example]:
     """Recast the rows of ``split`` into examples.
 
@@ -127,7 +129,21 @@ def load_examples(
     ``sample_seed`` a seeded random subset in the split's own order (the
     head of a split is often not representative: SST-2's first rows are
     phrases of a few reviews, SQuAD's the questions of one article).
+
+    With ``cache_dir`` (a run's: :func:`tasks.cache.cache_root`), the
+    examples of a split read from a local file are kept in the examples
+    cache there (:mod:`tasks.cache`), and a second call with the same task
+    code, data file, ``limit`` and ``sample_seed`` reads them back without
+    reading or recasting the split.
     """
+    if cache_dir is not None:
+        rows_file = rows_source(task, split, data_dir, files)
+        if rows_file is not None:
+
+            def build() -> list[Example]:
+                return load_examples(task, split, data_dir, files, limit, sample_seed)
+
+            return cached_examples(task, split, rows_file, limit, sample_seed, load_examples, build, Path(cache_dir))
     if limit is not None and sample_seed is not None:
         return sample_examples(load_examples(task, split, data_dir, files), limit, sample_seed)
     rows = load_rows(task, split, data_dir, files)
@@ -157,6 +173,25 @@ def split_path(
     if split in task.source.derived:
         return None
     return local_split_file(task, split, data_dir)
+
+
+def rows_source(
+    task: Task,
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    files: Mapping[str, str] | None = None,
+) -> RowsFile | None:
+    """The local file the rows of ``split`` come from, through any derived splits (their ``select`` functions with it); None for the hub."""
+    files = {**task.source.files, **(files or {})}
+    if split in files:
+        path = Path(files[split]).expanduser()
+        return RowsFile(path) if path.is_file() else None
+    if split in task.source.derived:
+        base, select = task.source.derived[split]
+        found = rows_source(task, base, data_dir, files)
+        return RowsFile(found.path, (select, *found.selects)) if found is not None else None
+    path = local_split_file(task, split, data_dir)
+    return RowsFile(path) if path is not None else None
 
 
 def row_location(
