@@ -8,7 +8,9 @@ temporary directory, then times ``show``:
 - in process (query and formatting only), best of 5;
 
 and checks that the subprocess never imported torch. It also prints how long
-adding a record takes (the bootstrap intervals are computed then, once).
+adding a record takes (the bootstrap intervals are computed then, once), side
+by side with the same adds trusting each record's stated scores instead of
+computing every metric again from its stored predictions, as a ratio.
 
 Run: ``cd /work/main && PYTHONPATH=. /work/venv/bin/python bench/leaderboard.py [--runs 1000 --tasks 10 --examples 200]``
 """
@@ -16,6 +18,7 @@ Run: ``cd /work/main && PYTHONPATH=. /work/venv/bin/python bench/leaderboard.py 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -38,12 +42,25 @@ BACKBONES = [("bert", 4.4e6), ("gpt", 4.2e6), ("xlnet", 5.1e6), ("ernie", 4.4e6)
              ("ulmfit", 2.5e6), ("transformer", 3.3e6), ("word2vec", 0.8e6)]
 
 
+def _answer(task: str, i: int) -> tuple[str, str]:
+    """The gold answer of example ``i`` of ``task`` and a wrong prediction for it (woz answers are dialogue states)."""
+    if task == "woz":
+        return f"area: {('north', 'south', 'east')[i % 3]}; ", "area: west; "
+    return f"the answer to question {i} of {task} is {i % 7}", f"an answer to question {i} is {(i + 3) % 7}"
+
+
 def write_synthetic_run(root: Path, index: int, n_tasks: int, n_examples: int, rng: np.random.Generator,
                         backbone: str | None = None, corpus_tasks: int = 0) -> Path:
     """One record.json + predictions.jsonl with random but plausible scores; returns the record path.
 
-    The first ``corpus_tasks`` tasks are scored with corpus-level BLEU (no per-example scores).
+    Each stated score and per-example score is what qabench's metric gives on
+    the written predictions (``leaderboard add`` scores them again and would
+    refuse anything else). The first ``corpus_tasks`` tasks are scored with
+    corpus-level BLEU (no per-example scores).
     """
+    from tasks.scoring import own_metrics, rescore
+    from tasks.types import Example
+
     name, params = BACKBONES[index % len(BACKBONES)]
     name = backbone or name
     skill = 0.45 + 0.4 * rng.random()
@@ -52,27 +69,17 @@ def write_synthetic_run(root: Path, index: int, n_tasks: int, n_examples: int, r
     run_dir.mkdir(parents=True)
     tasks, lines = [], []
     for t, (task, headline) in enumerate(TASKS[:n_tasks]):
-        corpus = t < corpus_tasks
+        headline = "bleu" if t < corpus_tasks else headline
         correct = rng.random(n_examples) < np.clip(skill + 0.2 * rng.standard_normal(), 0.05, 0.98)
-        if corpus:
-            headline = "bleu"
-        for i in range(n_examples):
-            answer = f"the answer to question {i} of {task} is {i % 7}"
-            prediction = answer if correct[i] else f"an answer to question {i} is {(i + 3) % 7}"
-            lines.append({
-                "task": task, "id": str(i), "prediction": prediction,
-                "example": {"id": str(i), "question": f"What is question {i} of {task}?", "context": f"context {i}", "answer": answer},
-                "scores": {} if corpus else {headline: 100.0 * correct[i]},
-            })
-        score = 100.0 * float(correct.mean())
-        if corpus:
-            from tasks.metrics import get_metric
-            from tasks.types import Example
-
-            rows = lines[-n_examples:]
-            score = get_metric("bleu")([r["prediction"] for r in rows], [Example.from_dict(r["example"]) for r in rows])
+        ids = [f"{i // 5}_{i % 5}" for i in range(n_examples)]  # "<dialogue>_<turn>", which the dialogue metrics read
+        examples = [{"id": ids[i], "question": f"What is question {i} of {task}?", "context": f"context {i}", "answer": _answer(task, i)[0]}
+                    for i in range(n_examples)]
+        predictions = [_answer(task, i)[0 if correct[i] else 1] for i in range(n_examples)]
+        scored = rescore(own_metrics([headline]), zip(predictions, map(Example.from_dict, examples)))
+        lines.extend({"task": task, "id": ids[i], "prediction": predictions[i], "example": examples[i], "scores": scored.example_scores[i]}
+                     for i in range(n_examples))
         tasks.append({"name": task, "version": "1", "split": "validation", "fingerprint": f"{task}-validation-v1",
-                      "examples": n_examples, "headline": headline, "metrics": {headline: score},
+                      "examples": n_examples, "headline": headline, "metrics": scored.metrics,
                       "higher_is_better": {headline: True}})
     record = {
         "schema_version": 1, "run_id": run_id, "created": f"2026-11-26T04:{index // 60 % 60:02d}:{index % 60:02d}+00:00",
@@ -93,16 +100,40 @@ def write_synthetic_run(root: Path, index: int, n_tasks: int, n_examples: int, r
     return run_dir / "record.json"
 
 
-def build_db(db: Path, root: Path, n_runs: int, n_tasks: int, n_examples: int, seed: int = 0) -> float:
-    """Write ``n_runs`` synthetic records and add them to ``db``; returns the seconds adding took."""
+@contextlib.contextmanager
+def stated_scores_trusted() -> Iterator[None]:
+    """Within: ``add`` takes every stated metric as it stands (as before it scored stored predictions again), for a side-by-side timing."""
+    import tasks.scoring
+
+    own_metrics = tasks.scoring.own_metrics
+    tasks.scoring.own_metrics = lambda names: ()  # leaderboard.records.check_scores looks it up at each call
+    try:
+        yield
+    finally:
+        tasks.scoring.own_metrics = own_metrics
+
+
+def build_db(db: Path, root: Path, n_runs: int, n_tasks: int, n_examples: int, seed: int = 0) -> tuple[float, float]:
+    """Write ``n_runs`` synthetic records and add them to ``db``, and to a second database trusting stated scores.
+
+    Chunks of 100 records go to the two databases in turn, so machine load
+    weighs on both alike. Returns the seconds adding took: (scores computed
+    again, stated scores trusted).
+    """
     from leaderboard.store import add_records
 
     rng = np.random.default_rng(seed)
     paths = [write_synthetic_run(root, i, n_tasks, n_examples, rng) for i in range(n_runs)]
-    start = time.perf_counter()
+    rescored = trusted = 0.0
     for chunk in range(0, len(paths), 100):
+        start = time.perf_counter()
         add_records(db, paths[chunk : chunk + 100])
-    return time.perf_counter() - start
+        rescored += time.perf_counter() - start
+        with stated_scores_trusted():
+            start = time.perf_counter()
+            add_records(db.with_name("trusted.db"), paths[chunk : chunk + 100])
+            trusted += time.perf_counter() - start
+    return rescored, trusted
 
 
 def time_subprocess_show(db: Path, repeats: int = 5) -> tuple[float, bool, int]:
@@ -141,15 +172,20 @@ def time_in_process_show(db: Path, repeats: int = 5) -> float:
     return best
 
 
-def time_corpus_add(root: Path, n_examples: int) -> float:
-    """Seconds to add one run whose 2 of 10 tasks have a corpus metric (BLEU), if tasks.metrics is importable."""
+def time_corpus_add(root: Path, n_examples: int) -> tuple[float, float]:
+    """Seconds to add one run whose 2 of 10 tasks have a corpus metric (BLEU): (scores computed again, stated scores trusted)."""
     from leaderboard.store import add_record
 
     rng = np.random.default_rng(1)
     path = write_synthetic_run(root / "corpus", 0, 10, n_examples, rng, corpus_tasks=2)
     start = time.perf_counter()
     add_record(root / "corpus.db", path)
-    return time.perf_counter() - start
+    rescored = time.perf_counter() - start
+    with stated_scores_trusted():
+        start = time.perf_counter()
+        add_record(root / "corpus-trusted.db", path)
+        trusted = time.perf_counter() - start
+    return rescored, trusted
 
 
 def main() -> None:
@@ -163,19 +199,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="qabench-bench-") as tmp:
         root = Path(tmp)
         db = root / "leaderboard.db"
-        add_seconds = build_db(db, root / "runs", args.runs, args.tasks, args.examples)
+        add_seconds, trusted_seconds = build_db(db, root / "runs", args.runs, args.tasks, args.examples)
         size_mb = db.stat().st_size / 1e6
         print(f"database: {args.runs} runs x {args.tasks} tasks x {args.examples} examples, {size_mb:.1f} MB")
-        print(f"add: {add_seconds:.1f} s in all, {1000 * add_seconds / args.runs:.1f} ms per run (validation + bootstrap intervals + insert)")
+        print("add (validation + bootstrap intervals + insert), chunks of 100 to each database in turn:")
+        print(f"  {'':<38}{'s in all':>10}{'ms per run':>12}{'ratio':>8}")
+        for label, seconds in (("stated scores trusted", trusted_seconds), ("every score computed again", add_seconds)):
+            print(f"  {label:<38}{seconds:>10.1f}{1000 * seconds / args.runs:>12.1f}{seconds / trusted_seconds:>8.2f}")
         sub, torch_seen, lines = time_subprocess_show(db)
         print(f"show, fresh `qabench leaderboard show` process (best of 5): {sub:.3f} s for {lines} output lines"
               f" ({'OK' if sub < 1.0 else 'OVER'} the 1 s budget)")
         print(f"show, in process (query + table, best of 5): {time_in_process_show(db):.3f} s")
         print(f"torch imported by show: {torch_seen}")
-        try:
-            print(f"add one run with 2 BLEU tasks of {args.examples} examples (200 resamples each): {time_corpus_add(root, args.examples):.2f} s")
-        except ImportError as err:
-            print(f"corpus-metric add skipped: tasks.metrics not importable ({err})")
+        rescored, trusted = time_corpus_add(root, args.examples)
+        print(f"add one run with 2 BLEU tasks of {args.examples} examples (200 resamples each): {rescored:.2f} s"
+              f" (stated scores trusted: {trusted:.2f} s, ratio {rescored / trusted:.2f})")
         print(conditions())
         if torch_seen or sub >= 1.0:
             sys.exit(1)

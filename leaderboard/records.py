@@ -76,7 +76,7 @@ def load_run(path: str | os.PathLike[str]) -> LoadedRun:
         raise LeaderboardError(f"{record_path} line {err.lineno}: not valid JSON: {err.msg}{hint}") from None
     record = RunRecord.from_dict(data, str(record_path))
     predictions = read_predictions(predictions_path(record_path, record.predictions), record)
-    check_headlines(record, predictions, str(record_path))
+    check_scores(record, predictions, str(record_path))
     return LoadedRun(record_path, record, data, predictions, hashlib.sha256(raw_bytes).hexdigest())
 
 
@@ -89,12 +89,23 @@ def predictions_path(record_path: Path, named: str) -> Path:
     return path
 
 
-def check_headlines(record: RunRecord, predictions: Mapping[str, tuple[Prediction, ...]], where: str) -> None:
-    """Each task's headline score must be the mean of its stored per-example scores, where every row has one.
+def check_scores(record: RunRecord, predictions: Mapping[str, tuple[Prediction, ...]], where: str) -> None:
+    """Refuse a record whose numbers its own predictions do not give back (beyond float rounding).
 
-    Corpus metrics (BLEU, MCC, ...) carry no per-example scores; their
-    headline is not recomputed here.
+    First, where every line carries a per-example headline score, their mean
+    must be the stated headline. Then every metric of qabench's own that a
+    task states (headline or not, corpus metrics such as BLEU, ROUGE,
+    entity F1 and MCC included) is computed again from the stored answers
+    and examples by :func:`tasks.scoring.rescore`, the code the harness
+    scored them with: each stated metric and each stored per-example score
+    must come back. A plugin's or ``evaluate:`` metric, which this process
+    may not be able to compute, is taken as stated. decaScore is checked
+    against the headlines by :meth:`RunRecord.check_consistent`.
     """
+    from tasks.errors import TaskError  # imported here: importing tasks registers every built-in task, which 'show' does not need
+    from tasks.scoring import own_metrics, rescore
+    from tasks.types import Example
+
     for task in record.tasks:
         rows = predictions.get(task.name, ())
         if rows and all(task.headline in p.scores for p in rows):
@@ -102,7 +113,28 @@ def check_headlines(record: RunRecord, predictions: Mapping[str, tuple[Predictio
             if not agrees(task.score, mean):
                 raise LeaderboardError(
                     f"{where}: task {task.name!r} states {task.headline} {task.score!r}, but its {len(rows)} stored "
-                    f"per-example scores average {mean:.6g}; the record was altered or is inconsistent"
+                    f"per-example scores average {mean!r}; the record was altered or is inconsistent"
+                )
+        metrics = own_metrics(task.metrics)
+        if not rows or not metrics:
+            continue
+        try:
+            again = rescore(metrics, ((p.prediction, Example.from_dict(p.example)) for p in rows))
+        except (TaskError, ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+            detail = " ".join(str(err).split())[:200] or type(err).__name__  # one line, whatever the library wrote
+            raise LeaderboardError(f"{where}: task {task.name!r}: its stored predictions cannot be scored again: {detail}") from None
+        for p, scores in zip(rows, again.example_scores):
+            for name, value in scores.items():
+                if name in p.scores and not agrees(p.scores[name], value):
+                    raise LeaderboardError(
+                        f"{where}: task {task.name!r}, example {p.id!r}: stored {name} score {p.scores[name]!r}, but its "
+                        f"prediction scores {value!r}; the record was altered or is inconsistent"
+                    )
+        for name, value in again.metrics.items():
+            if not agrees(task.metrics[name], value):
+                raise LeaderboardError(
+                    f"{where}: task {task.name!r} states {name} {task.metrics[name]!r}, but its {len(rows)} stored "
+                    f"predictions score {value!r}; the record was altered or is inconsistent"
                 )
 
 

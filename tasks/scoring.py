@@ -30,11 +30,12 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from tasks.data import iter_jsonl
 from tasks.errors import TaskError
-from tasks.types import Example, Task
+from tasks.metrics import METRICS
+from tasks.types import Example, Metric, Task
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,10 @@ class MetricAccumulator:
     {'accuracy': 100.0}
     """
 
-    def __init__(self, task: Task) -> None:
-        self.task = task
-        self.sums = {m.name: 0.0 for m in task.metrics if m.decomposable}
-        self.needs_all = any(not m.decomposable for m in task.metrics)
+    def __init__(self, task: Task | Sequence[Metric]) -> None:
+        self.scored_metrics: tuple[Metric, ...] = tuple(task.metrics if isinstance(task, Task) else task)  # a task's, or just these
+        self.sums = {m.name: 0.0 for m in self.scored_metrics if m.decomposable}
+        self.needs_all = any(not m.decomposable for m in self.scored_metrics)
         self.predictions: list[str] = []
         self.examples: list[Example] = []
         self.count = 0
@@ -130,7 +131,7 @@ class MetricAccumulator:
     def add(self, prediction: str, example: Example) -> dict[str, float]:
         """Score one answer; returns its per-example scores (the decomposable metrics)."""
         scores = {}
-        for metric in self.task.metrics:
+        for metric in self.scored_metrics:
             if metric.example_scores is not None:
                 scores[metric.name] = float(metric.example_scores([prediction], [example])[0])
                 self.sums[metric.name] += scores[metric.name]
@@ -143,12 +144,48 @@ class MetricAccumulator:
     def metrics(self) -> dict[str, float]:
         """Every metric of the task over the answers added so far."""
         out = {}
-        for metric in self.task.metrics:
+        for metric in self.scored_metrics:
             if metric.decomposable:
                 out[metric.name] = self.sums[metric.name] / self.count if self.count else 0.0
             else:
                 out[metric.name] = metric(self.predictions, self.examples)
         return out
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """Stored answers scored again: each answer's per-example scores (decomposable metrics) and every metric over all of them."""
+
+    example_scores: tuple[dict[str, float], ...]
+    metrics: dict[str, float]
+
+
+def own_metrics(names: Iterable[str]) -> tuple[Metric, ...]:
+    """The metrics among ``names`` that qabench itself defines, which any process can therefore compute again.
+
+    A plugin's metric or an ``evaluate:`` one is left out: another process
+    may not have it, or may need the network to load it.
+
+    >>> [m.name for m in own_metrics(["bleu", "evaluate:sacrebleu", "my_metric", "nf1"])]
+    ['bleu', 'nf1']
+    """
+    return tuple(METRICS[name] for name in names if name in METRICS)
+
+
+def rescore(metrics: Sequence[Metric], answers: Iterable[tuple[str, Example]]) -> Rescored:
+    """Score stored (answer, example) pairs again, in their order, through :class:`MetricAccumulator` as the harness scored them.
+
+    Same code, same order, same floats: a record's stored numbers and these
+    agree to the last digit unless the record or its predictions were changed.
+
+    >>> ex = [Example("a", "q", "c", "the cat sat on the mat"), Example("b", "q", "c", "a dog")]
+    >>> again = rescore(own_metrics(["em", "bleu"]), zip(["the cat sat on the mat", "no"], ex))
+    >>> again.example_scores, round(again.metrics["bleu"], 4), again.metrics["em"]
+    (({'em': 100.0}, {'em': 0.0}), 83.4106, 50.0)
+    """
+    acc = MetricAccumulator(metrics)
+    example_scores = tuple(acc.add(answer, example) for answer, example in answers)
+    return Rescored(example_scores, acc.metrics())
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,17 @@
 """A small factory of synthetic run records (docs/run-record.md) for the leaderboard tests and bench.
 
+The records are true: every stated metric is what qabench's own metric
+code gives on the written predictions, as ``leaderboard add`` checks (a
+test that wants an inconsistent record edits the files afterwards, or states
+a corpus score explicitly).
+
 >>> # path = write_run(tmp_path, "run-a", [accuracy_task("sst2", [100, 0, 100])])
 >>> # path is tmp_path / "run-a" / "record.json", with predictions.jsonl beside it
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -50,12 +56,32 @@ class FakeTask:
 
 def accuracy_task(name: str, scores: Sequence[float], **kw: Any) -> FakeTask:
     """A choice task whose per-example accuracy is ``scores`` (100 = right, 0 = wrong)."""
+    if any(s not in (0, 100) for s in scores):
+        raise ValueError(f"accuracy scores are 0 or 100 per example, not {list(scores)}")
     return FakeTask(name=name, headline="accuracy", scores=list(scores), **kw)
 
 
-def corpus_task(name: str, headline: str, predictions: Sequence[str], answers: Sequence[str], score: float, **kw: Any) -> FakeTask:
-    """A task with a corpus-level headline (bleu, mcc, ...) and no per-example scores."""
-    return FakeTask(name=name, headline=headline, predictions=list(predictions), answers=list(answers), corpus_score=score, **kw)
+def corpus_task(name: str, headline: str, predictions: Sequence[str], answers: Sequence[str], score: float | None = None, **kw: Any) -> FakeTask:
+    """A task with a corpus-level headline (bleu, mcc, ...) and no per-example scores.
+
+    ``score`` defaults to what qabench's metric ``headline`` gives on these
+    predictions (through :mod:`tasks.metrics`); state it only for a metric
+    qabench does not define, or to make a record that lies.
+    """
+    task = FakeTask(name=name, headline=headline, predictions=list(predictions), answers=list(answers), corpus_score=score, **kw)
+    if score is None:
+        from tasks.metrics import get_metric
+        from tasks.types import Example
+
+        examples = [Example.from_dict(_corpus_example(task, i, example_id)) for i, example_id in enumerate(task.example_ids)]
+        task = dataclasses.replace(task, corpus_score=get_metric(headline)(list(predictions), examples))
+    return task
+
+
+def _corpus_example(task: FakeTask, i: int, example_id: str) -> dict[str, Any]:
+    """The stored example (``Example.to_dict()``) of a corpus task's ``i``-th line."""
+    return {"id": example_id, "question": "What is the translation from English to German?",
+            "context": f"sentence {i}", "answer": task.answers[i], **task.extra_example}
 
 
 def record_dict(
@@ -135,8 +161,7 @@ def prediction_lines(tasks: Sequence[FakeTask]) -> list[dict[str, Any]]:
                 scores = {t.headline: float(t.scores[i])}
             else:
                 prediction = t.predictions[i]
-                example = {"id": example_id, "question": "What is the translation from English to German?",
-                           "context": f"sentence {i}", "answer": t.answers[i], **t.extra_example}
+                example = _corpus_example(t, i, example_id)
                 scores = {}
             lines.append({"task": t.name, "id": example_id, "prediction": prediction, "example": example, "scores": scores})
     return lines

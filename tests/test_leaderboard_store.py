@@ -351,7 +351,7 @@ def test_a_writer_killed_in_the_middle_of_an_add_leaves_nothing_half_added(tmp_p
 
 def test_both_engines_answer_every_query_the_same(tmp_path: Path, postgres_server) -> None:  # type: ignore[no-untyped-def]
     records = [
-        write_run(tmp_path, name, [accuracy_task("sst2", scores), corpus_task("iwslt", "bleu", preds, ["das ist gut", "ein haus", "wir gehen"], 40.0)],
+        write_run(tmp_path, name, [accuracy_task("sst2", scores), corpus_task("iwslt", "bleu", preds, ["das ist gut", "ein haus", "wir gehen"])],
                   backbone=name.split("-")[0], seed=seed, head_mode=mode, mixture=mix, train_seconds=float(len(name)))
         for name, scores, preds, seed, mode, mix in [
             ("bert-0", [100, 0, 100, 100], ["das ist gut", "ein hund", "wir gehen"], 0, "typed", "proportional"),

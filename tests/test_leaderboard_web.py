@@ -251,7 +251,7 @@ def test_the_cached_ranked_table_is_the_computed_one(tmp_path: Path, db_target: 
     from leaderboard.sections import suite_sections
     from leaderboard.web import data
 
-    suite_runs = [write_run(tmp_path / "runs", f"demo-{i}", [accuracy_task("sst2", [100, 0, i * 50]), accuracy_task("snli", [100, i * 100])],
+    suite_runs = [write_run(tmp_path / "runs", f"demo-{i}", [accuracy_task("sst2", [100, 0, i * 100]), accuracy_task("snli", [100, i * 100])],
                             suite=DEMO, backbone=["bert", "gpt"][i]) for i in range(2)]
     record = json.loads(suite_runs[1].read_text())  # a zero-shot score: its note must come from the cache too
     record["tasks"][1]["zero_shot"] = {"untrained_labels": ["neutral"]}
