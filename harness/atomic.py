@@ -3,7 +3,7 @@
 Standard library only: ``qabench score`` writes records with it without loading torch.
 
 >>> # write_json_atomic(run_dir / "record.json", record.to_dict())
->>> # write_atomic(path, lambda tmp: torch.save(state, tmp))
+>>> # write_atomic(path, lambda tmp: checkpoint_file.write(tmp, state))
 """
 
 from __future__ import annotations

@@ -56,6 +56,7 @@ from harness.scaffold import (
     check_same_config,
     decay_groups,
     load_checkpoint,
+    refuse_legacy_checkpoint,
     resolve_device,
     rng_state,
     save_checkpoint,
@@ -69,7 +70,8 @@ from models.pretrain.registry import ENGINE_GENSIM, ObjectiveSpec, allowed_objec
 
 RECORD_FILE = "pretrain_record.json"
 HEAD_FILE = "objective_head.safetensors"
-CHECKPOINT = Path("checkpoints") / "last.pt"
+CHECKPOINT = Path("checkpoints") / "last.safetensors"  # harness.checkpoint_file: no pickle
+LEGACY_CHECKPOINT = Path("checkpoints") / "last.pt"  # an earlier qabench's torch.save checkpoint, refused by name
 CHECKPOINT_FORMAT = "qabench-pretrain-checkpoint"
 CHECKPOINT_VERSION = 1
 SCHEMA_VERSION = 1
@@ -261,6 +263,8 @@ def _check_out(config: PretrainConfig, resume: bool) -> Path:
     out = Path(config.out).expanduser()
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file; give a directory")
+    if (out / LEGACY_CHECKPOINT).is_file() and not (out / CHECKPOINT).is_file():
+        refuse_legacy_checkpoint(out / LEGACY_CHECKPOINT, "--resume" if resume else "--out")
     if resume:
         if not (out / CHECKPOINT).is_file():
             raise UserError(f"--resume: no checkpoint at {out / CHECKPOINT}; the pretraining to resume writes one (--checkpoint-every N)")

@@ -12,7 +12,7 @@ This module orchestrates; each step is a plain function elsewhere, so
 
 A run directory ``<output.dir>/<run_id>/`` holds ``config.json``,
 ``model/`` (the backbone as ``models.registry.save_backbone`` writes it, plus
-``heads.safetensors`` and ``heads.json``: no pickle), ``train.json``, ``checkpoints/last.pt``
+``heads.safetensors`` and ``heads.json``: no pickle), ``train.json``, ``checkpoints/last.safetensors``
 when checkpoints are on, and finally the record and predictions.
 
 >>> # outcome = run(load_config("quickstart.yaml"))

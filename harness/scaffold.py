@@ -4,8 +4,9 @@ What both loops need and must do the same way: the device (one GPU per
 process under torchrun, from ``LOCAL_RANK``), bf16 autocast on CUDA, which
 process this is, one seed for every random generator and the generators'
 states in a checkpoint, AdamW (fused where torch can) and its parameter groups (no weight decay on biases
-and norms; ULMFiT's bottom-up layer groups), and checkpoints: written
-atomically (:mod:`harness.atomic`), read back and validated with one-line errors.
+and norms; ULMFiT's bottom-up layer groups), and checkpoints: one safetensors
+file each (:mod:`harness.checkpoint_file`, no pickle), written atomically
+(:mod:`harness.atomic`), read back and validated with one-line errors.
 
 >>> # device = resolve_device("auto"); rank, world_size = distributed()
 >>> # optimizer = adamw(decay_groups(model.parameters(), weight_decay=0.01), lr=3e-4)
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from harness import checkpoint_file
 from harness.atomic import write_atomic
 from harness.errors import UserError
 
@@ -77,7 +79,7 @@ def seed_everything(seed: int) -> None:
 
 
 def rng_state() -> dict[str, Any]:
-    """Every RNG state, in types ``torch.load(weights_only=True)`` accepts."""
+    """Every RNG state, in types a checkpoint holds (:mod:`harness.checkpoint_file`: tensors, numbers, strings, lists)."""
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state: dict[str, Any] = {
         "python": random.getstate(),
@@ -151,11 +153,21 @@ def bottom_up_groups(layer_groups: Iterable[Iterable[nn.Parameter]], module: nn.
 # --- checkpoints -------------------------------------------------------------------------------------------------
 
 
+LEGACY_SUFFIXES = (".pt", ".pth")
+"""Earlier qabench wrote checkpoints as ``last.pt`` with ``torch.save`` (pickle): refused, never read."""
+
+
 def save_checkpoint(path: Path, state: Mapping[str, Any]) -> None:
-    """``torch.save`` atomically: a crash never leaves half a checkpoint; a full disk or read-only directory is one line."""
+    """Write ``state`` as one safetensors file (:mod:`harness.checkpoint_file`: no pickle), atomically.
+
+    A crash never leaves half a checkpoint; a full disk or a read-only
+    directory is one line naming the file, and no temporary file is left.
+    """
+    from safetensors import SafetensorError
+
     try:
-        write_atomic(path, lambda tmp: torch.save(dict(state), tmp))
-    except (OSError, RuntimeError) as err:  # torch reports write failures as RuntimeError
+        write_atomic(path, lambda tmp: checkpoint_file.write(tmp, state))
+    except (OSError, RuntimeError, SafetensorError) as err:  # safetensors reports a failed write as either
         raise UserError(f"{path}: cannot write the checkpoint ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
 
 
@@ -163,12 +175,16 @@ def load_checkpoint(path: Path, format_name: str, version: int, what: str, optio
     """Read a checkpoint written by :func:`save_checkpoint` and check its ``format`` and ``version``.
 
     ``what`` names the kind of checkpoint in errors ("training",
-    "pretraining"); anything unreadable or foreign is a one-line
-    :class:`UserError` naming ``option`` (``qabench eval`` passes ``eval``) and the file.
+    "pretraining"); anything unreadable or foreign, and an older qabench's
+    pickled ``.pt`` checkpoint, is a one-line :class:`UserError` naming
+    ``option`` (``qabench eval`` passes ``eval``) and the file.
     """
+    from safetensors import SafetensorError
+
+    refuse_legacy_checkpoint(path, option)
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - truncated, corrupt or not a torch file
+        state = checkpoint_file.read(path)
+    except (SafetensorError, OSError, checkpoint_file.DamagedState) as err:  # truncated, corrupt or not a safetensors file
         detail = f"{type(err).__name__}: {str(err).splitlines()[0][:120]}" if str(err) else type(err).__name__
         raise UserError(f"{option} {path}: not a readable checkpoint ({detail}); it may be truncated or corrupt") from None
     if not isinstance(state, dict) or state.get("format") != format_name:
@@ -176,6 +192,22 @@ def load_checkpoint(path: Path, format_name: str, version: int, what: str, optio
     if state.get("version") != version:
         raise UserError(f"{option} {path}: checkpoint version {state.get('version')} is not {version}; use the qabench that wrote it")
     return state
+
+
+def refuse_legacy_checkpoint(path: Path, option: str = "--resume") -> None:
+    """One line for an older qabench's ``torch.save`` checkpoint (a pickle, which qabench does not read): what it is, what to do."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return  # reading it is where the error is named
+    safetensors = head[8:9] == b"{"  # an 8-byte header length, then the JSON header
+    pickled = head[:4] == b"PK\x03\x04" or (head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))  # torch.save's zip, a bare pickle
+    if path.suffix in LEGACY_SUFFIXES or (pickled and not safetensors):
+        raise UserError(
+            f"{option} {path}: a checkpoint of an older qabench, written by torch.save (pickle), which qabench no longer reads; "
+            f"finish or evaluate that run with the qabench that wrote it, or delete the file and train from the start"
+        )
 
 
 def check_same_config(saved: Mapping[str, Any], current: Mapping[str, Any], keys: Sequence[str], path: Path) -> None:

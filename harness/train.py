@@ -43,7 +43,8 @@ from models.heads import MultiTaskModel
 
 CHECKPOINT_FORMAT = "qabench-train-checkpoint"
 CHECKPOINT_VERSION = 1
-LAST_CHECKPOINT = "last.pt"
+LAST_CHECKPOINT = "last.safetensors"  # harness.checkpoint_file: no pickle
+LEGACY_CHECKPOINT = "last.pt"  # an earlier qabench's torch.save checkpoint: found, so that it is refused by name
 
 # Config sections a resumed run must share with its checkpoint (output, eval and paths may change).
 RESUME_MUST_MATCH = ("model", "heads", "tasks", "mixture", "optim", "seed")
@@ -161,7 +162,7 @@ def find_checkpoint(path: str | os.PathLike[str], option: str = "--resume") -> P
     ``option`` is what error messages name (``qabench eval`` passes ``eval``).
     """
     path = Path(path)
-    for candidate in (path, path / LAST_CHECKPOINT, path / "checkpoints" / LAST_CHECKPOINT):
+    for candidate in (path, *(folder / name for name in (LAST_CHECKPOINT, LEGACY_CHECKPOINT) for folder in (path, path / "checkpoints"))):
         if candidate.is_file():
             return candidate
     if option == "--resume":

@@ -126,12 +126,12 @@ def test_stale_temporaries_of_an_interrupted_checkpoint_are_removed_on_resume(tm
 
     checkpoints = tmp_path / "checkpoints"
     checkpoints.mkdir()
-    (checkpoints / "last.pt").write_bytes(b"kept")
-    stale = [checkpoints / ".last.pt.abc123.tmp", checkpoints / ".last.pt.zz.tmp"]
+    (checkpoints / "last.safetensors").write_bytes(b"kept")
+    stale = [checkpoints / ".last.safetensors.abc123.tmp", checkpoints / ".last.safetensors.zz.tmp"]
     for path in stale:
         path.write_bytes(b"half a checkpoint")
     assert remove_stale_temporaries(checkpoints) == sorted(stale)
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["last.pt"]
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["last.safetensors"]
 
 
 def test_a_database_in_a_read_only_directory_is_still_readable(board: Path, tmp_path: Path) -> None:

@@ -86,6 +86,29 @@ def legacy_pickle_heads(path: Path) -> None:
         pickle.dump(Evil(), fh)
 
 
+def legacy_pickle_checkpoint(path: Path) -> None:
+    """An earlier qabench's checkpoint file name, holding a pickle that would run a command if loaded."""
+    path.unlink()
+    with open(path.parent / "last.pt", "wb") as fh:
+        pickle.dump(Evil(), fh)
+
+
+def copy_from(rel: str) -> Callable[[Path], None]:
+    """Damage: the file becomes a copy of the run's ``REL`` (a valid file of the wrong kind)."""
+    return lambda path: shutil.copyfile(path.parents[1] / rel, path)
+
+
+def resumed(damage: Callable[[Path], None]) -> Callable[[Path], list[str]]:
+    """Setup: copy the trained run to ./run, damage its checkpoint, then resume training from it."""
+
+    def setup(root: Path) -> list[str]:
+        shutil.copytree(TRAINED[0], root / "run")
+        damage(root / "run" / "checkpoints" / "last.safetensors")
+        return ["run", str(QUICKSTART), *TRAIN, "--set", "output.dir=runs", "--resume", "run"]
+
+    return setup
+
+
 CASES = [
     Case("heads-weights-truncated", damaged("model/heads.safetensors", truncate), ("run/model/heads.safetensors", "truncated or damaged")),
     Case("heads-weights-garbage", damaged("model/heads.safetensors", garbage), ("run/model/heads.safetensors",)),
@@ -101,8 +124,16 @@ CASES = [
     Case("backbone-meta-truncated", damaged("model/qabench.json", truncate), ("run/model/qabench.json", "invalid JSON")),
     Case("backbone-weights-truncated", damaged("model/model.safetensors", truncate), ("run/model/model.safetensors", "damaged")),
     Case("tokenizer-truncated", damaged("model/tokenizer.json", truncate), ("run/model", "tokenizer files")),
-    Case("checkpoint-truncated-eval", damaged("checkpoints/last.pt", truncate, target="run/checkpoints/last.pt"),
-         ("eval run/checkpoints/last.pt", "not a readable checkpoint")),
+    Case("checkpoint-truncated-eval", damaged("checkpoints/last.safetensors", truncate, target="run/checkpoints/last.safetensors"),
+         ("eval run/checkpoints/last.safetensors", "not a readable checkpoint")),
+    Case("checkpoint-garbage-eval", damaged("checkpoints/last.safetensors", garbage, target="run/checkpoints/last.safetensors"),
+         ("eval run/checkpoints/last.safetensors", "not a readable checkpoint")),
+    Case("checkpoint-other-safetensors-eval", damaged("checkpoints/last.safetensors", copy_from("model/heads.safetensors"), target="run/checkpoints"),
+         ("eval run/checkpoints/last.safetensors", "no 'qabench_state' metadata")),
+    Case("checkpoint-hostile-legacy-pickle-eval", damaged("checkpoints/last.safetensors", legacy_pickle_checkpoint, target="run/checkpoints"),
+         ("eval run/checkpoints/last.pt", "older qabench, written by torch.save (pickle)", "qabench that wrote it")),
+    Case("checkpoint-hostile-legacy-pickle-resume", resumed(legacy_pickle_checkpoint),
+         ("--resume run/checkpoints/last.pt", "older qabench, written by torch.save (pickle)")),
     Case("eval-not-a-run", lambda root: (root / "empty").mkdir() or ["eval", "empty"], ("eval empty", "neither a finished run directory")),
 ]
 
@@ -114,13 +145,16 @@ def test_a_damaged_run_directory_is_named_in_one_line(case: Case, trained: Path,
         warnings.simplefilter("always")
         message = check(case, tmp_path)
     assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    assert "--resume" not in message  # eval has no --resume option
+    if "resume" not in case.id:
+        assert "--resume" not in message  # eval has no --resume option
     assert not (tmp_path / "PWNED").exists()
 
 
 def test_eval_of_the_undamaged_copy_works(trained: Path, tmp_path: Path) -> None:
     shutil.copytree(trained, tmp_path / "run")
-    assert not list((tmp_path / "run").rglob("*.pt")) or list((tmp_path / "run").rglob("*.pt")) == [tmp_path / "run/checkpoints/last.pt"]
+    kinds = {p.suffix for p in (tmp_path / "run").rglob("*") if p.is_file()}
+    assert kinds <= {".json", ".jsonl", ".safetensors", ".txt"}, kinds  # no pickle anywhere in a run directory
+    assert (tmp_path / "run" / "checkpoints" / "last.safetensors").is_file()
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
 

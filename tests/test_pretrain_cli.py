@@ -195,3 +195,13 @@ def test_a_run_started_from_a_pretrained_directory_copies_its_pretrain_record(tm
     model = outcome.record.model
     assert model.pretrained == str(pretrained.out)
     assert model.pretrain_record == pretrained.record  # the leaderboard can tell which pretraining a run started from
+
+
+@pytest.mark.parametrize("resume", [True, False])
+def test_an_older_pickled_pretraining_checkpoint_is_refused_unread(tmp_path, corpus_file, resume):
+    legacy = tmp_path / "out" / "checkpoints" / "last.pt"
+    legacy.parent.mkdir(parents=True)
+    torch.save({"format": "qabench-pretrain-checkpoint", "version": 1}, legacy)
+    code, output = invoke("--model", "gpt", "--corpus", str(corpus_file), "--steps", "2", "--out", str(tmp_path / "out"), *(["--resume"] if resume else []))
+    assert code == 2 and "older qabench, written by torch.save (pickle)" in output and str(legacy) in output
+    assert sorted(p.name for p in legacy.parent.iterdir()) == ["last.pt"]  # nothing started beside it

@@ -229,7 +229,7 @@ def test_unknown_key_in_a_file_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_corrupt_checkpoint_for_resume_is_a_clear_error(tmp_path: Path) -> None:
-    broken = tmp_path / "run" / "checkpoints" / "last.pt"
+    broken = tmp_path / "run" / "checkpoints" / "last.safetensors"
     broken.parent.mkdir(parents=True)
     broken.write_bytes(b"not a checkpoint")
     result = CliRunner().invoke(main, ["run", *FAST, "--resume", str(tmp_path / "run")])
@@ -247,7 +247,7 @@ def test_incompatible_checkpoint_names_the_difference(tmp_path: Path) -> None:
 
 def test_eval_a_bare_checkpoint_rebuilds_its_model_and_matches_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, record = run_quickstart(tmp_path, *SMALL, "--set", "output.checkpoint_every=6", "--set", "output.leaderboard=false")
-    checkpoint = tmp_path / "runs" / record["run_id"] / "checkpoints" / "last.pt"
+    checkpoint = tmp_path / "runs" / record["run_id"] / "checkpoints" / "last.safetensors"
     import harness.prepare
 
     built: list[str] = []  # what eval builds: the model once, and the features of the task it evaluates only

@@ -19,6 +19,7 @@ from harness.train import (
     build_optimizer,
     check_compatible,
     layer_groups,
+    load_checkpoint,
     resolve_recipe,
     train,
 )
@@ -66,10 +67,10 @@ def test_gradual_unfreezing_trains_the_top_first(tmp_path: Path) -> None:
 
 def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     prep = prepare(quick_config(tmp_path, "optim.steps=20", "optim.lr=1e30", "optim.warmup=0", "output.checkpoint_every=1"))
-    with pytest.raises(TrainingDiverged, match=r"diverged at step (\d+) .*: the loss was nan; the last good checkpoint is .*last\.pt") as caught:
+    with pytest.raises(TrainingDiverged, match=r"diverged at step (\d+) .*: the loss was nan; the last good checkpoint is .*last\.safetensors") as caught:
         train(prep.model, prep.train_sets, prep.config, prep.device, prep.pad_id, checkpoint_dir=tmp_path / "ckpt", progress=False)
     failed_step = int(caught.value.args[0].split(" at step ")[1].split()[0])
-    saved = torch.load(tmp_path / "ckpt" / LAST_CHECKPOINT, weights_only=True)
+    saved = load_checkpoint(tmp_path / "ckpt" / LAST_CHECKPOINT)
     assert saved["step"] == failed_step - 1
     assert all(torch.isfinite(v).all() for v in saved["model"].values() if v.is_floating_point())
 
