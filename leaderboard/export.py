@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 from leaderboard.curves import CurvePoint, series
 from leaderboard.errors import LeaderboardError
 from leaderboard.sections import SectionBoard
-from leaderboard.table import Board, cell_texts, zero_shot_notes
+from leaderboard.table import EFFICIENCY_COLUMNS, Board, cell_texts, zero_shot_notes
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,7 +62,7 @@ def _best_rows(board: Board) -> dict[int, set[int]]:
 
 def _numeric_from(board: Board, header: Sequence[str]) -> int:
     """Index of the first number column of :func:`cell_texts`' header (decaScore, or the first task in an ad hoc table)."""
-    return len(header) - len(board.tasks) - 3 - (1 if "decaScore" in header else 0)
+    return len(header) - len(board.tasks) - 1 - len(EFFICIENCY_COLUMNS) - (1 if "decaScore" in header else 0)
 
 
 def _rank(board: Board, row: int) -> str:
@@ -198,8 +198,9 @@ def _csv_frame(board: Board) -> pd.DataFrame:
     if board.zero_shot is not None and board.zero_shot.notna().any().any():  # which scores were zero-shot, and over which labels
         for col in board.tasks:
             frame[f"{col.key}_zero_shot"] = [_zero_shot_cell(v) for v in board.zero_shot[col.key]]
-    for src, dst in (("parameters", "parameters"), ("train_seconds", "train_seconds"), ("eval_eps", "eval_examples_per_second")):
-        frame[dst] = rows[src]
+    frame["parameters"] = rows["parameters"]
+    for col in EFFICIENCY_COLUMNS:  # the record's timings names; an unmeasured one is an empty cell
+        frame[col.field] = rows[col.column]
     for col in ("seed", "parameters", "runs"):
         if col in frame.columns:
             frame[col] = frame[col].round().astype("Int64")

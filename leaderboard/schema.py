@@ -35,7 +35,7 @@ runs = Table(
     Column("deca_score", Float, nullable=False),
     Column("train_seconds", Float),
     Column("eval_seconds", Float),
-    Column("train_eps", Float),
+    Column("train_eps", Float),  # examples per second
     Column("eval_eps", Float),
     Column("git_commit", Text),
     Column("qabench_version", Text, nullable=False),
@@ -47,6 +47,9 @@ runs = Table(
     Column("suite_version", Text),
     Column("suite_fingerprint", Text),
     Column("suite_score", Text),  # "decaScore over 6 of 10 tasks"
+    Column("prepare_seconds", Float),  # tasks, examples, model and features before training
+    Column("train_tps", Float),  # non-padding input tokens per second
+    Column("eval_tps", Float),
 )
 
 #: One row per (run, task): headline score and its 95% bootstrap interval, computed at ``add``.

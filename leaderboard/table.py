@@ -38,11 +38,39 @@ GROUP_COLUMNS: dict[str, str] = {"model": "model", "backbone": "backbone", "head
 
 #: Columns every board has besides the tasks; text columns sort ascending by default.
 TEXT_COLUMNS = ("run_id", "model", "backbone", "head_mode", "regime", "mixture", "created", "group")
-NUMBER_COLUMNS = ("decaScore", "parameters", "train_seconds", "eval_eps", "train_eps", "seed", "runs")
+
+
+@dataclass(frozen=True)
+class EfficiencyColumn:
+    """A run-level cost column: the stored run column, its heading in tables, its name in CSV and JSON, its decimals.
+
+    ``field`` is the record's ``timings`` field the value comes from, so CSV
+    and JSON readers meet the names of docs/run-record.md.
+    """
+
+    column: str
+    heading: str
+    field: str
+    digits: int
+
+
+#: The efficiency columns every table and export shows after the parameter count, in this order (missing: ``–``, or empty in CSV).
+EFFICIENCY_COLUMNS = (
+    EfficiencyColumn("prepare_seconds", "prep s", "prepare_seconds", 1),
+    EfficiencyColumn("train_seconds", "train s", "train_seconds", 1),
+    EfficiencyColumn("eval_seconds", "eval s", "eval_seconds", 1),
+    EfficiencyColumn("train_eps", "train ex/s", "train_examples_per_second", 0),
+    EfficiencyColumn("train_tps", "train tok/s", "train_tokens_per_second", 0),
+    EfficiencyColumn("eval_eps", "eval ex/s", "eval_examples_per_second", 0),
+    EfficiencyColumn("eval_tps", "eval tok/s", "eval_tokens_per_second", 0),
+)
+_EFFICIENCY = tuple(c.column for c in EFFICIENCY_COLUMNS)
+
+NUMBER_COLUMNS = ("decaScore", "parameters", *_EFFICIENCY, "seed", "runs")
 
 _RUN_FIELDS = (
     "run_id", "created", "model", "backbone", "preset", "parameters", "head_mode", "regime", "mixture", "seed",
-    "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "kind", "source_run", "steps", "suite",
+    "deca_score", *_EFFICIENCY, "kind", "source_run", "steps", "suite",
 )
 
 
@@ -80,7 +108,7 @@ class Board:
     """Aligned frames, one row per run (``grouped`` is None) or per group.
 
     ``rows``: labels and run-level numbers (``decaScore``, ``decaScore_low``/``_high``
-    or ``decaScore_std``, ``parameters``, ``train_seconds``, ``eval_eps``; groups add ``runs``).
+    or ``decaScore_std``, ``parameters``, the :data:`EFFICIENCY_COLUMNS`; groups add ``runs``).
     ``score``/``low``/``high``/``std``: [rows, tasks] frames; ``low``/``high`` are the
     95% intervals of single runs, ``std`` the spread over a group's runs.
     """
@@ -111,7 +139,7 @@ def _read_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> pd.Dat
     rows = conn.execute(query).all()
     values = list(zip(*rows)) if rows else [()] * len(_RUN_FIELDS)
     frame = pd.DataFrame({c: list(v) for c, v in zip(_RUN_FIELDS, values)}, columns=list(_RUN_FIELDS))  # by column: fast
-    for col in ("parameters", "seed", "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "steps"):
+    for col in ("parameters", "seed", "deca_score", *_EFFICIENCY, "steps"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
 
@@ -327,7 +355,7 @@ def _grouped(board: Board, group_by: str) -> Board:
     if group_by not in GROUP_COLUMNS:
         raise LeaderboardError(f"--group-by {group_by!r}: choose one of {', '.join(GROUP_COLUMNS)}")
     key = board.rows[GROUP_COLUMNS[group_by]].fillna("none").astype(str)
-    numbers = board.rows[["decaScore", "parameters", "train_seconds", "eval_eps", "train_eps"]]
+    numbers = board.rows[["decaScore", "parameters", *_EFFICIENCY]]
     groups = numbers.groupby(key, sort=False)
     rows = groups.mean()
     rows["decaScore_std"] = groups["decaScore"].std(ddof=1)
@@ -477,12 +505,8 @@ def cell_texts(board: Board) -> tuple[list[str], list[list[str]]]:
         if board.zero_shot is not None:  # a zero-shot score carries a mark, explained by zero_shot_notes
             tasks = [[cell + " †" if board.zero_shot.at[i, t] is not None else cell for i, cell in enumerate(column)]
                      for t, column in zip(board.task_names, tasks)]
-    header += [c.title for c in board.tasks] + ["params", "train s", "eval ex/s"]
-    tail = [
-        [fmt_count(x) for x in rows["parameters"]],
-        [fmt_number(x) for x in rows["train_seconds"]],
-        [fmt_number(x, 0) for x in rows["eval_eps"]],
-    ]
+    header += [c.title for c in board.tasks] + ["params"] + [c.heading for c in EFFICIENCY_COLUMNS]
+    tail = [[fmt_count(x) for x in rows["parameters"]]] + [[fmt_number(x, c.digits) for x in rows[c.column]] for c in EFFICIENCY_COLUMNS]
     columns = [*label_cols, deca, *tasks, *tail]
     if board.standing == "adhoc":  # different tasks and examples: a sum would compare nothing
         drop = header.index("decaScore")
@@ -608,6 +632,6 @@ def board_json(board: Board) -> list[dict[str, Any]]:
                     entry["zero_shot"] = {"untrained_labels": json.loads(board.zero_shot.at[i, col.key])}
             tasks[col.key] = entry
         item["tasks"] = tasks
-        item.update(parameters=num(row["parameters"]), train_seconds=num(row["train_seconds"]), eval_examples_per_second=num(row["eval_eps"]))
+        item.update(parameters=num(row["parameters"]), **{c.field: num(row[c.column]) for c in EFFICIENCY_COLUMNS})
         out.append(item)
     return out

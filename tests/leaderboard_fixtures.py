@@ -102,8 +102,14 @@ def record_dict(
     kind: str | None = None,
     source_run: str | None = None,
     suite: dict[str, Any] | None = None,
+    timings: dict[str, float | None] | None = None,
 ) -> dict[str, Any]:
-    """The ``record.json`` dict of a synthetic run (``kind``, ``source_run`` and ``suite`` only when given)."""
+    """The ``record.json`` dict of a synthetic run (``kind``, ``source_run`` and ``suite`` only when given).
+
+    ``timings`` adds to (or replaces) the default timings, which are those of
+    a record from before the split into preparation, training and evaluation
+    with tokens/s (no ``prepare_seconds``, no ``*_tokens_per_second``).
+    """
     extra = {k: v for k, v in (("kind", kind), ("source_run", source_run), ("suite", suite)) if v is not None}
     return {
         **extra,
@@ -143,6 +149,7 @@ def record_dict(
             "eval_seconds": 1.5,
             "train_examples_per_second": 512.0,
             "eval_examples_per_second": 581.0,
+            **(timings or {}),
         },
         "hardware": {"device": "cpu", "cpu_count": 2, "gpu": None, "torch": "2.13.0", "python": "3.11.7", "platform": "Linux"},
     }

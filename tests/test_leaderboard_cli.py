@@ -13,6 +13,7 @@ from click.testing import CliRunner, Result
 from leaderboard_fixtures import accuracy_task, write_run
 
 from harness.cli import main
+from leaderboard.store import head_revision
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -79,6 +80,24 @@ def test_show_group_by_backbone_averages_seeds(db: Path) -> None:
     assert bert["runs"] == 2 and bert["deca_score"] == 143.0
     assert bert["tasks"]["sst2"] == {"metric": "accuracy", "split": "validation", "examples": 100, "score": 88.0, "std": pytest.approx(2.8284, abs=1e-3)}
     assert "88.0 ± 2.8" in qabench(db, "show", "--group-by", "backbone").output
+
+
+def test_show_has_the_efficiency_columns_with_unmeasured_ones_as_a_dash(tmp_path: Path) -> None:
+    db = tmp_path / "lb.db"
+    timed = {"prepare_seconds": 4.0, "eval_seconds": 2.0, "train_tokens_per_second": 9000.0, "eval_tokens_per_second": 15000.0}
+    runs = [write_run(tmp_path, "timed", [accuracy_task("sst2", [100, 0])], timings=timed),
+            write_run(tmp_path, "older", [accuracy_task("sst2", [0, 0])])]  # a record from before the timings split
+    assert qabench(db, "add", *map(str, runs)).exit_code == 0
+    lines = qabench(db, "show").output.splitlines()
+    assert lines[1].endswith(" params prep s train s eval s train ex/s train tok/s eval ex/s eval tok/s")
+    assert lines[2].split()[-7:] == ["4.0", "12.5", "2.0", "512", "9000", "581", "15000"]
+    assert lines[3].split()[-7:] == ["–", "12.5", "1.5", "512", "–", "581", "–"]
+    rows = {r["run_id"]: r for r in json.loads(qabench(db, "show", "--json").output)}
+    assert (rows["timed"]["prepare_seconds"], rows["timed"]["train_tokens_per_second"], rows["timed"]["eval_tokens_per_second"]) == (4.0, 9000.0, 15000.0)
+    assert (rows["older"]["prepare_seconds"], rows["older"]["train_tokens_per_second"], rows["older"]["eval_seconds"]) == (None, None, 1.5)
+    group = json.loads(qabench(db, "show", "--json", "--group-by", "backbone").output)[0]
+    assert (group["eval_seconds"], group["prepare_seconds"]) == (1.75, 4.0)  # the mean over the runs that measured it
+    assert [r["run_id"] for r in json.loads(qabench(db, "show", "--json", "--sort", "eval_tps").output)] == ["timed", "older"]
 
 
 def test_show_sort_by_a_column_and_direction(db: Path) -> None:
@@ -186,10 +205,10 @@ def test_show_on_an_empty_database_says_so(tmp_path: Path) -> None:
 def test_upgrade_creates_then_leaves_alone_and_reports_rows(tmp_path: Path) -> None:
     db = tmp_path / "new.db"
     first = qabench(db, "upgrade")
-    assert first.exit_code == 0 and "upgraded from an empty database to 0003_suites (0 runs" in first.output
+    assert first.exit_code == 0 and f"upgraded from an empty database to {head_revision()} (0 runs" in first.output
     assert qabench(db, "add", str(_runs(tmp_path / "runs")[0])).exit_code == 0
     again = qabench(db, "upgrade")
-    assert again.exit_code == 0 and "already at schema revision 0003_suites (1 runs, 2 task_results" in again.output
+    assert again.exit_code == 0 and f"already at schema revision {head_revision()} (1 runs, 2 task_results" in again.output
 
 
 def test_upgrade_brings_a_pre_alembic_file_up_to_date(tmp_path: Path) -> None:
@@ -198,7 +217,7 @@ def test_upgrade_brings_a_pre_alembic_file_up_to_date(tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     shutil.copy(REPO / "tests" / "fixtures" / "leaderboard-v1.db", db)
     result = qabench(db, "upgrade")
-    assert result.exit_code == 0 and "upgraded from legacy schema version 1 to 0003_suites (2 runs, 4 task_results" in result.output
+    assert result.exit_code == 0 and f"upgraded from legacy schema version 1 to {head_revision()} (2 runs, 4 task_results" in result.output
     assert [r["run_id"] for r in json.loads(qabench(db, "show", "--json").output)] == ["bert-v1", "gpt-v1"]
 
 

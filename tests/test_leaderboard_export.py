@@ -19,6 +19,8 @@ from harness.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 EVIL = '<script>alert("x")</script>'
+#: Timings of a record with the split into preparation, training and evaluation, and tokens/s (run-evil's record predates it).
+TIMED = {"prepare_seconds": 3.14, "eval_seconds": 2.25, "train_tokens_per_second": 18400.4, "eval_tokens_per_second": 21300.6}
 #: A suite the fixtures' runs followed (not a built-in one: the newest entries stand for its protocol).
 DEMO = {"name": "demo", "version": "1", "fingerprint": "d" * 64, "score": "decaScore over 2 tasks"}
 
@@ -29,7 +31,7 @@ def db(tmp_path: Path) -> Path:
     path = tmp_path / "lb.db"
     runs = [
         write_run(tmp_path, "run-good", [accuracy_task("sst2", [100] * 8 + [0] * 2), accuracy_task("cola", [100, 0] * 5)],
-                  backbone="bert", parameters=4_000_000, train_seconds=40.0, suite=DEMO),
+                  backbone="bert", parameters=4_000_000, train_seconds=40.0, suite=DEMO, timings=TIMED),
         write_run(tmp_path, "run-evil", [accuracy_task("sst2", [100] * 6 + [0] * 4), accuracy_task("cola", [0, 0, 100] * 3 + [0])],
                   backbone=f"gpt{EVIL}|$_&%", parameters=1_000_000, train_seconds=10.0, suite=DEMO),
     ]
@@ -82,6 +84,37 @@ def test_html_is_self_contained_escaped_and_has_three_plots(db: Path, tmp_path: 
     assert len(images) == 3
     assert all(base64.b64decode(png).startswith(b"\x89PNG") for png in images)
     assert page.count("<tr>") == 3  # header and two runs
+
+
+EFFICIENCY_HEADINGS = ["params", "prep s", "train s", "eval s", "train ex/s", "train tok/s", "eval ex/s", "eval tok/s"]
+
+
+def test_every_format_shows_the_efficiency_columns_and_leaves_unmeasured_ones_blank(db: Path) -> None:
+    good = ["4.0M", "3.1", "40.0", "2.2", "512", "18400", "581", "21301"]
+    older = ["1.0M", "–", "10.0", "1.5", "512", "–", "581", "–"]  # a record from before the timings split
+    md = export(db, "--format", "md").splitlines()
+    header = [c.strip() for c in next(line for line in md if line.startswith("| #")).strip("|").split("|")]
+    assert header[-8:] == EFFICIENCY_HEADINGS
+    rows = {r: [c.strip() for c in next(line for line in md if line.startswith(f"| {r} |")).strip("|").split("|")][-8:] for r in (1, 2)}
+    assert rows == {1: good, 2: older}
+
+    latex = export(db, "--format", "latex")
+    assert " & ".join(["params", "prep s", "train s", "eval s", "train ex/s", "train tok/s", "eval ex/s", "eval tok/s"]) + " \\\\" in latex
+    assert " & ".join(older).replace("–", "--") + " \\\\" in latex
+
+    html = export(db, "--format", "html")
+    assert "".join(f"<th>{h}</th>" for h in EFFICIENCY_HEADINGS) + "</tr>" in html
+    assert "".join(f'<td class="num">{c}</td>' for c in good) + "</tr>" in html
+    assert "".join(f'<td class="num">{c}</td>' for c in older) + "</tr>" in html
+
+    csv = export(db, "--format", "csv")
+    frame = pd.read_csv(io.StringIO(csv))
+    fields = ["prepare_seconds", "train_seconds", "eval_seconds", "train_examples_per_second", "train_tokens_per_second",
+              "eval_examples_per_second", "eval_tokens_per_second"]
+    assert list(frame.columns[-7:]) == fields  # the record's timings names
+    assert frame.loc[0, fields].tolist() == [3.14, 40.0, 2.25, 512.0, 18400.4, 581.0, 21300.6]
+    assert frame.loc[1, fields].isna().tolist() == [True, False, False, False, True, False, True]
+    assert csv.splitlines()[2].endswith('"10.0000","1.5000","512.0000","","581.0000",""')  # unmeasured: an empty cell
 
 
 def html_escaped(text: str) -> str:

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from leaderboard_fixtures import accuracy_task, corpus_task, write_run
 from sqlalchemy import create_engine, text
 
@@ -183,8 +184,10 @@ def test_a_file_from_the_release_before_alembic_upgrades_in_place_with_nothing_l
         # Later revisions add columns (suites: kind, suite, ...); the old columns keep every value.
         assert {t: conn.execute(f"SELECT {old_columns[t]} FROM {t} ORDER BY 1, 2").fetchall() for t in old_rows} == old_rows
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(store.head_revision(),)]
-        assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
         assert conn.execute("SELECT DISTINCT kind, suite FROM runs").fetchall() == [("run", None)]
+        # Its records predate the timings split: no preparation time, no tokens/s.
+        assert conn.execute("SELECT DISTINCT prepare_seconds, train_tps, eval_tps FROM runs").fetchall() == [(None, None, None)]
     conn.close()
 
     # Upgraded, it answers exactly as a database built by this code from the same records.
@@ -194,6 +197,72 @@ def test_a_file_from_the_release_before_alembic_upgrades_in_place_with_nothing_l
         assert board_json(load_board(old)) == board_json(load_board(new))
         assert stored_predictions(old, "gpt-v1", "rte") == stored_predictions(new, "gpt-v1", "rte")
     assert store.upgrade_db(db).before == store.head_revision()  # a second upgrade does nothing
+
+
+def _database_at(target: str, revision: str) -> None:
+    """Create an empty leaderboard at ``target`` as the release whose newest revision was ``revision`` did: its migrations, no later ones."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = store.create_store_engine(store.database_url(target))
+    try:
+        with store.write_transaction(engine) as conn:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA application_id = {store.APPLICATION_ID}")
+            config = Config()
+            config.set_main_option("script_location", str(store.MIGRATIONS_DIR))
+            config.attributes["connection"] = conn
+            command.upgrade(config, revision)
+    finally:
+        engine.dispose()
+
+
+def _copy_rows(source: str, target: str) -> None:
+    """Every stored row of ``source`` into ``target``, keeping the columns ``target``'s (older) schema has."""
+    engines = [create_engine(store.database_url(t)) for t in (source, target)]
+    try:
+        with engines[0].connect() as read, engines[1].begin() as write:
+            older = sa.MetaData()
+            older.reflect(write, only=["runs", "task_results", "predictions", "curves"])
+            for name in ("runs", "task_results", "predictions", "curves"):  # parents first
+                table = older.tables[name]
+                rows = [{c: row[c] for c in table.columns.keys()} for row in read.execute(text(f"SELECT * FROM {name}")).mappings()]
+                if rows:
+                    write.execute(table.insert(), rows)
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
+def test_a_database_from_before_the_efficiency_columns_upgrades_filling_them_from_each_record(tmp_path: Path, db_target: str) -> None:
+    runs = tmp_path / "runs"
+    records = [
+        write_run(runs, "timed", [accuracy_task("sst2", [100, 100, 100])],
+                  timings={"prepare_seconds": 3.1, "train_tokens_per_second": 18400.0, "eval_tokens_per_second": 21300.0}),
+        write_run(runs, "untrained", [accuracy_task("sst2", [0, 0, 100])],
+                  timings={"prepare_seconds": 0.8, "train_tokens_per_second": None, "eval_tokens_per_second": 20100.0}),
+        write_run(runs, "older", [accuracy_task("sst2", [100, 100, 0])]),  # a record from before the timings split
+    ]
+    reference = str(tmp_path / "reference.db")  # the same records added by this code
+    add_records(reference, records)
+    _database_at(db_target, "0003_suites")
+    _copy_rows(reference, db_target)
+
+    report = store.upgrade_db(db_target)
+    assert (report.before, report.after) == ("0003_suites", store.head_revision())
+    assert report.rows == {"runs": 3, "task_results": 3, "predictions": 3, "curves": 0}
+    with connection(db_target) as conn:
+        stored = conn.execute(text("SELECT run_id, prepare_seconds, train_tps, eval_tps, train_seconds, eval_eps FROM runs ORDER BY run_id")).all()
+        assert [tuple(r) for r in stored] == [
+            ("older", None, None, None, 12.5, 581.0),
+            ("timed", 3.1, 18400.0, 21300.0, 12.5, 581.0),
+            ("untrained", 0.8, None, 20100.0, 12.5, 581.0),
+        ]
+        assert [v for (v,) in conn.execute(text("SELECT version FROM schema_version ORDER BY version"))][-1] == 4
+    # Upgraded, it answers exactly as a database built by this code from the same records.
+    with connection(db_target) as old, connection(reference) as new:
+        assert board_json(load_board(old)) == board_json(load_board(new))
+    assert store.upgrade_db(db_target).before == store.head_revision()
 
 
 def _migrations_with(tmp_path: Path, body: str) -> Path:

@@ -38,7 +38,8 @@ def write_runs(root: Path) -> list[Path]:
     evil_task = {"question": f"Is it {EVIL}?", "context": f"ctx {EVIL}"}
     runs = [
         write_run(root, "bert-0", [accuracy_task("sst2", [100] * 90 + [0] * 30), accuracy_task(f"rte{EVIL}", [100, 0, 100, 100])],
-                  backbone="bert", seed=0, train_seconds=30.0, suite=DEMO),
+                  backbone="bert", seed=0, train_seconds=30.0, suite=DEMO,
+                  timings={"prepare_seconds": 2.5, "train_tokens_per_second": 9000.0, "eval_tokens_per_second": 12000.0}),
         write_run(root, "bert-1", [accuracy_task("sst2", [100] * 80 + [0] * 40), accuracy_task(f"rte{EVIL}", [100, 100, 100, 0])],
                   backbone="bert", seed=1, mixture="uniform", train_seconds=31.0, suite=DEMO),
         write_run(root, "gpt-0", [accuracy_task("sst2", [0] * 60 + [100] * 60, extra_example=evil_task), accuracy_task(f"rte{EVIL}", [0, 0, 100, 0])],
@@ -72,7 +73,15 @@ def run_ids(page: str) -> list[str]:
 def test_the_ranked_table_ranks_one_task_set_with_intervals_and_efficiency_columns(client: TestClient) -> None:
     page = client.get("/").text
     assert run_ids(page) == ["bert-0", "bert-1", "gpt-0"]  # other-tasks follows no suite: the ad hoc section
-    assert "75.0 [" in page and "train ex/s" in page and "eval ex/s" in page and "params" in page
+    assert "75.0 [" in page
+    headings = re.findall(r'data-column="([^"]+)"><a href="[^"]*">([^<]+)</a>', page)[-8:]
+    assert headings == [("parameters", "params"), ("prepare_seconds", "prep s"), ("train_seconds", "train s"), ("eval_seconds", "eval s"),
+                        ("train_eps", "train ex/s"), ("train_tps", "train tok/s"), ("eval_eps", "eval ex/s"), ("eval_tps", "eval tok/s")]
+    rows = {run_ids(row)[0]: re.findall(r'<td class="num">([^<]*)</td>', row)[-7:]
+            for row in re.findall(r"<tr>(.*?)</tr>", page, re.S) if run_ids(row)}
+    assert rows["bert-0"] == ["2.5", "30.0", "1.5", "512", "9000", "581", "12000"]
+    assert rows["gpt-0"] == ["–", "5.0", "1.5", "512", "–", "581", "–"]  # its record predates preparation time and tokens/s
+    assert run_ids(client.get("/?sort=train_tps:desc").text)[0] == "bert-0"
     assert run_ids(client.get("/?section=adhoc").text) == ["other-tasks"]
     assert client.get("/?tasks=cola").status_code == 404  # no entry of the demo protocol ran exactly cola
     assert client.get("/?tasks=nope").status_code == 404

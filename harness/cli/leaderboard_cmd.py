@@ -81,7 +81,7 @@ _suite_option = click.option("--suite", "suite", default=None, metavar="NAME", h
 @_tasks_option
 @_suite_option
 @click.option("--group-by", type=click.Choice(["model", "backbone", "head-mode", "mixture"]), default=None, help="One row per group: mean ± std over its runs (seeds).")
-@click.option("--sort", "sort", metavar="COLUMN[:asc|desc]", default=None, help="decaScore (default), a task name, parameters, train_seconds, eval_eps, model, created, ...")
+@click.option("--sort", "sort", metavar="COLUMN[:asc|desc]", default=None, help="decaScore (default), a task name, parameters, train_seconds, eval_tps (tokens/s), model, created, ...")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (numbers, intervals) instead of a table.")
 @click.pass_context
 def show(ctx: click.Context, tasks: tuple[str, ...], suite: str | None, group_by: str | None, sort: str | None, as_json: bool) -> None:

@@ -41,7 +41,7 @@ from leaderboard.compare import compare_runs
 from leaderboard.errors import LeaderboardError
 from leaderboard.sections import Section, suite_sections
 from leaderboard.store import Store
-from leaderboard.table import TEXT_COLUMNS
+from leaderboard.table import EFFICIENCY_COLUMNS, TEXT_COLUMNS
 from leaderboard.web import data
 from leaderboard.web.svg import line_chart
 
@@ -53,6 +53,7 @@ def _environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
     env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
     env.filters["answer"] = lambda value: " | ".join(map(str, value)) if isinstance(value, list) else ("" if value is None else str(value))
+    env.globals["efficiency_columns"] = EFFICIENCY_COLUMNS
     return env
 
 

@@ -27,6 +27,7 @@ from leaderboard.errors import LeaderboardError
 from leaderboard.schema import runs, task_results
 from leaderboard.store import content_token, resolve_run_id, stored_curves, stored_predictions
 from leaderboard.table import (
+    EFFICIENCY_COLUMNS,
     Board,
     StoredScores,
     build_board,
@@ -229,8 +230,8 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
     names = board.task_names
     score, low, high = (f[names].to_numpy(dtype=float)[shown] for f in (board.score, board.low, board.high))  # [page rows, tasks]
     cols = {c: frame[c].iloc[shown].tolist() for c in ("run_id", "model", "backbone", "head_mode", "mixture", "seed", "decaScore",
-                                                       "decaScore_low", "decaScore_high", "parameters", "train_seconds", "train_eps", "eval_eps",
-                                                       "kind", "source_run", "suite", "steps")}
+                                                       "decaScore_low", "decaScore_high", "parameters", "kind", "source_run", "suite", "steps",
+                                                       *(e.column for e in EFFICIENCY_COLUMNS))}
     # [page rows, tasks]: the untrained labels (JSON) of a zero-shot score, else None
     marked = board.zero_shot.to_numpy(dtype=object)[shown] if board.zero_shot is not None else None
     rows, notes = [], []
@@ -246,8 +247,8 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
                 "mixture": _label(c["mixture"]), "seed": fmt_number(c["seed"], 0),
                 "deca": fmt_interval(c["decaScore"], c["decaScore_low"], c["decaScore_high"]),
                 "tasks": [fmt_interval(score[i, j], low[i, j], high[i, j]) + (" †" if flags[j] else "") for j in range(len(names))],
-                "parameters": fmt_count(c["parameters"]), "train_seconds": fmt_number(c["train_seconds"]),
-                "train_eps": fmt_number(c["train_eps"], 0), "eval_eps": fmt_number(c["eval_eps"], 0),
+                "parameters": fmt_count(c["parameters"]),
+                "efficiency": [fmt_number(c[e.column], e.digits) for e in EFFICIENCY_COLUMNS],
             }
         )
     return Ranked(board, chosen, tuple(sets), view.options, rows, len(kept), page, pages, standing, tuple(notes))
@@ -320,7 +321,7 @@ def run_page(conn: Connection, run_id: str) -> RunPage:
     )
     points: list[CurvePoint] = stored_curves(conn, run_id)
     fields = {k: row[k] for k in ("model", "backbone", "preset", "parameters", "head_mode", "regime", "mixture", "steps", "seed",
-                                   "deca_score", "train_seconds", "eval_seconds", "train_eps", "eval_eps", "created", "added",
+                                   "deca_score", *(e.column for e in EFFICIENCY_COLUMNS), "created", "added",
                                    "git_commit", "qabench_version")}
     return RunPage(run_id, fields, record, tasks, tuple(lineage(record)), series(points, "loss"), series(points, "eval"))
 
