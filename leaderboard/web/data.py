@@ -185,7 +185,7 @@ class _TaskSetView:
 def _task_set_view(scores: StoredScores, chosen: TaskSet, of_run: dict[str, tuple[str, ...]], standing: str) -> _TaskSetView:
     whole = build_board(scores, tasks=list(chosen.tasks), standing=standing)
     members = {run_id for run_id, key in of_run.items() if key == chosen.tasks}
-    board = take_rows(whole, whole.rows["run_id"].isin(members).to_numpy().nonzero()[0])
+    board = take_rows(whole, np.fromiter((r in members for r in whole.rows["run_id"].tolist()), dtype=bool, count=len(whole)).nonzero()[0])
     options = {col: sorted({_label(v) for v in board.rows[col]}) for col in FILTERS}
     return _TaskSetView(board, options)
 
@@ -208,7 +208,9 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
     """
     section = tuple(run_ids) if run_ids is not None else None
     everything = memo.get("scores", lambda: read_scores(conn))  # one read of the store per change, whatever the page shows
-    scores = everything if section is None else memo.get(("scores", section), lambda: restrict_scores(everything, section))
+    # A section of every entry (all ad hoc, or all of one suite protocol) needs no copy of the scores restricted to itself.
+    whole = section is None or set(section) == set(everything.runs["run_id"].tolist())
+    scores = everything if whole else memo.get(("scores", section), lambda: restrict_scores(everything, section))
     of_run = memo.get(("task sets", section), lambda: _task_set_of_each_run(scores))
     sets = memo.get(("task set counts", section), lambda: _count_sets(of_run))
     chosen = next((s for s in sets if s.key == task_key), None) if task_key else (sets[0] if sets else None)
