@@ -753,23 +753,39 @@ def stored_curves(conn: Connection, run_id: str) -> list[CurvePoint]:
     return [CurvePoint(step=r.step, kind=r.kind, task=r.task, metric=r.metric, value=r.value) for r in rows]
 
 
-def content_token(conn: Connection) -> str:
-    """A digest that changes whenever what the store holds changes, for caches of values computed from it.
+@dataclass(frozen=True)
+class StoreState:
+    """What the store holds, for caches of values computed from it: its schema revision and its run ids (sorted).
 
     Stored rows are never edited in place: ``add`` inserts a run with all its
     rows in one transaction (an id already there is left as it was), ``rm``
     deletes a run with all its rows, and only a schema migration rewrites rows.
-    So the set of run ids and the schema revision determine every row, and
-    their digest is an exact change counter on both engines, read in about a
-    millisecond per thousand runs (an index-only scan of the primary key).
+    So the revision and the set of run ids determine every row: a cache may
+    keep a run's rows for as long as the revision stays, and read only the
+    runs added since.
     """
+
+    revision: str
+    run_ids: tuple[str, ...]
+
+    @property
+    def token(self) -> str:
+        """A digest that changes whenever what the store holds changes (:func:`content_token`)."""
+        digest = hashlib.sha256(f"{self.revision}\n".encode())
+        for run_id in self.run_ids:
+            digest.update(run_id.encode("utf-8", "surrogatepass") + b"\0")
+        return f"{len(self.run_ids)}:{digest.hexdigest()}"
+
+
+def store_state(conn: Connection) -> StoreState:
+    """The store's :class:`StoreState`, read in about a millisecond per thousand runs (an index-only scan of the primary key)."""
     revision = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
-    digest = hashlib.sha256(f"{revision}\n".encode())
-    count = 0
-    for run_id in conn.execute(select(runs.c.run_id).order_by(runs.c.run_id)).scalars():
-        digest.update(run_id.encode("utf-8", "surrogatepass") + b"\0")
-        count += 1
-    return f"{count}:{digest.hexdigest()}"
+    return StoreState(str(revision), tuple(conn.execute(select(runs.c.run_id).order_by(runs.c.run_id)).scalars()))
+
+
+def content_token(conn: Connection) -> str:
+    """A digest that changes whenever what the store holds changes, and only then: an exact change counter on both engines."""
+    return store_state(conn).token
 
 
 def count_rows(conn: Connection) -> dict[str, int]:

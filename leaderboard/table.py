@@ -152,11 +152,14 @@ def _is_in(values: pd.Series, wanted: set[str]) -> np.ndarray:
     return np.fromiter((v in wanted for v in values.tolist()), dtype=bool, count=len(values))
 
 
-def _read_runs(conn: Connection, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+def _run_rows(conn: Connection, run_ids: Sequence[str] | None = None) -> list[tuple[Any, ...]]:
     query = select(*(runs.c[f] for f in _RUN_FIELDS))
     if run_ids is not None:
         query = query.where(runs.c.run_id.in_(list(run_ids)))
-    rows = driver_rows(conn, query)
+    return driver_rows(conn, query)
+
+
+def _runs_frame(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     values = list(zip(*rows)) if rows else [()] * len(_RUN_FIELDS)
     frame = pd.DataFrame({c: list(v) for c, v in zip(_RUN_FIELDS, values)}, columns=list(_RUN_FIELDS))  # by column: fast
     for col in ("parameters", "seed", "deca_score", *_EFFICIENCY, "steps"):
@@ -196,14 +199,50 @@ class StoredScores:
     results: Results
 
 
-def read_scores(conn: Connection, run_ids: Sequence[str] | None = None) -> StoredScores:
-    """The runs (all, or ``run_ids``) and their stored task results."""
+@dataclass(frozen=True)
+class StoredRows:
+    """What :class:`StoredScores` is built from, as read: the runs' rows (the board's run fields) and their task results.
+
+    A cache keeps these across changes of the store (a run's rows never change
+    while the schema revision stays), drops the runs removed since and appends
+    the runs added since (:meth:`without`, :meth:`plus`), and builds the
+    scores exactly as from a fresh read (:meth:`scores`).
+    """
+
+    runs: tuple[tuple[Any, ...], ...]
+    results: Results
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The runs' ids, in storage order."""
+        return [row[0] for row in self.runs]
+
+    def without(self, run_ids: set[str]) -> StoredRows:
+        """These rows less those of ``run_ids``."""
+        return StoredRows(tuple(r for r in self.runs if r[0] not in run_ids), self.results.where([r not in run_ids for r in self.results.run_id]))
+
+    def plus(self, other: StoredRows) -> StoredRows:
+        """These rows, then ``other``'s (runs read later come later, as in storage order)."""
+        return StoredRows(self.runs + other.runs, Results(*(a + b for a, b in zip(self.results, other.results))))
+
+    def scores(self) -> StoredScores:
+        """The runs as a frame (one row per run) beside their task results."""
+        return StoredScores(_runs_frame(self.runs), self.results)
+
+
+def read_rows(conn: Connection, run_ids: Sequence[str] | None = None) -> StoredRows:
+    """The stored rows of the runs (all, or ``run_ids``) and of their task results, two queries."""
     query = select(*(task_results.c[name] for name in Results._fields))
     if run_ids is not None:
         query = query.where(task_results.c.run_id.in_(list(run_ids)))
     rows = driver_rows(conn, query)
     columns = list(zip(*rows)) if rows else [()] * len(Results._fields)
-    return StoredScores(_read_runs(conn, run_ids), Results(*columns))
+    return StoredRows(tuple(_run_rows(conn, run_ids)), Results(*columns))
+
+
+def read_scores(conn: Connection, run_ids: Sequence[str] | None = None) -> StoredScores:
+    """The runs (all, or ``run_ids``) and their stored task results."""
+    return read_rows(conn, run_ids).scores()
 
 
 def restrict_scores(scores: StoredScores, run_ids: Sequence[str]) -> StoredScores:

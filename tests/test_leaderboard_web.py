@@ -148,6 +148,17 @@ def test_malformed_urls_give_a_404_page_never_a_traceback(client: TestClient, ur
     assert "Traceback" not in response.text and "<script" not in response.text.lower()
 
 
+@pytest.mark.parametrize(
+    ("url", "status"),
+    [(f"/?sort={EVIL}", 400), (f"/?tasks={EVIL}", 404), (f"/?section={EVIL}", 404), (f"/?page={EVIL}", 404),
+     (f"/compare?a={EVIL}&b=bert-0", 404), (f"/run/bert-0?task={EVIL}", 404), (f"/compare?a=gpt-0&b=other-tasks&task={EVIL}", 400)],
+)
+def test_error_pages_escape_what_the_url_carried(client: TestClient, url: str, status: int) -> None:
+    response = client.get(url)
+    assert response.status_code == status and "Traceback" not in response.text
+    assert "<script" not in response.text.lower()
+
+
 def test_every_page_escapes_every_record_string(client: TestClient) -> None:
     pages = [
         client.get("/"), client.get("/?backbone=" + EVIL), client.get("/?sort=run_id"), client.get("/run/gpt-0"),
@@ -251,6 +262,39 @@ def test_the_ranked_table_follows_every_add_and_removal_while_serving(tmp_path: 
             assert run_ids(client.get("/").text) == ["b-0", "a-0"] and len(built) == 2
             remove_runs(db_target, ["b-0"])
             assert run_ids(client.get("/").text) == ["a-0"] and len(built) == 3
+    finally:
+        store.close()
+
+
+def test_after_a_change_only_the_runs_added_are_read_and_the_table_is_the_computed_one(tmp_path: Path, db_target: str) -> None:
+    from leaderboard.store import remove_runs
+    from leaderboard.web import data
+
+    def run(i: int) -> Path:  # every decaScore differs: the ranking has no ties for storage order to break
+        return write_run(tmp_path / "runs", f"r-{i}", [accuracy_task("sst2", [100] * i + [0] * (9 - i)), accuracy_task("rte", [100] * (i % 3) + [0] * (3 - i % 3))])
+
+    add_records(db_target, [run(i) for i in range(6)], n_boot=50)
+    store = open_store(db_target, read_only=True)
+    cache, reads, read_rows = data.StoreCache(), [], data.read_rows
+
+    def ranked() -> list[str]:
+        with store.engine.connect() as conn:
+            cached = data.ranked_table(conn, None, {}, None, memo=cache.at(conn))
+            fresh = data.ranked_table(conn, None, {}, None)  # no cache: everything read afresh
+        assert (cached.rows, cached.total, cached.options, cached.task_sets) == (fresh.rows, fresh.total, fresh.options, fresh.task_sets)
+        return [r["run_id"] for r in cached.rows]
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(data, "read_rows", lambda conn, run_ids=None: reads.append(run_ids and sorted(run_ids)) or read_rows(conn, run_ids))
+            assert ranked() == ["r-5", "r-2", "r-4", "r-1", "r-3", "r-0"] and reads == [None]  # the first request reads everything
+            add_records(db_target, [run(6), run(7)], n_boot=50)
+            assert ranked()[:2] == ["r-5", "r-7"] and reads == [None, ["r-6", "r-7"]]  # then only what was added
+            remove_runs(db_target, ["r-3"])
+            assert "r-3" not in ranked() and len(reads) == 2  # a removal reads nothing
+            remove_runs(db_target, ["r-6"])
+            add_records(db_target, [run(8)], n_boot=50)
+            assert ranked()[:2] == ["r-8", "r-5"] and "r-6" not in ranked() and reads[2:] == [["r-8"]]
     finally:
         store.close()
 

@@ -25,10 +25,11 @@ from sqlalchemy import Connection, select
 from leaderboard.curves import CurvePoint, series
 from leaderboard.errors import LeaderboardError
 from leaderboard.schema import runs, task_results
-from leaderboard.store import content_token, resolve_run_id, stored_curves, stored_predictions
+from leaderboard.store import StoreState, resolve_run_id, store_state, stored_curves, stored_predictions
 from leaderboard.table import (
     EFFICIENCY_COLUMNS,
     Board,
+    StoredRows,
     StoredScores,
     build_board,
     entry_kind,
@@ -36,6 +37,7 @@ from leaderboard.table import (
     fmt_interval,
     fmt_number,
     off_protocol,
+    read_rows,
     read_scores,
     restrict_scores,
     sort_board,
@@ -65,15 +67,18 @@ class StoreCache:
     time. Each request reads the token once (:meth:`at`: one primary-key
     scan) and recomputes a value only when the store changed since it was
     cached, so sorting, filtering and paging the ranked table of 1,000 runs
-    skip the queries and the board's construction. Thread-safe (Starlette runs
-    page functions in a thread pool); the cached values are shared between
-    requests and must not be mutated.
+    skip the queries and the board's construction. After a change, the
+    stored rows are not read again: those of the runs removed since are
+    dropped and only the runs added since are read (:meth:`scores`).
+    Thread-safe (Starlette runs page functions in a thread pool); the cached
+    values are shared between requests and must not be mutated.
     """
 
     def __init__(self, size: int = 32) -> None:
         self._size = size
         self._token: str | None = None
         self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._rows: tuple[str, StoredRows] | None = None  # (schema revision, every run's rows as last read): kept across changes
         self._lock = threading.Lock()
 
     def get(self, token: str, key: Hashable, compute: Callable[[], T]) -> T:
@@ -95,7 +100,30 @@ class StoreCache:
 
     def at(self, conn: Connection) -> Memo:
         """This cache at the store's current state, as ``conn`` sees it (read once, for one request)."""
-        return Memo(self, content_token(conn))
+        state = store_state(conn)
+        return Memo(self, state.token, state)
+
+    def scores(self, conn: Connection, state: StoreState) -> StoredScores:
+        """Every stored run and task result at ``state``: the rows last read, less the runs removed and plus the runs added since.
+
+        A new schema revision, or changes to more than half the runs, read everything again.
+        """
+        with self._lock:
+            last = self._rows
+        if last is not None and last[0] == state.revision:
+            rows = last[1]
+            had, now = set(rows.run_ids), set(state.run_ids)
+            added, gone = [r for r in state.run_ids if r not in had], had - now
+            if len(added) + len(gone) <= len(now) // 2:
+                rows = rows.without(gone) if gone else rows
+                rows = rows.plus(read_rows(conn, added)) if added else rows
+            else:
+                rows = read_rows(conn)
+        else:
+            rows = read_rows(conn)
+        with self._lock:
+            self._rows = (state.revision, rows)
+        return rows.scores()
 
 
 @dataclass(frozen=True)
@@ -104,10 +132,18 @@ class Memo:
 
     cache: StoreCache | None
     token: str
+    state: StoreState | None = None
 
     def get(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``key``'s cached value, or ``compute()``."""
         return compute() if self.cache is None else self.cache.get(self.token, key, compute)
+
+    def scores(self, conn: Connection) -> StoredScores:
+        """Every stored run and task result (:meth:`StoreCache.scores`; without a cache, read afresh)."""
+        if self.cache is None or self.state is None:
+            return read_scores(conn)
+        cache, state = self.cache, self.state
+        return self.get("scores", lambda: cache.scores(conn, state))
 
 
 #: No cache: every value is computed afresh.
@@ -207,7 +243,7 @@ def ranked_table(conn: Connection, task_key: str | None, filters: dict[str, str]
     sorts, filters and formats one page.
     """
     section = tuple(run_ids) if run_ids is not None else None
-    everything = memo.get("scores", lambda: read_scores(conn))  # one read of the store per change, whatever the page shows
+    everything = memo.scores(conn)  # once per change of the store (only the runs added since), whatever the page shows
     # A section of every entry (all ad hoc, or all of one suite protocol) needs no copy of the scores restricted to itself.
     whole = section is None or set(section) == set(everything.runs["run_id"].tolist())
     scores = everything if whole else memo.get(("scores", section), lambda: restrict_scores(everything, section))
