@@ -13,10 +13,13 @@ server has read the store's current content); the ranked table right after
 the store changed (before each request a spare run is added or
 removed again, so the page is computed afresh); a run page; a compare page.
 
-``--baseline REV`` also serves the same databases with the code of git
-revision ``REV`` (exported with ``git archive``), and the requests go round
-robin over every (code, engine) server, so the before/after comparison sees the
-same machine load. The table gives median, p90 and best per page, each
+``--baseline REV`` also serves the same runs with the code of git revision
+``REV`` (exported with ``git archive``), and the requests go round robin over
+every (code, engine) server, so the before/after comparison sees the same
+machine load. Where ``REV``'s schema revision is older than this code's (each
+refuses the other's database), the baseline's code builds its own databases
+and this code serves copies of them upgraded by its migrations; each code
+then applies the changes to its own databases. The table gives median, p90 and best per page, each
 median as a ratio of the 300 ms budget, and with a baseline the ratio
 baseline / this code.
 
@@ -27,13 +30,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
@@ -82,15 +88,71 @@ def serve(db: str, code: Path) -> tuple[subprocess.Popen, int]:
 AFTER_CHANGE = "ranked table after a change"
 
 
-def measure(servers: dict[tuple[str, str], int], targets: dict[str, str], pages: dict[str, str], spare: Path,
+#: Run in a process of another code (``PYTHONPATH`` = its tree): build its databases from the records, as ``main`` does.
+BUILD = """
+import json, sys
+from leaderboard.schema import curves, predictions, runs, task_results
+from leaderboard.store import add_records, open_store
+args = json.loads(sys.argv[1])
+for chunk in range(0, len(args["paths"]), 100):
+    add_records(args["sqlite"], args["paths"][chunk : chunk + 100], n_boot=200)
+if args["postgresql"]:
+    src, dst = open_store(args["sqlite"]), open_store(args["postgresql"], create=True)
+    with src.engine.connect() as read, dst.engine.begin() as write:
+        for table in (runs, task_results, predictions, curves):
+            rows = [dict(r) for r in read.execute(table.select()).mappings()]
+            for chunk in range(0, len(rows), 1000):
+                write.execute(table.insert(), rows[chunk : chunk + 1000])
+    src.close()
+    dst.close()
+"""
+
+#: Run in a process of another code: add the spare run to (or remove it from) that code's databases.
+CHANGE = """
+import json, sys
+from leaderboard.store import add_records, remove_runs
+args = json.loads(sys.argv[1])
+for target in args["targets"]:
+    add_records(target, [args["spare"]], n_boot=200) if args["add"] else remove_runs(target, [args["run_id"]])
+"""
+
+
+def run_code(code: Path, program: str, args: dict) -> str:
+    """Run ``program`` with ``args`` (JSON) in a fresh interpreter on the code under ``code``; its standard output."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", program, json.dumps(args)], env={**os.environ, "PYTHONPATH": str(code)}, cwd=code,
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{code}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'failed'}")
+    return done.stdout
+
+
+def head_revision_of(code: Path) -> str:
+    """The newest leaderboard schema revision of the code under ``code``."""
+    return run_code(code, "from leaderboard.store import head_revision; print(head_revision())", {}).strip()
+
+
+def apply_change(targets: dict[Path, dict[str, str]], spare: Path, add: bool) -> None:
+    """Add the spare run to (``add``) or remove it from every database, each code's through that code's store."""
+    from leaderboard.store import add_records, remove_runs
+
+    for code, databases in targets.items():
+        if code == REPO:
+            for target in databases.values():
+                add_records(target, [spare], n_boot=200) if add else remove_runs(target, [spare.parent.name])
+        else:
+            run_code(code, CHANGE, {"targets": list(databases.values()), "spare": str(spare), "run_id": spare.parent.name, "add": add})
+
+
+def measure(servers: dict[tuple[str, str], int], targets: dict[Path, dict[str, str]], pages: dict[str, str], spare: Path,
             repeats: int) -> dict[tuple[str, str, str], list[float]]:
     """``{(code, engine, page): seconds}``: every page ``repeats`` times, round robin over the servers.
 
     Before each round of :data:`AFTER_CHANGE` requests the spare run is added to
-    (or removed from) every database, so each server sees a changed store.
+    (or removed from) every database (``targets``: code -> engine -> database),
+    so each server sees a changed store.
     """
-    from leaderboard.store import add_records, remove_runs
-
     for port in servers.values():  # warm-up: imports, plans, page cache, the cached board
         for path in pages.values():
             first_byte(port, path)
@@ -98,11 +160,7 @@ def measure(servers: dict[tuple[str, str], int], targets: dict[str, str], pages:
     for i in range(repeats):
         for name, path in pages.items():
             if name == AFTER_CHANGE:
-                for target in targets.values():
-                    if i % 2 == 0:
-                        add_records(target, [spare], n_boot=200)
-                    else:
-                        remove_runs(target, [spare.parent.name])
+                apply_change(targets, spare, add=i % 2 == 0)
             for (code, engine), port in servers.items():
                 out.setdefault((code, engine, name), []).append(first_byte(port, path))
     return out
@@ -114,6 +172,22 @@ def baseline_tree(rev: str, into: Path) -> Path:
     archive = subprocess.run(["git", "-C", str(REPO), "archive", rev], check=True, capture_output=True).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return into
+
+
+@contextmanager
+def pg_server() -> Iterator[Any]:
+    """A throwaway PostgreSQL server (``tests/pg_server.py``'s ``PgServer``), stopped on exit; None when its binaries are missing."""
+    from pg_server import PgServer, find_bin_dir, temporary_root
+
+    if find_bin_dir() is None:
+        print("postgresql: initdb/pg_ctl not found, measuring SQLite only")
+        yield None
+        return
+    server = PgServer.start(temporary_root())
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def copy_rows(source: str, target: str) -> None:
@@ -164,17 +238,29 @@ def main() -> None:
         codes = {"this code": REPO}
         if args.baseline:
             codes = {f"baseline {args.baseline}": baseline_tree(args.baseline, root / "baseline"), **codes}
-        from pg_server import database_targets
+        from leaderboard.store import head_revision, upgrade_db
 
         procs: list[subprocess.Popen] = []
-        with database_targets(root / "leaderboard.db") as targets:
+        with pg_server() as pg:
+            ours = {"sqlite": str(root / "leaderboard.db"), **({"postgresql": pg.new_database()} if pg else {})}
+            targets: dict[Path, dict[str, str]] = {REPO: ours}
+            base = codes.get(f"baseline {args.baseline}")
             start = time.perf_counter()
-            for chunk in range(0, len(paths), 100):
-                add_records(targets["sqlite"], paths[chunk : chunk + 100], n_boot=200)
-            print(f"sqlite: added {args.runs} runs in {time.perf_counter() - start:.1f} s")
-            if "postgresql" in targets:  # the same rows, copied: re-adding would only recompute the same intervals
+            if base is not None and head_revision_of(base) != head_revision():
+                # Each code refuses the other's schema: the baseline builds its databases, this code serves upgraded copies.
+                theirs = {"sqlite": str(root / "baseline.db"), **({"postgresql": pg.new_database()} if pg else {})}
+                run_code(base, BUILD, {"paths": [str(p) for p in paths], "sqlite": theirs["sqlite"], "postgresql": theirs.get("postgresql")})
+                targets[base] = theirs
+                shutil.copy(theirs["sqlite"], ours["sqlite"])  # every connection closed: no write-ahead log pending
+                upgrade_db(ours["sqlite"])
+                print(f"sqlite: the baseline added {args.runs} runs and this code upgraded a copy in {time.perf_counter() - start:.1f} s")
+            else:
+                for chunk in range(0, len(paths), 100):
+                    add_records(ours["sqlite"], paths[chunk : chunk + 100], n_boot=200)
+                print(f"sqlite: added {args.runs} runs in {time.perf_counter() - start:.1f} s")
+            if "postgresql" in ours:  # the same rows, copied: re-adding would only recompute the same intervals
                 start = time.perf_counter()
-                copy_rows(targets["sqlite"], targets["postgresql"])
+                copy_rows(ours["sqlite"], ours["postgresql"])
                 print(f"postgresql: copied the same rows in {time.perf_counter() - start:.1f} s")
             first, second = paths[0].parent.name, paths[1].parent.name
             pages = {"ranked table /": "/", AFTER_CHANGE: "/", "run page": f"/run/{first}",
@@ -182,7 +268,7 @@ def main() -> None:
             servers = {}
             try:
                 for code, tree in codes.items():
-                    for engine, target in targets.items():
+                    for engine, target in targets.get(tree, ours).items():  # one schema: the baseline serves the same databases
                         proc, port = serve(target, tree)
                         procs.append(proc)
                         servers[(code, engine)] = port
