@@ -361,13 +361,18 @@ class RunRecord:
 
     def check_consistent(self, where: str = "record") -> None:
         """Refuse what a record cannot truthfully say: control characters in names, negative counts or times, a wrong decaScore."""
-        names = [("run_id", self.run_id), ("model.backbone", self.model.backbone), ("model.preset", self.model.preset),
+        names = [("run_id", self.run_id), ("source_run", self.source_run), ("model.backbone", self.model.backbone), ("model.preset", self.model.preset),
                  ("model.pretrained", self.model.pretrained)] + [(f"tasks[{i}].name", t.name) for i, t in enumerate(self.tasks)]
+        if self.suite is not None:
+            names += [("suite.name", self.suite.name), ("suite.version", self.suite.version)]
         for field_name, value in names:
             found = _CONTROL.search(value) if value is not None else None
             if found:
                 raise LeaderboardError(f"{where}: field '{field_name}' holds a control character ({found.group()!r}); names must be one printable line")
-        counts = [("model.parameters", self.model.parameters), ("training.steps", self.training.steps), ("training.seed", self.training.seed)]
+        counts = [("model.parameters", self.model.parameters), ("model.head_parameters", self.model.head_parameters),
+                  ("training.steps", self.training.steps), ("training.seed", self.training.seed), ("training.best_step", self.training.best_step),
+                  ("training.resumed_from_step", self.training.resumed_from_step), ("hardware.cpu_count", self.hardware.cpu_count),
+                  ("hardware.processes", self.hardware.processes)]
         counts += [(f"timings.{name}", value) for name, value in self.timings.to_dict().items()]
         for field_name, number in counts:
             if number is not None and number < 0:

@@ -164,3 +164,17 @@ def test_reading_on_a_full_disk_works_and_writing_names_the_cause(board: Path, t
     done = qabench_limited(["leaderboard", "--db", str(board), "add", str(tmp_path / "runs" / "run-2")], tmp_path, 0, tmp_path / "cache")
     assert_one_line(done, "lb.db: cannot write the database", "disk have room")
     assert "not a qabench leaderboard" not in done.stderr and board.read_bytes() == before
+
+
+@pytest.mark.slow
+def test_a_read_only_output_directory_is_one_line_and_leaves_nothing(tmp_path: Path) -> None:
+    readonly = tmp_path / "readonly"
+    readonly.mkdir()
+    readonly.chmod(0o555)
+    try:
+        done = qabench_limited(["train", str(QUICKSTART), *TRAIN, "--set", f"output.dir={readonly / 'runs'}"], tmp_path, None, tmp_path / "cache",
+                               obeying_permissions())
+    finally:
+        readonly.chmod(0o755)
+    assert_one_line(done, str(readonly / "runs"), "cannot write the run", "Permission denied")
+    assert list(readonly.iterdir()) == [] and not no_temporaries(tmp_path)
