@@ -155,8 +155,12 @@ def test_eval_of_the_undamaged_copy_works(trained: Path, tmp_path: Path) -> None
     kinds = {p.suffix for p in (tmp_path / "run").rglob("*") if p.is_file()}
     assert kinds <= {".json", ".jsonl", ".safetensors", ".txt"}, kinds  # no pickle anywhere in a run directory
     assert (tmp_path / "run" / "checkpoints" / "last.safetensors").is_file()
-    result = CliRunner().invoke(main, ["eval", str(tmp_path / "run")])
+    with warnings.catch_warnings(record=True) as caught:  # loading the model prints no torch or transformers warning
+        warnings.simplefilter("always")
+        result = CliRunner().invoke(main, ["eval", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
+    assert not [str(w.message) for w in caught if issubclass(w.category, (UserWarning, FutureWarning))]
+    assert "warning" not in result.stderr.lower()
 
 
 def _tiny_bert_dir(path: Path, tokenizer: bool) -> Path:
