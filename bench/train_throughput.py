@@ -141,6 +141,9 @@ class Round:
     """One side's timed steps in one round."""
 
     step_seconds: tuple[float, ...]
+    cpu_seconds: tuple[float, ...]  # of the same steps, the main thread's CPU time (load-robust: time waiting for a core is left out)
+    forward_cpu_seconds: tuple[float, ...]  # of which the model's forward pass (loss included)
+    backward_cpu_seconds: tuple[float, ...]  # and the backward pass, from the loss's gradient to the last parameter's
     examples: int
     real_tokens: int
     padded_tokens: int
@@ -164,29 +167,62 @@ class Side:
 
 
 class StepTimer:
-    """Times each step from the start of its forward pass to the start of the next, and records what each forward saw.
+    """Times each step from the start of its forward pass to the start of the next, split into forward, backward and the rest.
 
-    A forward pre-hook on qabench's model, which both sides call, so the same
-    code measures both. Intervals between forward starts take in everything a
-    step does, whichever order a loop does it in; the last step of a run has
-    no next forward and is not timed.
+    Hooks on qabench's model, which both sides call, so the same code
+    measures both: a forward pre-hook (a step starts), a forward hook (the
+    forward ends; a hook on the loss marks when the backward pass reaches
+    it, its start) and a hook after each parameter's gradient is
+    accumulated (the last one ends the backward pass). Intervals between
+    forward starts take in everything a step does, whichever order a loop
+    does it in; what is neither forward nor backward is the loop's own work
+    (data, collation, clipping, optimiser, schedule, bookkeeping). The last
+    step of a run has no next forward and is not timed.
     """
 
     def __init__(self, model: torch.nn.Module, device: torch.device) -> None:
         self.device = device
-        self.starts: list[float] = []
+        self.starts: list[float] = []  # wall clock
+        self.cpu: dict[str, list[float]] = {}  # this thread's CPU clock at the same four points of every step
         self.seen: list[tuple[str, tuple[int, ...], int]] = []  # (task, input shape, real tokens) of every forward
-        model.register_forward_pre_hook(self._hook)
+        model.register_forward_pre_hook(self._pre_hook)
+        model.register_forward_hook(self._hook)
+        for parameter in model.parameters():
+            if parameter.requires_grad:
+                parameter.register_post_accumulate_grad_hook(self._grad_hook)
 
-    def _hook(self, module: torch.nn.Module, inputs: tuple[Any, ...]) -> None:
-        task, batch = inputs
+    def _now(self) -> float:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
-        self.starts.append(time.perf_counter())
+        return time.perf_counter()
+
+    @staticmethod
+    def _cpu() -> float:
+        return time.thread_time()
+
+    def _pre_hook(self, module: torch.nn.Module, inputs: tuple[Any, ...]) -> None:
+        task, batch = inputs
+        self.starts.append(self._now())
+        self.cpu["start"].append(self._cpu())
         self.seen.append((task, tuple(batch["input_ids"].shape), int(batch["attention_mask"].sum())))
+
+    def _hook(self, module: torch.nn.Module, inputs: tuple[Any, ...], out: Any) -> None:
+        self.cpu["forward_end"].append(self._cpu())
+        if out.loss is not None and out.loss.requires_grad:
+            out.loss.register_hook(self._loss_grad_hook)
+
+    def _loss_grad_hook(self, grad: torch.Tensor) -> None:
+        self.cpu["backward_start"].append(self._cpu())
+
+    def _grad_hook(self, parameter: torch.Tensor) -> None:
+        ends = self.cpu["backward_end"]
+        if len(ends) < len(self.cpu["backward_start"]):
+            ends.append(0.0)
+        ends[-1] = self._cpu()  # the latest gradient of this step so far
 
     def start(self) -> None:
         self.starts, self.seen = [], []
+        self.cpu = {point: [] for point in ("start", "forward_end", "backward_start", "backward_end")}
 
     def stop(self, plan: Plan, warmup: int, side: str) -> Round:
         """The round just run: its timed steps, after checking that it trained on exactly ``plan``."""
@@ -194,9 +230,15 @@ class StepTimer:
         sizes = [shape[0] for _, shape, _ in self.seen]
         if tasks != [task for task, _ in plan] or sizes != [len(rows) for _, rows in plan]:
             raise SystemExit(f"{side} did not train on the planned batches")
+        if len({len(points) for points in self.cpu.values()}) != 1:
+            raise SystemExit(f"{side}: a step without exactly one forward and one backward pass")
         timed = range(warmup, len(plan) - 1)
+        cpu = self.cpu
         return Round(
             step_seconds=tuple(self.starts[i + 1] - self.starts[i] for i in timed),
+            cpu_seconds=tuple(cpu["start"][i + 1] - cpu["start"][i] for i in timed),
+            forward_cpu_seconds=tuple(cpu["forward_end"][i] - cpu["start"][i] for i in timed),
+            backward_cpu_seconds=tuple(cpu["backward_end"][i] - cpu["backward_start"][i] for i in timed),
             examples=sum(self.seen[i][1][0] for i in timed),
             real_tokens=sum(self.seen[i][2] for i in timed),
             padded_tokens=sum(self.seen[i][1][0] * self.seen[i][1][1] for i in timed),
@@ -222,6 +264,35 @@ def print_table(sides: Sequence[Side], timed: int) -> None:
         ratios = [ref.seconds / mine.seconds for mine, ref in zip(side.rounds, reference.rounds)]
         ex, rt, pt = (statistics.median(rate[i] for rate in rates) for i in range(3))
         print(f"{side.name:28s} {median_ms(side):8.1f} {median_ms(reference) / median_ms(side):9.2f}x {ex:11.1f} {rt:11.0f} {pt:13.0f}  {' '.join(f'{x:.2f}' for x in ratios)}")
+    print_phases(sides)
+
+
+def print_phases(sides: Sequence[Side]) -> None:
+    """Per side, in the main thread's CPU time: the median step, forward, backward and rest (the loop's own work), and the ceiling that rest leaves.
+
+    CPU time leaves out the time a thread waits for a core, so these figures
+    hold on a loaded machine where wall times drift (torch runs on this one
+    thread at ``--threads 1``). The model is the same on both sides, so
+    forward and backward should match; only the rest can differ.
+    ``ceiling``: the Trainer's step over this side's forward + backward, the
+    ratio this side would reach if its own work took no time at all.
+    """
+    reference = sides[-1]
+
+    def medians(side: Side) -> tuple[float, float, float, float]:
+        steps = [step for r in side.rounds for step in zip(r.cpu_seconds, r.forward_cpu_seconds, r.backward_cpu_seconds)]
+        return tuple(1000 * statistics.median(values) for values in (  # type: ignore[return-value]
+            [s for s, _, _ in steps], [f for _, f, _ in steps], [b for _, _, b in steps], [s - f - b for s, f, b in steps]
+        ))
+
+    reference_step = medians(reference)[0]
+    header = f"{'side':28s} {'CPU ms/step':>11s} {'x Trainer':>10s} {'forward':>8s} {'backward':>9s} {'rest':>6s} {'rest share':>10s} {'ceiling':>8s}"
+    print("\nwhere a step's CPU time goes (main thread, ms, medians over all timed steps; rest: data, collation, clipping, optimiser, schedule, bookkeeping)")
+    print(header)
+    print("-" * len(header))
+    for side in sides:
+        step, forward, backward, rest = medians(side)
+        print(f"{side.name:28s} {step:11.1f} {reference_step / step:9.2f}x {forward:8.1f} {backward:9.1f} {rest:6.1f} {rest / step:10.1%} {reference_step / (forward + backward):7.2f}x")
 
 
 # --- the two loops ---------------------------------------------------------------------------------------------------

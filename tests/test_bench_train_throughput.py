@@ -26,7 +26,12 @@ def test_the_sides_do_identical_work_and_the_table_shows_each_against_the_traine
     out = result.stdout
     work = re.search(r"3 timed steps per round, each side: (\d+) examples, (\d+) real tokens, (\d+) padded tokens", out)
     assert work and int(work[3]) <= 3 * 256 and int(work[2]) <= int(work[3])  # every batch within the token budget
-    rows = {line[:28].strip(): line[28:].split() for line in out.splitlines() if line.startswith(("qabench,", "Trainer,"))}
+    throughput, phases = out.split("where a step's CPU time goes")
+    rows = {line[:28].strip(): line[28:].split() for line in throughput.splitlines() if line.startswith(("qabench,", "Trainer,"))}
     assert set(rows) == {"qabench, AdamW auto", "qabench, AdamW single", "Trainer, adamw_torch_fused"}
     assert rows["Trainer, adamw_torch_fused"][1] == "1.00x" and all(float(r[0]) > 0 for r in rows.values())
+    split = {line[:28].strip(): line[28:].split() for line in phases.splitlines() if line.startswith(("qabench,", "Trainer,"))}
+    assert set(split) == set(rows)
+    for step, _, forward, backward, rest, _, _ in split.values():  # CPU ms (medians): a step holds its forward and backward, the rest is what is left
+        assert 0 < float(forward) < float(step) and 0 < float(backward) < float(step) and float(rest) >= 0
     assert re.search(r"^conditions: .*torch threads 1.*load average .*torch 2\.\d+", out, re.M)
