@@ -87,6 +87,31 @@ def test_best_spans_stays_in_the_context_and_under_the_length_cap() -> None:
     assert (s.item(), e.item()) == (2, 3)  # 2..5 is too long now
 
 
+def full_grid_best_spans(start: torch.Tensor, end: torch.Tensor, context: torch.Tensor, max_answer_length: int) -> tuple[torch.Tensor, ...]:
+    """best_spans as it was: every (start, end) pair of the [B, T, T] grid scored, the first best kept."""
+    t = start.size(1)
+    width = torch.arange(t).unsqueeze(0) - torch.arange(t).unsqueeze(1)  # [T, T]
+    valid = ((width >= 0) & (width < max_answer_length)).unsqueeze(0) & context.unsqueeze(2) & context.unsqueeze(1)
+    score, index = (start.unsqueeze(2) + end.unsqueeze(1)).masked_fill(~valid, float("-inf")).view(start.size(0), -1).max(dim=1)
+    return index // t, index % t, score
+
+
+def test_best_spans_over_the_band_finds_what_the_full_grid_finds_ties_and_empty_contexts_included() -> None:
+    generator = torch.Generator().manual_seed(0)
+    for trial in range(300):
+        b, t = int(torch.randint(1, 6, (1,), generator=generator)), int(torch.randint(1, 50, (1,), generator=generator))
+        start, end = torch.randn(b, t, generator=generator), torch.randn(b, t, generator=generator)
+        if trial % 2:  # whole numbers: many equal scores, so the tie-break shows
+            start, end = start.round(), end.round()
+        first = torch.randint(0, t, (b, 1), generator=generator)
+        context = (torch.arange(t) >= first) & (torch.arange(t) < first + torch.randint(0, t + 1, (b, 1), generator=generator))
+        if trial % 5 == 0:
+            context[0] = False  # a window without context: nothing valid
+        cap = int(torch.randint(0, 60, (1,), generator=generator))
+        for got, expected in zip(best_spans(start, end, context, cap), full_grid_best_spans(start, end, context, cap)):
+            assert torch.equal(got, expected), (trial, got, expected)
+
+
 def test_tag_head_ignores_positions_labelled_minus_100(encoded: Encoded) -> None:
     head = TagHead(D, num_labels=5)
     labels = torch.full((B, T), -100)
