@@ -48,11 +48,12 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
+import pyarrow as pa
 import torch
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
-from harness.features import read_chunks, release_freed_memory, sorted_batches
+from harness.features import large_blocks_mapped, read_chunks, release_freed_memory, sorted_batches
 from harness.scaffold import autocast
 from harness.text_answers import AnswerCodec
 from models.heads import IGNORE_INDEX, TEXT, HeadOutput, HeadSpec, best_spans
@@ -93,6 +94,10 @@ class AnswerAdapter(ABC):
     train_columns: ClassVar[tuple[str, ...]]  # the feature columns the trainer batches; the rest serve evaluation
     keeps_case: ClassVar[bool] = False  # its answers are written token by token, so a local vocabulary must keep case and accents
     label_layer: ClassVar[bool] = False  # its head has an output per label: tasks share a layer per label set
+    # Evaluation columns handed to batch_answers as Arrow arrays, not Python lists: big nested ones (a
+    # window's character offsets), whose many small Python objects, made and freed batch after batch
+    # around the answers that stay, would leave the heap fragmented and growing.
+    arrow_columns: ClassVar[tuple[str, ...]] = ()
 
     def head_spec(self, task: Task, label_set: str, task_specific: bool, decoder: str) -> HeadSpec:
         """The head that answers ``task``: the format's shared one, or with ``task_specific`` the task's own."""
@@ -148,20 +153,22 @@ class AnswerAdapter(ABC):
         best: dict[int, tuple[float, int, str]] = {}  # example index -> (score, window row, answer) of the examples still open
         chunk_rows = settings.batch_size * max(1, settings.sort_chunk)
         release_freed_memory()  # what preparing the run left behind
-        for first_row, chunk in zip(range(0, len(eval_set.features), chunk_rows), read_chunks(eval_set.features, chunk_rows)):
-            for positions in sorted_batches(chunk.column("length").to_pylist(), settings.batch_size):
-                columns = chunk.take(positions).to_pydict()
-                batch = {k: v.to(settings.device) for k, v in self.collate(columns, settings.pad_id, settings.pad_multiple).items()}
-                for position, (example, score, answer) in zip(positions, self.batch_answers(model, eval_set, settings, columns, batch)):
-                    window = first_row + position
-                    kept = best.get(example)
-                    if kept is None or score > kept[0] or (score == kept[0] and window < kept[1]):
-                        best[example] = (score, window, answer)
-            last = chunk.column("example_index")[-1].as_py()  # its later windows may be in the next chunk
-            del chunk, columns, batch
-            release_freed_memory()  # what the chunk's batches freed, before the next chunk's longest batch
-            for example in sorted(e for e in best if e < last):
-                yield example, best.pop(example)[2]
+        with large_blocks_mapped():  # a batch's tensors leave no holes in the heap when freed
+            for first_row, chunk in zip(range(0, len(eval_set.features), chunk_rows), read_chunks(eval_set.features, chunk_rows)):
+                for positions in sorted_batches(chunk.column("length").to_pylist(), settings.batch_size):
+                    taken = chunk.take(positions)
+                    columns = {name: taken.column(name) if name in self.arrow_columns else taken.column(name).to_pylist() for name in taken.column_names}
+                    batch = {k: v.to(settings.device) for k, v in self.collate(columns, settings.pad_id, settings.pad_multiple).items()}
+                    for position, (example, score, answer) in zip(positions, self.batch_answers(model, eval_set, settings, columns, batch)):
+                        window = first_row + position
+                        kept = best.get(example)
+                        if kept is None or score > kept[0] or (score == kept[0] and window < kept[1]):
+                            best[example] = (score, window, answer)
+                last = chunk.column("example_index")[-1].as_py()  # its later windows may be in the next chunk
+                del chunk, columns, batch
+                release_freed_memory()  # what the chunk's batches freed, before the next chunk's longest batch
+                for example in sorted(e for e in best if e < last):
+                    yield example, best.pop(example)[2]
         for example in sorted(best):
             yield example, best.pop(example)[2]
 
@@ -281,6 +288,7 @@ class SpanAdapter(AnswerAdapter):
 
     format = "span"
     train_columns = ("input_ids", "token_type_ids", "context_start", "context_end", "start_position", "end_position")
+    arrow_columns = ("offsets",)
 
     def rows(self, examples: Sequence[Example], labels: Sequence[str]) -> list[dict[str, Any]]:
         return [{"question": e.question, "context": e.context, "answer": e.answer, "answer_start": -1 if e.answer_start is None else e.answer_start} for e in examples]
@@ -325,9 +333,28 @@ class SpanAdapter(AnswerAdapter):
         with autocast(settings.device):
             out = model(eval_set.task.name, batch)
         starts, ends, scores = best_spans(out.logits, out.end_logits, batch["context_mask"], settings.max_answer_length)
-        for i, (example, offsets) in enumerate(zip(columns["example_index"], columns["offsets"])):
-            s, e = starts[i].item(), ends[i].item()
-            yield example, scores[i].item(), eval_set.examples[example].context[offsets[s][0] : offsets[e][1]]
+        first, last = character_bounds(columns["offsets"], starts.tolist(), ends.tolist())
+        for example, score, begin, end in zip(columns["example_index"], scores.tolist(), first, last):
+            yield example, score, eval_set.examples[example].context[begin:end]
+
+
+def character_bounds(offsets: pa.ChunkedArray | pa.ListArray, starts: Sequence[int], ends: Sequence[int]) -> tuple[list[int], list[int]]:
+    """The first character of token ``starts[i]`` and the end of token ``ends[i]`` in window ``i``, read off its ``offsets`` column.
+
+    ``offsets`` holds one ``[start, end]`` pair per token of each window
+    (Arrow ``list<list<int64>>``); only the two pairs wanted are read.
+
+    >>> character_bounds(pa.array([[[0, 3], [4, 9]], [[0, 2]]]), [0, 0], [1, 0])
+    ([0, 0], [9, 2])
+    """
+    windows = offsets.combine_chunks() if isinstance(offsets, pa.ChunkedArray) else offsets
+    pairs = windows.values  # [tokens of all windows] -> [start, end]
+    window_starts = windows.offsets.to_numpy()  # [windows + 1], into pairs
+    pair_starts = pairs.offsets.to_numpy()  # [tokens + 1], into values
+    values = pairs.values.to_numpy()
+    first = window_starts[:-1] + np.asarray(starts, dtype=np.int64)
+    last = window_starts[:-1] + np.asarray(ends, dtype=np.int64)
+    return values[pair_starts[first]].tolist(), values[pair_starts[last] + 1].tolist()
 
 
 # --- tags ------------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ settings, so a second identical run loads them instead of tokenizing again.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -230,6 +231,43 @@ def _malloc_trim() -> Callable[[int], int] | None:
         return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None
+
+
+@functools.cache
+def _mallopt() -> Callable[[int, int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+GLIBC_MMAP_THRESHOLD_MAX = 32 * 2**20  # the most glibc's own threshold grows to on 64-bit systems
+EVAL_MMAP_THRESHOLD = 4 * 2**20  # evaluation: blocks from 4 MiB up come from the kernel and go straight back to it
+
+
+@contextlib.contextmanager
+def large_blocks_mapped(threshold: int = EVAL_MMAP_THRESHOLD) -> Iterator[None]:
+    """While inside, glibc maps every allocation of ``threshold`` bytes or more on its own, so freeing it gives it back at once.
+
+    glibc's default raises this threshold each time a mapped block is
+    freed (up to 32 MiB), after which a batch's tensors of a few MiB come
+    from the heap; freed there, among blocks still in use, they fragment it,
+    and evaluation's batches of ever-changing shapes make the process grow
+    with the number of batches (a SQuAD evaluation by 10-20% from 500 to
+    5,763 examples). Mapped, a tensor's memory leaves with it. Evaluation
+    runs inside this; on exit the threshold is glibc's largest, where its
+    own setting ends up after the first large block anyway. Elsewhere than
+    glibc this does nothing.
+    """
+    mallopt = _mallopt()
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, threshold)
+    try:
+        yield
+    finally:
+        if mallopt is not None:
+            mallopt(M_MMAP_THRESHOLD, GLIBC_MMAP_THRESHOLD_MAX)
 
 
 def sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:

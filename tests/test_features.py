@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from harness.adapters import ADAPTERS, SpanAdapter, adapter_for, head_specs, locate_choices
-from harness.features import FeatureConfig, build_features, length_grouped_batches, read_chunks, sorted_batches
+from harness.features import FeatureConfig, build_features, large_blocks_mapped, length_grouped_batches, read_chunks, release_freed_memory, sorted_batches
 from tasks.types import Example
 
 CONTEXT = (
@@ -208,3 +210,30 @@ def test_head_specs_share_label_layers_per_label_set_and_send_everything_to_the_
     text = head_specs(tasks, task_specific=False, head_mode="text", decoder="tiny")
     assert {spec.format for spec in text.values()} == {"text"} and {spec.decoder for spec in text.values()} == {"tiny"}
     assert adapter_for("text").keeps_case and not any(adapter_for(f).keeps_case for f in ("choice", "span", "tags", "score"))
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+
+def test_inside_large_blocks_mapped_a_few_mib_block_is_mapped_on_its_own_and_outside_it_comes_from_the_heap_again() -> None:
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    if not hasattr(libc, "mallinfo2"):
+        pytest.skip("not glibc 2.33 or later: no mallinfo2 to count mapped blocks with")
+    libc.mallinfo2.restype = _MallInfo2
+    libc.malloc.restype, libc.malloc.argtypes, libc.free.argtypes = ctypes.c_void_p, [ctypes.c_size_t], [ctypes.c_void_p]
+
+    def mapped(size: int) -> int:
+        """How many blocks of its own glibc mapped for one malloc of ``size`` bytes."""
+        release_freed_memory()  # a free heap top would serve the request whatever the threshold
+        before = libc.mallinfo2().hblks
+        block = libc.malloc(size)
+        after = libc.mallinfo2().hblks
+        libc.free(block)
+        return after - before
+
+    libc.free(libc.malloc(20 * 2**20))  # freeing a mapped 20 MiB block raises glibc's threshold to 20 MiB
+    assert mapped(6 * 2**20) == 0
+    with large_blocks_mapped():
+        assert mapped(6 * 2**20) == 1
+    assert mapped(6 * 2**20) == 0 and mapped(40 * 2**20) == 1  # back to glibc's largest threshold (32 MiB)
