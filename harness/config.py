@@ -162,7 +162,7 @@ class RunConfig:
     output: OutputConfig = OutputConfig()
     seed: int = 0  # one seed for all randomness: weights, dropout, data order, mixture
     data_dir: str | None = None  # local mirror; a relative path is relative to the config file
-    cache_dir: str | None = None  # features and tokenizers cache (default: $QABENCH_CACHE or ~/.cache/qabench)
+    cache_dir: str | None = None  # examples, tokenizers and features cache (default: $QABENCH_CACHE or ~/.cache/qabench)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int | None = None  # CPU threads for torch (None: torch's default); tiny models run fastest on 1, and shared CPUs punish more
     include: tuple[str, ...] = ()  # plugin files that register tasks, as --include FILE.py (relative to the config file; with --set, to the current directory)

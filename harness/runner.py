@@ -70,10 +70,10 @@ class RunOutcome:
 
 def model_info(model: MultiTaskModel, config: RunConfig) -> ModelInfo:
     """The record's ``model`` section."""
-    from harness.pretrain import read_pretrain_record
-
     backbone = model.backbone
     pretrained = config.model.pretrained
+    if pretrained:  # harness.pretrain imports every pretraining objective: only for a pretrained backbone
+        from harness.pretrain import read_pretrain_record
     return ModelInfo(
         backbone=backbone.name,
         preset=None if pretrained else config.model.preset,

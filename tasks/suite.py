@@ -226,14 +226,18 @@ def _list(value: Any, where: str, what: str) -> list[Any]:
 # --- the evaluation examples and the fingerprint -----------------------------------------------------------------------
 
 
-def evaluation_examples(entry: SuiteTask, task: Task, data_dir: str | os.PathLike[str] | None = None) -> list[Example]:
+def evaluation_examples(
+    entry: SuiteTask, task: Task, data_dir: str | os.PathLike[str] | None = None, cache_dir: str | os.PathLike[str] | None = None
+) -> list[Example]:
     """The examples ``entry`` evaluates: the whole split, or the listed ids in the split's order.
 
     An id the data lacks is an error (the data is not what the suite was declared on).
+    With ``cache_dir`` the split's examples come through the examples cache
+    (:mod:`tasks.cache`).
     """
     from tasks.data import load_examples
 
-    examples = load_examples(task, entry.split, data_dir=data_dir)
+    examples = load_examples(task, entry.split, data_dir=data_dir, cache_dir=cache_dir)
     if not entry.ids:
         return examples
     wanted = set(entry.ids)
@@ -273,11 +277,11 @@ class SuiteData:
         raise TaskError(f"suite {self.suite.name!r} has no task {name!r}; its tasks: {', '.join(self.suite.task_names)}")
 
 
-def load_suite_data(suite: Suite, data_dir: str | os.PathLike[str] | None = None) -> SuiteData:
-    """Resolve every task of ``suite`` and load its evaluation examples (the suite's own data_dir first)."""
+def load_suite_data(suite: Suite, data_dir: str | os.PathLike[str] | None = None, cache_dir: str | os.PathLike[str] | None = None) -> SuiteData:
+    """Resolve every task of ``suite`` and load its evaluation examples (the suite's own data_dir first; through the examples cache in ``cache_dir``)."""
     where = suite.data_dir or data_dir
     tasks = tuple(entry.resolve() for entry in suite.tasks)
-    examples = {entry.task: evaluation_examples(entry, task, where) for entry, task in zip(suite.tasks, tasks)}
+    examples = {entry.task: evaluation_examples(entry, task, where, cache_dir) for entry, task in zip(suite.tasks, tasks)}
     return SuiteData(suite, tasks, examples, fingerprint(suite, tasks, examples))
 
 

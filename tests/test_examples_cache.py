@@ -229,3 +229,12 @@ def test_a_run_reads_its_examples_from_the_cache_the_second_time(tmp_path: Path,
     cold = load_task_examples(config, tasks, train=True)
     no_reading()
     assert load_task_examples(config, tasks, train=True) == cold
+
+
+def test_a_suite_reads_its_evaluation_examples_from_the_cache_the_second_time(tmp_path: Path, no_reading) -> None:
+    from tasks.suite import get_suite, load_suite_data
+
+    cold = load_suite_data(get_suite("quick"), cache_dir=tmp_path / "cache")
+    no_reading()
+    warm = load_suite_data(get_suite("quick"), cache_dir=tmp_path / "cache")
+    assert warm.examples == cold.examples and warm.fingerprint == cold.fingerprint

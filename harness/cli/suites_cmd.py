@@ -30,14 +30,15 @@ def _load_plugins(ctx: click.Context) -> None:
 
 
 def load_suite_data(ctx: click.Context, name: str) -> Any:
-    """The suite called (or stored at) ``name`` with its evaluation examples; problems are one-line user errors."""
+    """The suite called (or stored at) ``name`` with its evaluation examples (through the examples cache); problems are one-line user errors."""
+    from tasks.cache import cache_root
     from tasks.errors import TaskError
     from tasks.suite import get_suite
     from tasks.suite import load_suite_data as load
 
     _load_plugins(ctx)
     try:
-        return load(get_suite(name), data_dir_option(ctx))
+        return load(get_suite(name), data_dir_option(ctx), cache_root())
     except TaskError as err:
         raise UserError(f"suite {name}: {err}") from None
 
