@@ -401,7 +401,9 @@ def steps_for_batches(config: Any, train_sets: Sequence[Any], target: str, batch
     return steps
 
 
-def qabench_side(config: Any, epochs: int, also_split: str | None = None, predictions: Path | None = None) -> tuple[SideResult, list[str], list[str]]:
+def qabench_side(
+    config: Any, epochs: int, also_split: str | None = None, predictions: Path | None = None, copy_stats: bool = False, beam: int = 1, min_tokens: int = 0
+) -> tuple[SideResult, list[str], list[str]]:
     """Train and score through qabench; also returns the training and evaluation example ids it used.
 
     The first task of ``config`` is the one measured: it trains for ``epochs``
@@ -410,7 +412,12 @@ def qabench_side(config: Any, epochs: int, also_split: str | None = None, predic
     (its budget alone), and only the first task is scored. ``also_split``:
     the trained model also scores all of that split (its metrics are kept as
     ``SPLIT/metric``); ``predictions``: a JSONL file for the per-example
-    predictions of the evaluation split.
+    predictions of the evaluation split; ``copy_stats`` (a task answered by
+    the text head): its copy gates on the gold answers and on its own, kept as
+    ``copy-gold/...`` and ``copy-decoded/...``
+    (:func:`harness.copy_stats.copy_statistics`); ``beam`` > 1: the same
+    model also decodes with a beam of that size, kept as ``beamK/metric``;
+    ``min_tokens`` > 0: and greedily with EOS blocked for that many tokens, kept as ``minN/metric``.
     """
     from harness.evaluate import evaluate_tasks
     from harness.prepare import eval_settings, load_task_examples, prepare
@@ -448,6 +455,17 @@ def qabench_side(config: Any, epochs: int, also_split: str | None = None, predic
         other = replace(config, tasks=(replace(config.tasks[0], eval_split=also_split, eval_limit=None),))
         (extra,) = evaluate_tasks(prep.model, prepare(other, train=False, model=prep.model).eval_sets, settings)
         metrics |= {f"{also_split}/{name}": value for name, value in extra.metrics.items()}
+    if copy_stats:
+        from harness.copy_stats import copy_statistics
+
+        for answers in ("gold", "decoded"):
+            metrics |= copy_statistics(prep.model, eval_set, settings, answers).as_metrics(f"copy-{answers}")
+    if beam > 1:
+        (beamed,) = evaluate_tasks(prep.model, [eval_set], replace(settings, decoding=replace(settings.decoding, beam_size=beam)))
+        metrics |= {f"beam{beam}/{name}": value for name, value in beamed.metrics.items()}
+    if min_tokens > 0:
+        (longer,) = evaluate_tasks(prep.model, [eval_set], replace(settings, decoding=replace(settings.decoding, min_length=min_tokens)))
+        metrics |= {f"min{min_tokens}/{name}": value for name, value in longer.metrics.items()}
     score = outcome.metrics[outcome.headline]
     side = SideResult(score, metrics, dict(seen), result.steps, windows, result.examples_per_second, result.seconds)
     return side, train_ids, [e.id for e in eval_set.examples]
@@ -488,13 +506,16 @@ def run_pair(
     sides: str = "both",
     also_split: str | None = None,
     predictions: Path | None = None,
+    copy_stats: bool = False,
+    beam: int = 1,
+    min_tokens: int = 0,
 ) -> Pair:
     """Both sides of ``task`` at ``seed`` (``plain``: the plain side's result from an earlier run of the same budget and seed).
 
     Refuses a pair whose sides trained on different examples or took different numbers of steps.
     """
     config = qabench_config(task, budget, seed, model_dir, data_dir, overrides, cache_dir)
-    ours, train_ids, eval_ids = qabench_side(config, budget.epochs, also_split, predictions)
+    ours, train_ids, eval_ids = qabench_side(config, budget.epochs, also_split, predictions, copy_stats, beam, min_tokens)
     if sides == "qabench":
         return Pair(task, seed, ours, None, len(train_ids), len(eval_ids))
     if plain is None:
@@ -652,6 +673,31 @@ def table(pairs: Sequence[Pair], names: tuple[str, str] = ("qabench", "plain")) 
     return "\n".join(lines)
 
 
+def copy_table(pairs: Sequence[Pair]) -> str:
+    """The text head's copy gates per run, on the gold answers and on its own (``--copy-stats``), and its score under beam search (``--beam``).
+
+    Columns per answer kind: tokens per answer; the mean weight the gates give
+    to copying; tokens whose probability came mostly from copying; tokens
+    that occur in question or context; mean probability of each token; mean
+    probability of EOS where the answer ends (all in %).
+    """
+    kinds = ("gold", "decoded")
+    header = f"{'run':28s} {'answers':>7s} {'tokens':>6s} {'copy w':>6s} {'copied':>6s} {'in src':>6s} {'p(tok)':>6s} {'p(EOS)':>6s} {'ctx %':>6s}"
+    lines = [header, "-" * len(header)]
+    for p in pairs:
+        metrics = p.qabench.metrics
+        for kind in kinds:
+            if f"copy-{kind}/answers" not in metrics:
+                continue
+            cell = [metrics[f"copy-{kind}/{name}"] for name in ("tokens_per_answer", "copy_weight", "copied", "copyable", "probability", "eos_probability", "context_share")]
+            run = f"{p.task} seed {p.seed} {p.variant}".strip()
+            lines.append(f"{run:28.28s} {kind:>7s} {cell[0]:6.2f} " + " ".join(f"{c:6.1f}" for c in cell[1:]))
+        beams = sorted(k for k in metrics if k.startswith(("beam", "min")) and k.endswith(("/nf1", "/em")))
+        if beams:
+            lines.append(f"{'':28s} decoding: greedy nF1 {metrics.get('nf1', float('nan')):.2f} EM {metrics.get('em', float('nan')):.2f}; " + ", ".join(f"{k} {metrics[k]:.2f}" for k in beams))
+    return "\n".join(lines)
+
+
 def answer_table(paths: Sequence[str]) -> str:
     """Where span answers go wrong, per ``--predictions`` file: length, copying and score by gold answer length.
 
@@ -713,6 +759,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--plain-from", default=None, metavar="FILE", help="reuse the plain side from an earlier --json file of the same budgets and seeds")
     parser.add_argument("--also-split", default=None, metavar="SPLIT", help="the qabench side's model also scores this whole split (e.g. test); kept in --json as SPLIT/metric")
     parser.add_argument("--predictions", default=None, metavar="DIR", help="write the qabench side's per-example predictions to DIR/TASK-seedN.jsonl")
+    parser.add_argument(
+        "--copy-stats", action="store_true",
+        help="the qabench side's text head: its copy gates on the gold answers and on its own (kept in --json as copy-gold/..., copy-decoded/...)",
+    )
+    parser.add_argument("--beam", type=int, default=1, metavar="K", help="the qabench side's text head also decodes with a beam of K (kept in --json as beamK/metric)")
+    parser.add_argument(
+        "--min-answer-tokens", type=int, default=0, metavar="N", help="the qabench side's text head also decodes greedily with EOS blocked for N tokens (kept in --json as minN/metric)"
+    )
     parser.add_argument("--answers", nargs="+", default=None, metavar="FILE", help="train nothing: where span answers of --predictions files go wrong (length, copying, nF1 by gold length)")
     parser.add_argument("--from-json", nargs="+", default=None, metavar="FILE", help="train nothing: print the table of earlier --json files")
     parser.add_argument(
@@ -728,6 +782,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.from_json:
         earlier = pairs_from_json(args.from_json)
         print(table(earlier, ("together", "alone") if earlier and earlier[0].variant.startswith("with ") else ("qabench", "plain")))
+        if any(k.startswith("copy-") for p in earlier for k in p.qabench.metrics):
+            print(copy_table(earlier))
         return
 
     tasks = [t for t in args.tasks.split(",") if t]
@@ -759,7 +815,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 continue
             plain = plain_from_json(args.plain_from, task, budget, seed) if args.plain_from else None
             written = Path(args.predictions) / f"{task}-seed{seed}.jsonl" if args.predictions else None
-            pair = run_pair(task, budget, seed, model_dir, Path(args.data_dir), args.overrides, plain=plain, sides=args.sides, also_split=args.also_split, predictions=written)
+            pair = run_pair(
+                task, budget, seed, model_dir, Path(args.data_dir), args.overrides, plain=plain, sides=args.sides, also_split=args.also_split, predictions=written,
+                copy_stats=args.copy_stats, beam=args.beam, min_tokens=args.min_answer_tokens,
+            )
             pair = replace(pair, variant=" ".join(args.overrides))
             pairs.append(pair)
             budgets.append(budget)
@@ -774,6 +833,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 other = {k.split("/", 1)[1]: v for k, v in pair.qabench.metrics.items() if k.startswith(f"{args.also_split}/")}
                 print(f"  seed {seed}: qabench on {args.also_split}: " + ", ".join(f"{k} {v:.2f}" for k, v in other.items()), flush=True)
     print(table(pairs, ("together", "alone") if also else ("qabench", "plain")))
+    if args.copy_stats or args.beam > 1 or args.min_answer_tokens > 0:
+        print(copy_table(pairs))
     print(conditions())
 
 

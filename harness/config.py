@@ -37,6 +37,7 @@ HEAD_MODES = ("typed", "text")
 CHOICE_HEADS = ("words", "linear")  # models.heads.ChoiceHead | models.heads.ClassifierHead
 SAMPLES = ("random", "first")  # which examples a task's limit keeps
 DECODERS = ("auto", "tiny", "small", "base")  # text head sizes: models.text_head.TEXT_HEAD_PRESETS; auto = the backbone's preset
+DECODER_WORDS = ("backbone", "fresh")  # where a text head's word embeddings start over a pretrained backbone: models.text_head.TextHead.start_from_word_vectors
 OVERRIDDEN = -1  # line marker of a key set by --set
 INTERNAL_FIELDS = ("origin", "lines")  # RunConfig fields that are not config keys
 MIN_VOCAB_SIZE = 16  # models.tokenization has 5 special tokens; a vocabulary needs words besides
@@ -77,6 +78,7 @@ class HeadsConfig:
     choice: str = "linear"  # fixed-label choice tasks: linear (MT-DNN: one layer per label set) | words (scores label words; zero-shot for new labels). Varying candidates: always words
     decoder: str = "auto"  # text head size: tiny | small | base | auto (the backbone's preset; small for a pretrained one)
     max_answer_tokens: int = 64  # text head: answers are cut to this many tokens (EOS included) in training, and decoding stops there
+    decoder_words: str = "fresh"  # text head over a pretrained backbone: its word embeddings start from the backbone's (backbone) or at random (fresh)
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class EvalConfig:
     max_answer_length: int = 30  # span head: longest answer in tokens
     beam_size: int = 1  # text head: 1 = greedy decoding, more = beam search
     length_penalty: float = 1.0  # text head, beam search: a finished answer scores sum(log p) / length ** length_penalty
+    min_answer_tokens: int = 0  # text head: EOS is blocked until this many answer tokens are written (1: never an empty answer)
 
 
 @dataclass(frozen=True)
@@ -492,6 +495,8 @@ def validate(config: RunConfig) -> None:
         (("heads", "dropout"), 0 <= config.heads.dropout < 1, "must be in [0, 1)"),
         (("heads", "choice"), config.heads.choice in CHOICE_HEADS, f"must be one of {', '.join(CHOICE_HEADS)}"),
         (("heads", "decoder"), config.heads.decoder in DECODERS, f"must be one of {', '.join(DECODERS)}"),
+        (("eval", "min_answer_tokens"), 0 <= config.eval.min_answer_tokens < config.heads.max_answer_tokens, "must be >= 0 and below heads.max_answer_tokens"),
+        (("heads", "decoder_words"), config.heads.decoder_words in DECODER_WORDS, f"must be one of {', '.join(DECODER_WORDS)}"),
         (("heads", "max_answer_tokens"), config.heads.max_answer_tokens >= 2, "must be >= 2 (one answer token and EOS)"),
         (("eval", "beam_size"), config.eval.beam_size >= 1, "must be >= 1"),
         (("eval", "length_penalty"), math.isfinite(config.eval.length_penalty), "must be a finite number"),

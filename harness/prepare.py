@@ -29,7 +29,7 @@ from harness.features import FeatureConfig, build_features, default_cache_dir, t
 from harness.scaffold import resolve_device, seed_everything
 from harness.train import TrainSet
 from models.heads import HeadSpec, MultiTaskModel
-from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig
+from models.text_head import TEXT_HEAD_PRESETS, DecodeConfig, TextHead
 from tasks.data import fingerprint, load_examples
 from tasks.suite import SuiteData
 from tasks.types import Example, Task
@@ -105,7 +105,9 @@ def decoder_preset(config: RunConfig) -> str:
 
 def eval_settings(config: RunConfig, device: torch.device, pad_id: int) -> EvalSettings:
     """How a run evaluates; the text head decodes greedily or by beam search, up to ``heads.max_answer_tokens``."""
-    decoding = DecodeConfig(beam_size=config.eval.beam_size, length_penalty=config.eval.length_penalty, max_length=config.heads.max_answer_tokens)
+    decoding = DecodeConfig(
+        beam_size=config.eval.beam_size, length_penalty=config.eval.length_penalty, max_length=config.heads.max_answer_tokens, min_length=config.eval.min_answer_tokens
+    )
     return EvalSettings(config.eval.batch_size, device, pad_id, config.eval.max_answer_length, decoding)
 
 
@@ -187,7 +189,13 @@ def build_model(config: RunConfig, specs: dict[str, HeadSpec], texts: Sequence[s
             backbone = build_backbone(m.backbone, m.preset, tokenizer=tokenizer)
     except ModelError as err:
         raise UserError(f"config {config.where('model')}: {err}") from None
-    return MultiTaskModel(backbone, specs, dropout=config.heads.dropout)
+    model = MultiTaskModel(backbone, specs, dropout=config.heads.dropout)
+    vectors = backbone.word_vectors() if m.pretrained and config.heads.decoder_words == "backbone" else None
+    if vectors is not None:  # the text head reads and writes the pretrained words (decaNLP's decoder read GloVe)
+        for head in model.heads.values():
+            if isinstance(head, TextHead) and vectors.shape[0] >= head.vocab_size:
+                head.start_from_word_vectors(vectors)
+    return model
 
 
 def new_model(config: RunConfig, tasks: Sequence[RunTask], train_examples: Examples, eval_examples: Examples) -> MultiTaskModel:

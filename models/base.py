@@ -68,6 +68,10 @@ class Backbone(nn.Module, abc.ABC):
         """
         return [list(self.parameters())]
 
+    def word_vectors(self) -> torch.Tensor | None:
+        """The input embedding of each token id [V, D], where the backbone has one table of them (None otherwise)."""
+        return None
+
     def num_parameters(self) -> int:
         """Number of parameters (trainable or not)."""
         return sum(p.numel() for p in self.parameters())

@@ -160,6 +160,11 @@ class TransformersBackbone(Backbone):
         mask = attention_mask.bool()  # [B, T]
         return Encoded(output.last_hidden_state * mask.unsqueeze(-1), mask)  # [B, T, D]
 
+    def word_vectors(self) -> torch.Tensor | None:
+        """The checkpoint's word embeddings [V, D] (``get_input_embeddings``)."""
+        embeddings = self.model.get_input_embeddings()
+        return embeddings.weight if isinstance(embeddings, nn.Embedding) else None
+
     def config_dict(self) -> dict[str, Any]:
         return self.model.config.to_dict()
 

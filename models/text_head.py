@@ -309,6 +309,28 @@ class TeacherForced:
     loss: torch.Tensor | None = None
 
 
+@dataclass
+class CopyTrace:
+    """Where the probability of each answer token came from, under teacher forcing (:meth:`TextHead.trace`).
+
+    All [B, S], one value per answer position (``real`` says which hold a token):
+
+    probability:  p(token) under the gated mixture.
+    copied:       the part of it that came from the two pointers (question and context).
+    vocab_gate:   weight of generating from the vocabulary (1 without copying).
+    context_gate: share of the copy weight given to the context (0 without copying).
+    copyable:     the token occurs at a position the pointers may copy from.
+    real:         a real answer token (not padding; EOS included).
+    """
+
+    probability: torch.Tensor
+    copied: torch.Tensor
+    vocab_gate: torch.Tensor
+    context_gate: torch.Tensor
+    copyable: torch.Tensor
+    real: torch.Tensor
+
+
 def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Softmax over the last axis where ``mask`` holds; a row with no allowed position is all zeros."""
     weights = scores.masked_fill(~mask, float("-inf")).softmax(dim=-1)
@@ -345,6 +367,30 @@ class TextHead(nn.Module):
         if config.copy:
             self.pointer_query = nn.Linear(d, d)
             self.gates = nn.Linear(4 * d, 2)  # [vocab vs copy, context vs question] from [state; context; question; input]
+
+    @torch.no_grad()
+    def start_from_word_vectors(self, vectors: torch.Tensor) -> None:
+        """Start the word embeddings (and so, tied, the output layer) from a pretrained backbone's input embeddings [V', D].
+
+        decaNLP's decoder read pretrained word vectors (GloVe); over a
+        pretrained backbone the natural ones are the backbone's own, for the
+        same vocabulary. The first ``vocab_size`` rows are centred, reduced to
+        the decoder's width by their top principal directions (zero-padded
+        when narrower), and scaled to the head's own initial spread, so only
+        the geometry of the words changes, not the scale training expects.
+        """
+        if vectors.shape[0] < self.vocab_size:
+            raise ValueError(f"{vectors.shape[0]} word vectors for a vocabulary of {self.vocab_size}")
+        words = vectors[: self.vocab_size].detach().float().cpu()
+        words = words - words.mean(dim=0, keepdim=True)  # [V, D]
+        d = self.config.d_model
+        if words.shape[1] > d:
+            _, _, directions = torch.linalg.svd(words, full_matrices=False)  # [D, D], rows by falling variance
+            words = words @ directions[:d].T  # [V, d]
+        elif words.shape[1] < d:
+            words = F.pad(words, (0, d - words.shape[1]))
+        words = words * (d**-0.5 / words.std())
+        self.embedding.weight.copy_(words.to(self.embedding.weight))
 
     # --- pieces ---------------------------------------------------------------------------------------------------
 
@@ -439,13 +485,45 @@ class TextHead(nn.Module):
     ) -> TeacherForced:
         """Log-probabilities of every answer position given the gold prefix, the gates, and the NLL loss."""
         memory = self.memory(encoded, input_ids, question_mask, context_mask)
-        bos = answer_ids.new_full((answer_ids.shape[0], 1), self.special.bos)
-        gold = answer_ids.masked_fill(answer_ids.eq(IGNORE_INDEX), self.special.pad)  # [B, S] embeddable
-        decoder_inputs = torch.cat([bos, gold[:, :-1]], dim=1)  # [B, S] shifted right
-        states, inputs = self._decode_states(decoder_inputs, memory, cache=None)
+        states, inputs = self._decode_states(self._shifted(answer_ids), memory, cache=None)
         out = self._mixture(states, inputs, memory)
         out.loss = F.nll_loss(out.log_probs.flatten(0, 1), answer_ids.flatten(), ignore_index=IGNORE_INDEX)
         return out
+
+    def _shifted(self, answer_ids: torch.Tensor) -> torch.Tensor:
+        """Decoder inputs [B, S] of targets [B, S]: BOS, then the targets shifted right (padding embeddable)."""
+        bos = answer_ids.new_full((answer_ids.shape[0], 1), self.special.bos)
+        gold = answer_ids.masked_fill(answer_ids.eq(IGNORE_INDEX), self.special.pad)  # [B, S] embeddable
+        return torch.cat([bos, gold[:, :-1]], dim=1)
+
+    @torch.no_grad()
+    def trace(
+        self,
+        encoded: Encoded,
+        input_ids: torch.Tensor,  # [B, T]
+        question_mask: torch.Tensor,  # [B, T] bool
+        context_mask: torch.Tensor,  # [B, T] bool
+        answer_ids: torch.Tensor,  # [B, S] as for teacher_forced
+    ) -> CopyTrace:
+        """The gates and the copied share of each answer token's probability, given the answer before it.
+
+        Teacher forcing on the model's own greedy answer retraces exactly the
+        states its decoding went through, so this explains decoded answers as
+        well as gold ones.
+        """
+        memory = self.memory(encoded, input_ids, question_mask, context_mask)
+        states, inputs = self._decode_states(self._shifted(answer_ids), memory, cache=None)
+        real = answer_ids.ne(IGNORE_INDEX)  # [B, S]
+        target = answer_ids.masked_fill(~real, self.special.pad)[..., None]  # [B, S, 1]
+        mixed = self._mixture(states, inputs, memory, log=False)
+        probability = mixed.log_probs.gather(2, target)[..., 0]  # [B, S]
+        generated = self._vocab_logits(states).float().softmax(dim=-1).gather(2, target)[..., 0]  # [B, S]
+        vocab_gate = torch.ones_like(probability) if mixed.vocab_gate is None else mixed.vocab_gate
+        context_gate = torch.zeros_like(probability) if mixed.context_gate is None else mixed.context_gate
+        sources = (memory.question_mask | memory.context_mask)[:, None, :]  # [B, 1, T]
+        copyable = (memory.source_ids[:, None, :].eq(target) & sources).any(dim=2)  # [B, S]
+        copied = (probability - vocab_gate * generated).clamp_min(0.0) if self.config.copy else torch.zeros_like(probability)
+        return CopyTrace(probability=probability, copied=copied, vocab_gate=vocab_gate, context_gate=context_gate, copyable=copyable, real=real)
 
     def forward(
         self,

@@ -166,6 +166,25 @@ def test_the_qabench_side_also_scores_another_split_and_writes_its_predictions(p
     assert len(rows) == pair.eval_examples == 5 and all("prediction" in row for row in rows)
 
 
+def test_the_text_head_side_reports_its_copy_gates_and_its_score_under_beam_search(
+    parity: ModuleType, tiny_bert: str, mirror: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--tasks", "squad", "--seeds", "0", "--model", tiny_bert, "--data-dir", str(mirror), "--limit", "8", "--eval-limit", "4", "--sides", "qabench"]
+    out = tmp_path / "text.json"
+    parity.main([*args, "--set", "heads.mode=text", "--set", "heads.decoder=tiny", "--set", "heads.max_answer_tokens=6", "--set", f"cache_dir={tmp_path / 'cache'}",
+                 "--copy-stats", "--beam", "2", "--json", str(out)])
+    printed = capsys.readouterr().out
+    metrics = json.loads(out.read_text())[0]["qabench"]["metrics"]
+    for kind in ("gold", "decoded"):
+        assert metrics[f"copy-{kind}/answers"] == 4
+        assert all(0 <= metrics[f"copy-{kind}/{name}"] <= 100 for name in ("copy_weight", "copied", "copyable", "probability", "eos_probability", "context_share"))
+    assert 0 < metrics["copy-gold/tokens_per_answer"] <= 2 and metrics["copy-decoded/tokens_per_answer"] <= 5  # "acme corp" is the longest; 6 with EOS at most
+    assert 0 <= metrics["beam2/nf1"] <= 100
+    assert "squad seed 0" in printed and " decoded " in printed and "beam2/nf1" in printed
+    parity.main(["--from-json", str(out)])
+    assert " gold " in capsys.readouterr().out
+
+
 def test_the_answer_table_shows_length_copying_and_score_by_gold_length(parity: ModuleType, tmp_path: Path) -> None:
     context = "john smith lives in paris and works for acme corp"
     rows = [  # gold, prediction, nF1

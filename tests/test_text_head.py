@@ -108,6 +108,48 @@ def test_copy_gates_learn_to_copy_a_span_exactly(trained: ToyModel) -> None:
     assert out.context_gate[words].mean() > 0.5  # ... from the context, not the question
 
 
+def test_the_trace_splits_each_token_into_copied_and_generated_probability(trained: ToyModel) -> None:
+    batch = toy_batch(64, torch.Generator().manual_seed(5))
+    ids, attention, types, answers = batch
+    encoded, question_mask, context_mask = trained.inputs(ids, attention, types)
+    trace = trained.head.trace(encoded, ids, question_mask, context_mask, answers)
+    with torch.no_grad():
+        forced = trained.head.teacher_forced(encoded, ids, question_mask, context_mask, answers)
+    target = answers.masked_fill(answers.eq(IGNORE_INDEX), PAD)[..., None]
+    assert torch.allclose(trace.probability[trace.real], forced.log_probs.gather(2, target)[..., 0].exp()[trace.real], atol=1e-5)
+    assert forced.vocab_gate is not None and torch.equal(trace.vocab_gate, forced.vocab_gate)
+    words, ends = trace.real & answers.ne(SEP), answers.eq(SEP)
+    assert bool(trace.copyable[words].all()) and not bool(trace.copyable[ends].any())  # the answer words stand in the context; EOS never does
+    assert bool((trace.copied <= trace.probability + 1e-6).all())
+    assert trace.copied[words].mean() > 0.9 * trace.probability[words].mean()  # a trained copier's words come from copying
+    assert bool((trace.copied[ends] < 1e-3).all())  # EOS cannot be copied: its probability is generated
+
+    plain = ToyModel(copy=False).eval()  # without copying nothing is copied, and the vocabulary gets all the weight
+    encoded, question_mask, context_mask = plain.inputs(ids, attention, types)
+    untraced = plain.head.trace(encoded, ids, question_mask, context_mask, answers)
+    assert bool((untraced.copied == 0).all()) and bool((untraced.vocab_gate == 1).all())
+
+
+def test_word_vectors_wider_than_the_decoder_keep_their_geometry_at_the_head_s_own_scale() -> None:
+    generator = torch.Generator().manual_seed(6)
+    d = 32
+    basis, _ = torch.linalg.qr(torch.randn(48, d, generator=generator))  # [48, 32] orthonormal columns
+    words = torch.randn(VOCAB + 3, d, generator=generator) @ basis.T + 5.0  # rank-32 vectors in 48 dimensions, off-centre; 3 rows past the vocabulary
+    head = TextHead(16, VOCAB, SPECIAL, text_head_config("tiny", d_model=d))
+    head.start_from_word_vectors(words)
+    table = head.embedding.weight.detach()
+    assert table.shape == (VOCAB, d) and abs(float(table.std()) - d**-0.5) < 1e-4  # the head's own initial spread
+    centred = words[:VOCAB] - words[:VOCAB].mean(dim=0)
+    scale = float(table.norm() / centred.norm())
+    assert torch.allclose(table @ table.T, scale**2 * (centred @ centred.T), atol=1e-4)  # every angle and distance kept
+
+    narrow = TextHead(16, VOCAB, SPECIAL, text_head_config("tiny", d_model=64))
+    narrow.start_from_word_vectors(words[:, :40])
+    assert bool((narrow.embedding.weight[:, 40:] == 0).all())  # zero-padded to the decoder's width
+    with pytest.raises(ValueError, match="39 word vectors for a vocabulary of 40"):
+        head.start_from_word_vectors(words[: VOCAB - 1])
+
+
 def test_without_copy_the_same_budget_does_not_suffice() -> None:
     model = ToyModel(copy=False)
     train_toy(model, steps=300)

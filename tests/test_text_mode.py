@@ -85,3 +85,40 @@ def test_a_saved_text_model_evaluates_again_to_the_same_predictions(tmp_path: Pa
     first = [r["prediction"] for r in predictions(record)]
     second = [json.loads(line)["prediction"] for line in (tmp_path / "again" / "predictions.jsonl").read_text().splitlines()]
     assert first == second
+
+
+@pytest.mark.parametrize("words", ["backbone", "fresh"])
+def test_over_a_pretrained_backbone_the_text_head_starts_from_its_word_vectors(tmp_path: Path, words: str) -> None:
+    import torch
+
+    from harness.config import from_dict
+    from harness.prepare import build_model
+    from models.heads import HeadSpec
+    from models.registry import build_backbone
+    from models.text_head import TextHead
+    from models.tokenization import train_tokenizer
+
+    tokenizer = train_tokenizer([c for pair in CAPTIONS for c in pair] * 3, vocab_size=120, cache_dir=str(tmp_path / "tok"))
+    torch.manual_seed(0)
+    backbone = build_backbone("bert", "tiny", tokenizer)
+    backbone.model.save_pretrained(str(tmp_path / "bert"))
+    tokenizer.save_pretrained(str(tmp_path / "bert"))
+    config = from_dict({"tasks": ["multi30k"], "model": {"backbone": "bert", "pretrained": str(tmp_path / "bert")}, "heads": {"decoder_words": words}})
+    model = build_model(config, {"multi30k": HeadSpec(format="text", decoder="tiny")}, texts=[])
+    head = model.head_for("multi30k")
+    expected = TextHead(model.backbone.hidden_size, len(tokenizer), head.special, head.config)
+    expected.start_from_word_vectors(model.backbone.word_vectors())
+    assert torch.equal(head.embedding.weight, expected.embedding.weight) == (words == "backbone")
+
+
+def test_min_answer_tokens_reaches_the_decoder_and_is_checked() -> None:
+    import torch
+
+    from harness.config import from_dict, validate
+    from harness.errors import UserError
+    from harness.prepare import eval_settings
+
+    config = from_dict({"tasks": ["squad"], "eval": {"min_answer_tokens": 1}})
+    assert eval_settings(config, torch.device("cpu"), 0).decoding.min_length == 1
+    with pytest.raises(UserError, match="eval.min_answer_tokens"):
+        validate(from_dict({"tasks": ["squad"], "eval": {"min_answer_tokens": 64}}))
