@@ -682,19 +682,19 @@ def copy_table(pairs: Sequence[Pair]) -> str:
     probability of EOS where the answer ends (all in %).
     """
     kinds = ("gold", "decoded")
-    header = f"{'run':28s} {'answers':>7s} {'tokens':>6s} {'copy w':>6s} {'copied':>6s} {'in src':>6s} {'p(tok)':>6s} {'p(EOS)':>6s} {'ctx %':>6s}"
+    header = f"{'run':62s} {'answers':>7s} {'tokens':>6s} {'copy w':>6s} {'copied':>6s} {'in src':>6s} {'p(tok)':>6s} {'p(EOS)':>6s} {'ctx %':>6s}"
     lines = [header, "-" * len(header)]
     for p in pairs:
         metrics = p.qabench.metrics
+        run = f"{p.task} seed {p.seed} {p.variant}".strip()
         for kind in kinds:
             if f"copy-{kind}/answers" not in metrics:
                 continue
             cell = [metrics[f"copy-{kind}/{name}"] for name in ("tokens_per_answer", "copy_weight", "copied", "copyable", "probability", "eos_probability", "context_share")]
-            run = f"{p.task} seed {p.seed} {p.variant}".strip()
-            lines.append(f"{run:28.28s} {kind:>7s} {cell[0]:6.2f} " + " ".join(f"{c:6.1f}" for c in cell[1:]))
+            lines.append(f"{run:62.62s} {kind:>7s} {cell[0]:6.2f} " + " ".join(f"{c:6.1f}" for c in cell[1:]))
         beams = sorted(k for k in metrics if k.startswith(("beam", "min")) and k.endswith(("/nf1", "/em")))
         if beams:
-            lines.append(f"{'':28s} decoding: greedy nF1 {metrics.get('nf1', float('nan')):.2f} EM {metrics.get('em', float('nan')):.2f}; " + ", ".join(f"{k} {metrics[k]:.2f}" for k in beams))
+            lines.append(f"{run:62.62s} decoding: greedy nF1 {metrics.get('nf1', float('nan')):.2f} EM {metrics.get('em', float('nan')):.2f}; " + ", ".join(f"{k} {metrics[k]:.2f}" for k in beams))
     return "\n".join(lines)
 
 

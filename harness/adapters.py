@@ -550,8 +550,3 @@ def head_specs(
     return {
         t.name: adapters[t.name].head_spec(t, label_sets[(t.format, *t.labels)] if label_layer(t) else "", task_specific, decoder) for t in tasks
     }
-    label_sets: dict[tuple[str, ...], str] = {}
-    for t in sorted(tasks, key=lambda t: t.name):
-        if adapters[t.name].label_layer:
-            label_sets.setdefault(tuple(t.labels), t.name)
-    return {t.name: adapters[t.name].head_spec(t, label_sets.get(tuple(t.labels), ""), task_specific, decoder) for t in tasks}
