@@ -42,8 +42,10 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A randomly initialised 2-layer BERT and its WordPiece tokenizer, saved as a hub checkpoint is."""
     directory = tmp_path_factory.mktemp("tiny-bert")
     vocab = directory / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), *"abcdefghijklmnopqrstuvwxyz0123456789.,?-\"'()"]) + "\n")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab), do_lower_case=True)
+    entries = dict.fromkeys(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(WORDS)), *"abcdefghijklmnopqrstuvwxyz0123456789.,?-\"'()"])
+    vocab.write_text("\n".join(entries) + "\n")  # one line per token: a repeated line would give an id beyond len(tokenizer)
+    tokenizer = BertTokenizerFast(vocab=str(vocab), do_lower_case=True)  # ``vocab_file=`` reads only the special tokens under transformers 5
+    assert tokenizer.tokenize("John Smith lives in Paris") == ["john", "smith", "lives", "in", "paris"]
     torch.manual_seed(0)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, max_position_embeddings=128)
     BertModel(config).save_pretrained(str(directory))
