@@ -219,6 +219,7 @@ def training_mixture(train_sets: Sequence[TrainSet], config: RunConfig, rank: in
         rank=rank,
         world_size=world_size,
         batch_tokens=optim.batch_tokens,
+        group_by_length=optim.group_by_length,
     )
 
 

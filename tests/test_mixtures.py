@@ -111,3 +111,32 @@ def test_token_budget_batches_are_dealt_to_processes_without_overlap() -> None:
     per_process = len(ranks[0].streams[0].epoch_batches(0)) // 2
     seen = [[i for _ in range(per_process) for i in m.next()[1]] for m in ranks]
     assert not set(seen[0]) & set(seen[1])
+
+
+def padded_tokens(mixture: Mixture, steps: int) -> int:
+    lengths = mixture.streams[0].lengths
+    return sum(len(rows) * max(lengths[i] for i in rows) for _, rows in (mixture.next() for _ in range(steps)))
+
+
+def test_batches_are_random_by_default_and_length_grouped_on_request() -> None:
+    lengths = [[int(x) for x in np.random.default_rng(0).integers(5, 300, size=800)]]
+    plain = Mixture(["t"], lengths, batch_size=16, seed=3)
+    grouped = Mixture(["t"], lengths, batch_size=16, seed=3, group_by_length=True)
+    # random batches: a batch holds the next 16 rows of the epoch's permutation, as a shuffled DataLoader gives them
+    permutation = np.random.default_rng([3, 0, 0]).permutation(800).tolist()
+    expected = {frozenset(permutation[i : i + 16]) for i in range(0, 800, 16)}
+    assert {frozenset(b) for b in plain.streams[0].epoch_batches(0)} == expected
+    assert {frozenset(b) for b in grouped.streams[0].epoch_batches(0)} != expected
+    assert padded_tokens(grouped, 50) < 0.8 * padded_tokens(plain, 50)  # grouping pads less
+
+
+def test_training_mixture_follows_optim_group_by_length() -> None:
+    from types import SimpleNamespace
+
+    from harness.config import load_config
+    from harness.train import training_mixture
+
+    train_set = SimpleNamespace(name="t", features={"length": [int(x) for x in np.random.default_rng(0).integers(5, 300, size=800)]})
+    default, grouped = (training_mixture([train_set], load_config(None, overrides)) for overrides in ([], ["optim.group_by_length=true"]))
+    assert default.streams[0].group == 1  # plain fine-tuning's random batches by default (README, fidelity)
+    assert grouped.streams[0].group > 1
