@@ -112,7 +112,7 @@ class OptimConfig:
     steps: int = 100  # optimizer steps
     batch_size: int = 16  # examples (windows) per batch, per process
     batch_tokens: int = 0  # token-budget batches (decaNLP's train_batch_tokens): as many windows as fit in this many padded tokens (rows x longest row), instead of batch_size; 0 = off
-    group_by_length: bool = False  # length-grouped batches within a task (transformers' group_by_length: mega-batches of 50 sorted by length), which pad less; off = random batches, as plain fine-tuning draws them, which scored higher on SST-2 (README, fidelity)
+    group_by_length: bool = False  # batches of similar lengths (mega-batches of 50 sorted by length); pad less, but scored lower on SST-2 than plain's random batches
     accumulate: int = 1  # batches per optimizer step
     lr: float = 5e-5  # peak learning rate (of the heads, under the ulmfit recipe)
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (not applied to biases and norms)
