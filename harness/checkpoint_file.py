@@ -7,7 +7,7 @@ would pickle all of it, and reading a pickle runs whatever a hostile file
 says; safetensors holds tensors only, and its header may carry string
 metadata. So :func:`encode` takes the tensors out of the state, leaving a
 JSON tree that names them, and :func:`write` puts both in one file, which
-:func:`harness.atomic.write_atomic` renames into place whole: the tree and
+:func:`atomicio.write_atomic` renames into place whole: the tree and
 the tensors can never come from two different steps.
 
 Tensors, floats (non-finite ones too), ints, strings, booleans, None, lists,

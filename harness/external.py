@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping
 
-from harness.atomic import write_json_atomic
+from atomicio import write_json_atomic
 from harness.errors import UserError
 from harness.record import build_record
 from leaderboard.run_record import PREDICTIONS_FILE, RECORD_FILE, Hardware, ModelInfo, RunRecord, SuiteRef, Timings, TrainingInfo

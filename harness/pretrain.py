@@ -45,8 +45,8 @@ from safetensors.torch import save_file
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerFast, get_linear_schedule_with_warmup
 
+from atomicio import write_json_atomic
 from harness import __version__
-from harness.atomic import write_json_atomic
 from harness.corpus import Corpus, Document, build_corpus
 from harness.errors import UserError
 from harness.record import git_commit, hardware_info

@@ -1,6 +1,6 @@
 """Building the run record of docs/run-record.md (schema: :mod:`leaderboard.run_record`), written atomically.
 
->>> # harness.atomic.write_json_atomic(run_dir / RECORD_FILE, build_record(...).to_dict())
+>>> # atomicio.write_json_atomic(run_dir / RECORD_FILE, build_record(...).to_dict())
 """
 
 from __future__ import annotations

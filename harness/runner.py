@@ -34,9 +34,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
+from atomicio import write_json_atomic
 from harness import config as config_module
 from harness.adapters import head_specs
-from harness.atomic import write_json_atomic
 from harness.config import RunConfig, TaskConfig
 from harness.curves import CurveLog, curve_every
 from harness.errors import UserError

@@ -6,7 +6,7 @@ process this is, one seed for every random generator and the generators'
 states in a checkpoint, AdamW (fused where torch can) and its parameter groups (no weight decay on biases
 and norms; ULMFiT's bottom-up layer groups), and checkpoints: one safetensors
 file each (:mod:`harness.checkpoint_file`, no pickle), written atomically
-(:mod:`harness.atomic`), read back and validated with one-line errors.
+(:mod:`atomicio`), read back and validated with one-line errors.
 
 >>> # device = resolve_device("auto"); rank, world_size = distributed()
 >>> # optimizer = adamw(decay_groups(model.parameters(), weight_decay=0.01), lr=3e-4)
@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from atomicio import write_atomic
 from harness import checkpoint_file
-from harness.atomic import write_atomic
 from harness.errors import UserError
 
 # --- device and processes ------------------------------------------------------------------------------------------

@@ -33,13 +33,13 @@ import hashlib
 import json
 import os
 import re
-import secrets
 import sys
 import time
 import types
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from atomicio import write_bytes_atomic
 from tasks.types import Example, Task
 
 CACHE_FORMAT = "qabench-examples"
@@ -246,7 +246,7 @@ def file_sha256(path: Path, memo_dir: Path | None = None) -> str:
     after = os.stat(path)
     settled = time.time() - max(after.st_mtime, after.st_ctime) > RACY_SECONDS
     if memo is not None and _ident(path, after) == ident and settled:
-        _write_atomic(memo, json.dumps({**ident, "sha256": sha}).encode())
+        write_bytes_atomic(memo, json.dumps({**ident, "sha256": sha}).encode())
     return sha
 
 
@@ -341,7 +341,7 @@ def write_entry(path: Path, key: str, examples: list[Example]) -> None:
     """Store ``examples`` under ``key`` atomically (a concurrent reader sees the old entry or the whole new one)."""
     body = b"".join(json.dumps(e.to_dict(), ensure_ascii=False).encode("utf-8") + b"\n" for e in examples)
     header = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "key": key, "count": len(examples), "sha256": hashlib.sha256(body).hexdigest()}
-    _write_atomic(path, json.dumps(header).encode() + b"\n" + body)
+    write_bytes_atomic(path, json.dumps(header).encode() + b"\n" + body)
 
 
 def cached_examples(
@@ -373,17 +373,3 @@ def cached_examples(
     except OSError as err:
         warn(f"could not write the examples cache {path} ({err.strerror or err}); the next run recasts {task.name!r} {split!r} again")
     return examples
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a private temporary file beside ``path`` (mode 0666 less the umask, as any cache file), then rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

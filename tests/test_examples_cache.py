@@ -171,7 +171,7 @@ def test_a_cache_that_cannot_be_written_warns_and_the_examples_still_come(train:
     def full_disk(path: Path, data: bytes) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(cache, "_write_atomic", full_disk)
+    monkeypatch.setattr(cache, "write_bytes_atomic", full_disk)
     task = sentiment(train)
     assert load_examples(task, "train", cache_dir=tmp_path / "cache") == load_examples(task, "train")
     err = capsys.readouterr().err

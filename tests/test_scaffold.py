@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
-from harness import atomic, scaffold
+from harness import scaffold
 from harness.errors import UserError
 
 
@@ -39,19 +38,6 @@ def test_bottom_up_groups_put_every_other_parameter_on_top() -> None:
     groups = scaffold.bottom_up_groups([list(lower.parameters()), [], list(upper.parameters())], model)
     assert [len(g) for g in groups] == [2, 2, 2]  # the empty group is dropped
     assert groups[-1][0] is head.weight
-
-
-def test_an_atomic_write_that_fails_leaves_neither_the_file_nor_a_temporary(tmp_path: Path) -> None:
-    def fail(tmp: Path) -> None:
-        tmp.write_text("half")
-        raise RuntimeError("disk full")
-
-    with pytest.raises(RuntimeError):
-        atomic.write_atomic(tmp_path / "out.json", fail)
-    assert list(tmp_path.iterdir()) == []
-    atomic.write_json_atomic(tmp_path / "out.json", {"é": 1})
-    assert json.loads((tmp_path / "out.json").read_text(encoding="utf-8")) == {"é": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
 
 
 def test_checkpoints_round_trip_and_foreign_or_damaged_ones_are_one_line_errors(tmp_path: Path) -> None:
