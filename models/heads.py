@@ -36,8 +36,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import pickle
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -58,7 +56,7 @@ HEADS_FILE = "heads.json"
 """The heads' weights (safetensors: no pickle) and their specs, beside the backbone's own files in a saved model's directory."""
 
 LEGACY_HEADS_WEIGHTS = "heads.pt"
-"""The heads' weights of models saved before they were safetensors (read weights-only)."""
+"""The heads' weights of models saved before they were safetensors (``torch.save``, a pickle): refused by name, never read."""
 
 IGNORE_INDEX = -100
 """Label of positions that carry no loss (padding, sub-tokens after the first, the question)."""
@@ -500,17 +498,17 @@ def load_model(directory: str | os.PathLike[str]) -> MultiTaskModel:
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise ModelError(f"{heads_file}: not the heads' specs qabench wrote ({type(err).__name__}: {err}); the file is damaged") from None
     weights_file = source / HEADS_WEIGHTS
+    legacy = source / LEGACY_HEADS_WEIGHTS
+    if not weights_file.is_file() and legacy.is_file():
+        raise ModelError(
+            f"{legacy}: the heads' weights of an older qabench, written by torch.save (pickle), which qabench no longer reads; "
+            f"evaluate that run with the qabench that wrote it, or train it again"
+        )
     try:
-        if weights_file.is_file():
-            state = load_file(str(weights_file))
-        else:
-            weights_file = source / LEGACY_HEADS_WEIGHTS
-            with warnings.catch_warnings():  # torch's notes on the pickle protocol; refusing what is not tensors is the check here
-                warnings.simplefilter("ignore", UserWarning)
-                state = torch.load(weights_file, map_location="cpu", weights_only=True)
+        state = load_file(str(weights_file))
     except FileNotFoundError:
-        raise ModelError(f"{source / HEADS_WEIGHTS}: missing; the run directory is incomplete") from None
-    except (SafetensorError, OSError, RuntimeError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise ModelError(f"{weights_file}: missing; the run directory is incomplete") from None
+    except (SafetensorError, OSError, RuntimeError, ValueError) as err:
         raise ModelError(f"{weights_file}: cannot read the heads' weights ({type(err).__name__}); the file is truncated or damaged") from None
     try:
         model.heads.load_state_dict(state)

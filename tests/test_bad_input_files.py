@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import torch
 from bad_input import Case, check
 from click.testing import CliRunner
 
@@ -64,6 +65,10 @@ def damaged(rel: str, damage: Callable[[Path], None], target: str = "run") -> Ca
 TRAINED: list[Path] = []
 
 
+def unpickling_is_a_bug(*args: Any, **kwargs: Any) -> Any:
+    raise AssertionError(f"torch.load{args!r}: nothing in a run directory is read as a pickle")
+
+
 def truncate(path: Path) -> None:
     path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
 
@@ -84,6 +89,15 @@ def legacy_pickle_heads(path: Path) -> None:
     path.unlink()
     with open(path.parent / "heads.pt", "wb") as fh:
         pickle.dump(Evil(), fh)
+
+
+def legacy_torch_save_heads(path: Path) -> None:
+    """The heads' weights as an earlier qabench saved them: ``torch.save`` of the very state dict, in ``heads.pt``."""
+    from safetensors.torch import load_file
+
+    state = load_file(str(path))
+    path.unlink()
+    torch.save(state, path.parent / "heads.pt")
 
 
 def legacy_pickle_checkpoint(path: Path) -> None:
@@ -113,7 +127,10 @@ CASES = [
     Case("heads-weights-truncated", damaged("model/heads.safetensors", truncate), ("run/model/heads.safetensors", "truncated or damaged")),
     Case("heads-weights-garbage", damaged("model/heads.safetensors", garbage), ("run/model/heads.safetensors",)),
     Case("heads-weights-missing", damaged("model/heads.safetensors", remove), ("run/model/heads.safetensors", "missing")),
-    Case("heads-weights-hostile-legacy-pickle", damaged("model/heads.safetensors", legacy_pickle_heads), ("run/model/heads.pt", "cannot read")),
+    Case("heads-weights-hostile-legacy-pickle", damaged("model/heads.safetensors", legacy_pickle_heads),
+         ("run/model/heads.pt", "older qabench, written by torch.save (pickle)", "qabench that wrote it")),
+    Case("heads-weights-legacy-torch-save", damaged("model/heads.safetensors", legacy_torch_save_heads),
+         ("run/model/heads.pt", "older qabench, written by torch.save (pickle), which qabench no longer reads")),
     Case("heads-json-truncated", damaged("model/heads.json", truncate), ("run/model/heads.json", "not valid JSON")),
     Case("heads-json-not-specs", damaged("model/heads.json", write('{"specs": [1, 2]}')), ("run/model/heads.json", "not the heads' specs")),
     Case("heads-json-wrong-head", damaged("model/heads.json", write('{"specs": {"sst2": {"kind": "nope"}}, "dropout": 0.1}')),
@@ -139,8 +156,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_a_damaged_run_directory_is_named_in_one_line(case: Case, trained: Path, tmp_path: Path) -> None:
+def test_a_damaged_run_directory_is_named_in_one_line(case: Case, trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     TRAINED[:] = [trained]
+    monkeypatch.setattr(torch, "load", unpickling_is_a_bug)  # legacy files are refused by name, never read
     with warnings.catch_warnings(record=True) as caught:  # torch's or transformers' load warnings would reach the terminal
         warnings.simplefilter("always")
         message = check(case, tmp_path)
