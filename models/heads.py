@@ -44,6 +44,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from atomicio import write_json_atomic
 from models.base import Backbone, Encoded
 from models.errors import ModelError
 from models.text_head import DecodeConfig, SpecialIds, TextHead, TextHeadConfig, segment_masks, special_ids, text_head_config
@@ -461,15 +462,13 @@ def save_model(model: MultiTaskModel, directory: str | os.PathLike[str]) -> None
     target = Path(directory)
     # Own contiguous copies: safetensors refuses tensors that share storage (tied or sliced weights).
     weights = {key: tensor.detach().to("cpu", copy=True).contiguous() for key, tensor in model.heads.state_dict().items()}
+    meta = {"specs": {name: dataclasses.asdict(spec) for name, spec in model.specs.items()}, "dropout": model.dropout}
     try:
         save_backbone(model.backbone, str(target))
         save_file(weights, str(target / HEADS_WEIGHTS), metadata={"format": "pt"})
+        write_json_atomic(target / HEADS_FILE, meta)  # last, and whole or not at all: heads.json marks a complete model
     except (OSError, SafetensorError, RuntimeError) as err:  # a full disk or a read-only directory
         raise ModelError(f"{getattr(err, 'filename', None) or target}: cannot write the model ({str(err).splitlines()[0][:120] if str(err) else type(err).__name__})") from None
-    meta = {"specs": {name: dataclasses.asdict(spec) for name, spec in model.specs.items()}, "dropout": model.dropout}
-    partial = target / f".{HEADS_FILE}.tmp"  # written whole or not at all: heads.json marks a complete model
-    partial.write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(partial, target / HEADS_FILE)
 
 
 def load_model(directory: str | os.PathLike[str]) -> MultiTaskModel:

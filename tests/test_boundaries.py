@@ -21,7 +21,7 @@ FORBIDDEN: dict[str, set[str]] = {
 
 # package -> the only top-level modules it may import besides the standard library and itself.
 STDLIB_ONLY: dict[str, set[str]] = {
-    "atomicio": set(),  # the one atomic file write: tasks and harness import it
+    "atomicio": set(),  # the one atomic file write: tasks, models and harness import it
     "catalog": set(),  # the shared name registry: every package above imports it
 }
 
