@@ -75,14 +75,20 @@ def no_temporaries(root: Path) -> list[Path]:
     return [p for p in root.rglob("*.tmp") if "cache" not in p.parts]
 
 
-@pytest.fixture
-def board(tmp_path: Path) -> Path:
-    db = tmp_path / "lb.db"
+def fill_board(root: Path) -> Path:
+    """``root/lb.db`` holding run-0 and run-1 of ``root/runs``; run-2 is written but not added (also bench/sweep_table.py's)."""
+    db = root / "lb.db"
     rng = random.Random(0)  # varied scores: a stored run takes more room than a few pages
     suite = {"name": "demo", "version": "1", "fingerprint": "d" * 64, "score": "decaScore over 1 task"}  # ranked: its export has plots
-    runs = [write_run(tmp_path / "runs", f"run-{i}", [accuracy_task("sst2", [rng.choice([0, 100]) for _ in range(2000)])], suite=suite) for i in range(3)]
-    assert CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", *map(str, runs[:2])]).exit_code == 0
+    runs = [write_run(root / "runs", f"run-{i}", [accuracy_task("sst2", [rng.choice([0, 100]) for _ in range(2000)])], suite=suite) for i in range(3)]
+    result = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", *map(str, runs[:2])])
+    assert result.exit_code == 0, result.output
     return db
+
+
+@pytest.fixture
+def board(tmp_path: Path) -> Path:
+    return fill_board(tmp_path)
 
 
 def test_disk_full_during_export_leaves_no_file(board: Path, tmp_path: Path) -> None:

@@ -56,10 +56,20 @@ def damaged(rel: str, damage: Callable[[Path], None], target: str = "run") -> Ca
 
     def setup(root: Path) -> list[str]:
         shutil.copytree(TRAINED[0], root / "run")
-        damage(root / "run" / rel)
+        damage(run_file(root / "run", rel))
         return ["eval", target]
 
     return setup
+
+
+OLDER_NAMES = {"model/heads.safetensors": "model/heads.pt", "checkpoints/last.safetensors": "checkpoints/last.pt"}
+"""Where qabench before the sweep kept these files: bench/sweep_table.py runs these cases against such a checkout's run."""
+
+
+def run_file(run: Path, rel: str) -> Path:
+    """``run/REL``, or the older name of that file where only the older one exists."""
+    older = run / OLDER_NAMES.get(rel, rel)
+    return older if not (run / rel).exists() and older.exists() else run / rel
 
 
 TRAINED: list[Path] = []
@@ -117,7 +127,7 @@ def resumed(damage: Callable[[Path], None]) -> Callable[[Path], list[str]]:
 
     def setup(root: Path) -> list[str]:
         shutil.copytree(TRAINED[0], root / "run")
-        damage(root / "run" / "checkpoints" / "last.safetensors")
+        damage(run_file(root / "run", "checkpoints/last.safetensors"))
         return ["run", str(QUICKSTART), *TRAIN, "--set", "output.dir=runs", "--resume", "run"]
 
     return setup

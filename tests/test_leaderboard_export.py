@@ -153,18 +153,25 @@ def test_the_html_page_renders_in_headless_chromium(db: Path, tmp_path: Path) ->
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd", 'say "hi", then\r\nleave\nnow', "plain"]
 
 
-@pytest.fixture
-def hostile_db(tmp_path: Path) -> Path:
-    """Runs whose text fields (backbone, mixture, regime) and task names start with formula characters or hold CR/LF."""
-    path = tmp_path / "hostile.db"
+def hostile_board(root: Path) -> Path:
+    """``root/hostile.db``: runs whose text fields (backbone, mixture, regime) and task names start with formula characters or hold CR/LF.
+
+    Also built by bench/sweep_table.py, which exports it with older checkouts.
+    """
+    path = root / "hostile.db"
     runs = [
-        write_run(tmp_path, f"run-{i}", [accuracy_task("sst2", [100, 0, 100, 100]), accuracy_task("-cola", [100, 0])],
+        write_run(root, f"run-{i}", [accuracy_task("sst2", [100, 0, 100, 100]), accuracy_task("-cola", [100, 0])],
                   backbone=("@bert" if i % 2 else "=bert"), mixture=text, regime=HOSTILE[-1 - i], train_seconds=10.0 + i)
         for i, text in enumerate(HOSTILE)
     ]
     result = CliRunner().invoke(main, ["leaderboard", "--db", str(path), "add", *map(str, runs)])
     assert result.exit_code == 0, result.output
     return path
+
+
+@pytest.fixture
+def hostile_db(tmp_path: Path) -> Path:
+    return hostile_board(tmp_path)
 
 
 def neutralised(text: str) -> str:
@@ -289,15 +296,22 @@ def test_the_html_bar_chart_draws_each_example_set_of_a_task(tmp_path: Path) -> 
     assert page.count("data:image/png;base64,") >= 1 and "sst2 (accuracy, n=4)" in page and "sst2 (accuracy, n=2)" in page
 
 
+def unglyphed_board(root: Path) -> Path:
+    """``root/lb.db``: two ranked runs named with glyphs the plot font lacks and too long for the layout (also bench/sweep_table.py's)."""
+    runs = [write_run(root / "runs", f"run-{i}", [accuracy_task("sst2", [100, 0, 100]), accuracy_task("cola", [0, 100])],
+                      backbone=name, suite=DEMO) for i, name in enumerate(["bert中文模型", "gpt" + "x" * 300])]
+    db = root / "lb.db"
+    result = CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", *map(str, runs)])
+    assert result.exit_code == 0, result.output
+    return db
+
+
 def test_html_export_keeps_matplotlib_warnings_off_the_terminal(tmp_path: Path) -> None:
     """Glyphs the plot font lacks and a name too long for the layout: matplotlib warns about both; the export stays quiet."""
     import subprocess
     import sys
 
-    runs = [write_run(tmp_path / "runs", f"run-{i}", [accuracy_task("sst2", [100, 0, 100]), accuracy_task("cola", [0, 100])],
-                      backbone=name, suite=DEMO) for i, name in enumerate(["bert中文模型", "gpt" + "x" * 300])]
-    db = tmp_path / "lb.db"
-    assert CliRunner().invoke(main, ["leaderboard", "--db", str(db), "add", *map(str, runs)]).exit_code == 0
+    db = unglyphed_board(tmp_path)
     code = "from harness.cli import main; main(prog_name='qabench')"
     done = subprocess.run([sys.executable, "-W", "default", "-c", code, "leaderboard", "--db", str(db), "export", "--format", "html",
                            "-o", str(tmp_path / "board.html")], capture_output=True, text=True, timeout=300,
