@@ -115,6 +115,7 @@ class OptimConfig:
     group_by_length: bool = False  # batches of similar lengths (mega-batches of 50 sorted by length); pad less, but scored lower on SST-2 than plain's random batches
     accumulate: int = 1  # batches per optimizer step
     lr: float = 5e-5  # peak learning rate (of the heads, under the ulmfit recipe)
+    head_lr: float | None = None  # adamw recipe: peak learning rate of the answer heads (parameters new to the run, e.g. the text head's decoder); default: lr
     weight_decay: float = 0.01  # AdamW's decoupled weight decay (not applied to biases and norms)
     implementation: str = "auto"  # AdamW's kernels: fused (one kernel for all parameters) | foreach | single (a loop over tensors) | auto (fused where torch has it for the device, else foreach)
     warmup: float = 0.1  # fraction of the steps spent warming up (adamw recipe)
@@ -485,6 +486,7 @@ def validate(config: RunConfig) -> None:
          f"must be 0 (off) or at least model.max_length ({config.model.max_length}), so that the longest window fits in a batch"),
         (("optim", "accumulate"), config.optim.accumulate >= 1, "must be >= 1"),
         (("optim", "lr"), 0 < config.optim.lr < math.inf, "must be a finite number > 0"),
+        (("optim", "head_lr"), config.optim.head_lr is None or 0 < config.optim.head_lr < math.inf, "must be a finite number > 0 (or null: optim.lr)"),
         (("optim", "weight_decay"), 0 <= config.optim.weight_decay < math.inf, "must be a finite number >= 0"),
         (("optim", "clip"), 0 <= config.optim.clip < math.inf, "must be a finite number >= 0 (0 = off)"),
         (("optim", "warmup"), 0 <= config.optim.warmup < 1, "must be a fraction in [0, 1)"),

@@ -108,7 +108,8 @@ def build_optimizer(model: MultiTaskModel, optim: OptimConfig, recipe: str) -> t
     """AdamW and its schedule.
 
     ``adamw``: no weight decay on biases and norms; linear warm-up over
-    ``optim.warmup`` of the steps, then linear decay to 0. ``ulmfit``: one
+    ``optim.warmup`` of the steps, then linear decay to 0; the heads peak at
+    ``optim.head_lr`` where it is set, the backbone at ``optim.lr``. ``ulmfit``: one
     parameter group per layer group, group ``i`` of ``n`` at
     ``lr / lr_decay ** (n - 1 - i)``, under the slanted triangular schedule.
     """
@@ -117,7 +118,12 @@ def build_optimizer(model: MultiTaskModel, optim: OptimConfig, recipe: str) -> t
         params = [{"params": g, "lr": optim.lr / optim.lr_decay ** (len(groups) - 1 - i)} for i, g in enumerate(groups)]
         optimizer = adamw(params, optim.implementation, lr=optim.lr, weight_decay=optim.weight_decay)
         return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, SlantedTriangular(optim.steps, optim.cut_frac, optim.ratio))
-    optimizer = adamw(decay_groups(model.parameters(), optim.weight_decay), optim.implementation, lr=optim.lr)
+    if optim.head_lr is None or optim.head_lr == optim.lr:
+        groups = decay_groups(model.parameters(), optim.weight_decay)
+    else:
+        groups = decay_groups(model.backbone.parameters(), optim.weight_decay)
+        groups += [group | {"lr": optim.head_lr} for group in decay_groups(model.heads.parameters(), optim.weight_decay)]
+    optimizer = adamw(groups, optim.implementation, lr=optim.lr)
     warmup = int(round(optim.warmup * optim.steps))
     return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, optim.steps)
 

@@ -107,6 +107,25 @@ def test_token_budget_training_keeps_to_the_budget_and_repeats_exactly_under_a_s
     assert run()[:2] == (loss, drawn)
 
 
+def test_head_lr_gives_the_heads_their_own_peak_under_the_same_schedule(tmp_path: Path) -> None:
+    prep = prepare(quick_config(tmp_path, "optim.lr=1e-4", "optim.head_lr=1e-3", "optim.warmup=0.5", "optim.steps=4"))
+    optimizer, scheduler = build_optimizer(prep.model, prep.config.optim, "adamw")
+    backbone, heads = {id(p) for p in prep.model.backbone.parameters()}, {id(p) for p in prep.model.heads.parameters()}
+    lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    assert set(lr_of) == backbone | heads  # every parameter once
+    assert {lr_of[i] for i in backbone} == {0.0} and {lr_of[i] for i in heads} == {0.0}  # warm-up starts at 0 ...
+    for _ in range(2):
+        optimizer.step()
+        scheduler.step()
+    peaks = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    assert sorted({peaks[i] for i in backbone}) == pytest.approx([1e-4]) and sorted({peaks[i] for i in heads}) == pytest.approx([1e-3])  # ... and each peaks at its own
+    assert sorted(g["weight_decay"] for g in optimizer.param_groups) == [0.0, 0.0, 0.01, 0.01]  # decay split kept on both sides
+    with pytest.raises(UserError, match="optim.head_lr"):
+        quick_config(tmp_path, "optim.head_lr=0")
+    default, _ = build_optimizer(prep.model, quick_config(tmp_path, "optim.lr=1e-4", "optim.head_lr=1e-4").optim, "adamw")
+    assert len(default.param_groups) == 2  # head_lr equal to lr (or unset): one decay / no-decay split, as before
+
+
 def test_adamw_implementations_agree_and_auto_fuses_where_torch_can(tmp_path: Path) -> None:
     prep = prepare(quick_config(tmp_path))
     optimizer, _ = build_optimizer(prep.model, prep.config.optim, "adamw")
