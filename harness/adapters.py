@@ -42,6 +42,7 @@ format:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
 from abc import ABC, abstractmethod
@@ -525,7 +526,7 @@ def answering_adapter(task_format: str, head_mode: str) -> AnswerAdapter:
 
 
 def head_specs(
-    tasks: Sequence[Task], task_specific: bool, head_mode: str = "typed", decoder: str = "small", choice: str = "words"
+    tasks: Sequence[Task], task_specific: bool, head_mode: str = "typed", decoder: str = "small", choice: str = "words", copy_spans: bool = False
 ) -> dict[str, HeadSpec]:
     """Each task's head: shared per format, output layers shared per label set (or one per task when ``task_specific``).
 
@@ -535,7 +536,8 @@ def head_specs(
     With ``choice="linear"`` a choice task with a fixed label set gets a
     linear layer per label set (:class:`models.heads.ClassifierHead`) instead
     of the shared label-word scorer. A label set is named after the first
-    task (by name) that has it.
+    task (by name) that has it. ``copy_spans``: the text head's pointer
+    copies spans (:class:`models.text_head.TextHead`).
     """
     adapters = {t.name: answering_adapter(t.format, head_mode) for t in tasks}
 
@@ -547,6 +549,5 @@ def head_specs(
     for t in sorted(tasks, key=lambda t: t.name):
         if label_layer(t):
             label_sets.setdefault((t.format, *t.labels), t.name)
-    return {
-        t.name: adapters[t.name].head_spec(t, label_sets[(t.format, *t.labels)] if label_layer(t) else "", task_specific, decoder) for t in tasks
-    }
+    specs = {t.name: adapters[t.name].head_spec(t, label_sets[(t.format, *t.labels)] if label_layer(t) else "", task_specific, decoder) for t in tasks}
+    return {name: dataclasses.replace(spec, copy_spans=copy_spans) if spec.format == TEXT else spec for name, spec in specs.items()}

@@ -205,7 +205,7 @@ def new_model(config: RunConfig, tasks: Sequence[RunTask], train_examples: Examp
     is not one of them: it gets the head of its format, to answer zero-shot.
     """
     every = list({t.task.name: t.task for t in tasks}.values())
-    specs = head_specs(every, config.heads.task_specific, config.heads.mode, decoder_preset(config), config.heads.choice)
+    specs = head_specs(every, config.heads.task_specific, config.heads.mode, decoder_preset(config), config.heads.choice, config.heads.copy_spans)
     untrained_label_layers(specs, {t.task.name for t in tasks if t.train_split and t.task.name in train_examples}, config)
     return build_model(config, specs, vocabulary_texts(train_examples, eval_examples))
 

@@ -448,7 +448,8 @@ def _add_zero_shot_tasks(model: MultiTaskModel, run_tasks: Sequence[RunTask], co
     trained = [get(name) for name in sorted(model.specs) if name in registered]  # label sets are named after a trained task
     task_specific = any(spec.task_specific for spec in model.specs.values())
     linear = any(spec.format == "choice" and spec.num_labels for spec in model.specs.values())
-    specs = head_specs(trained + [t.task for t in new], task_specific, config.heads.mode, decoder_preset(config), "linear" if linear else "words")
+    copy_spans = any(spec.copy_spans for spec in model.specs.values())  # the saved text head's, not the config's
+    specs = head_specs(trained + [t.task for t in new], task_specific, config.heads.mode, decoder_preset(config), "linear" if linear else "words", copy_spans)
     for name, spec in ((t.task.name, specs[t.task.name]) for t in new):
         key = spec.key(name)
         if key not in model.heads:

@@ -74,6 +74,8 @@ class HeadSpec:
     task_specific: MT-DNN's own variant: this task gets its own output layer instead of the format's shared one
                    (typed heads only: all text tasks share one decoder, as in decaNLP).
     decoder:       size preset of the text head's decoder (``text`` only; models.text_head.TEXT_HEAD_PRESETS).
+    copy_spans:    the text head's pointer copies spans (``text`` only; models.text_head.TextHeadConfig.copy_spans).
+                   False in the specs of models saved before it existed, whose heads lack its weights.
     """
 
     format: str
@@ -81,6 +83,7 @@ class HeadSpec:
     label_set: str = ""
     task_specific: bool = False
     decoder: str = ""
+    copy_spans: bool = False
 
     def key(self, task: str) -> str:
         """The key of this task's head in :attr:`MultiTaskModel.heads`: the format's, the task's own, or the label set's.
@@ -403,7 +406,7 @@ def _new_head(spec: HeadSpec, backbone: Backbone, dropout: float) -> nn.Module:
     if spec.format != TEXT:
         return build_head(spec, backbone.hidden_size, dropout, backbone.causal)
     tokenizer = backbone.tokenizer
-    config = text_head_config(spec.decoder or "small", dropout=dropout)
+    config = text_head_config(spec.decoder or "small", dropout=dropout, copy_spans=spec.copy_spans)
     return TextAnswerHead(backbone.hidden_size, len(tokenizer), special_ids(tokenizer), config, never_copy=tokenizer.all_special_ids)
 
 

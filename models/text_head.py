@@ -60,6 +60,7 @@ class TextHeadConfig:
     dropout: float = 0.1
     tie_embeddings: bool = True  # the vocabulary projection is the target embedding, transposed
     copy: bool = True  # mix in copying from question and context; False leaves a plain generator (an ablation)
+    copy_spans: bool = False  # the pointer copies spans as a span head points: a start score over the encoder states, and a bonus for continuing the stretch just copied (see TextHead)
 
 
 TEXT_HEAD_PRESETS: dict[str, dict[str, Any]] = {
@@ -198,6 +199,7 @@ class Memory:
     context_mask:  [N, T] bool, positions the context pointer may copy from.
     has_question, has_context: [N, 1] bool, whether those masks hold any position.
     cross_keys, cross_values: per layer [N, H, T, head_dim], cross-attention's projections.
+    start_scores:  [N, T] float, the span-copying start score of each position (``copy_spans``), else None.
 
     The copy pointer scores ``pointer_query(state) . states`` (bilinear
     attention), so it needs no keys of its own: one [d, d] product per step
@@ -213,6 +215,7 @@ class Memory:
     has_context: torch.Tensor
     cross_keys: tuple[torch.Tensor, ...]
     cross_values: tuple[torch.Tensor, ...]
+    start_scores: torch.Tensor | None = None
 
     @property
     def rows(self) -> int:
@@ -233,6 +236,7 @@ class Memory:
             question_mask=rep(self.question_mask), context_mask=rep(self.context_mask),
             has_question=rep(self.has_question), has_context=rep(self.has_context),
             cross_keys=tuple(rep(k) for k in self.cross_keys), cross_values=tuple(rep(v) for v in self.cross_values),
+            start_scores=None if self.start_scores is None else rep(self.start_scores),
         )
 
 
@@ -337,12 +341,29 @@ def _masked_softmax(scores: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return weights.nan_to_num(0.0)
 
 
+FOLLOW_BONUS = math.log(128)
+"""Initial pointer bonus of the position after one holding the token just written (``copy_spans``): as much weight
+as 128 other positions together, so about half the pointer's mass over a context of a hundred-odd tokens."""
+
+
 class TextHead(nn.Module):
     """MQAN's pointer-generator decoder over a backbone's states (see the module docstring).
 
     memory_size: the backbone's hidden size; vocab_size: the tokenizer's
     length (``len(tokenizer)``); special: :func:`special_ids` of that
     tokenizer.
+
+    With ``config.copy_spans`` the copy pointer's score of source position
+    ``t`` at answer position ``s`` gets two terms that make copying a
+    contiguous stretch (a SQuAD answer, an entity) as easy as a span head
+    makes it: at the first answer position, a start score ``w . h_t`` read
+    straight off the encoder state (the span head's start pointer; the
+    decoder's bilinear query alone reaches it only through two fresh
+    projections); and at later positions a learned bonus (starting at
+    :data:`FOLLOW_BONUS`) for every position whose predecessor holds the
+    token just written, so that after copying position ``j`` the pointer
+    finds ``j + 1``. Both depend only on the tokens written so far, so
+    teacher forcing and decoding see the same scores.
     """
 
     def __init__(self, memory_size: int, vocab_size: int, special: SpecialIds, config: TextHeadConfig = TextHeadConfig()) -> None:
@@ -367,6 +388,9 @@ class TextHead(nn.Module):
         if config.copy:
             self.pointer_query = nn.Linear(d, d)
             self.gates = nn.Linear(4 * d, 2)  # [vocab vs copy, context vs question] from [state; context; question; input]
+        if config.copy and config.copy_spans:
+            self.copy_start = nn.Linear(memory_size, 1)  # start score of each source position, at the first answer position
+            self.copy_follow = nn.Parameter(torch.tensor(FOLLOW_BONUS))  # bonus of the position after the token just written
 
     @torch.no_grad()
     def start_from_word_vectors(self, vectors: torch.Tensor) -> None:
@@ -404,6 +428,7 @@ class TextHead(nn.Module):
         """Project the encoder states once for all decoding steps."""
         states = self.memory_projection(encoded.hidden)  # [B, T, d]
         keys_values = [layer.memory_keys_values(states) for layer in self.layers]
+        spans = self.config.copy and self.config.copy_spans
         return Memory(
             states=states,
             attention_mask=None if bool(encoded.mask.all()) else encoded.mask.bool()[:, None, None, :],
@@ -414,6 +439,7 @@ class TextHead(nn.Module):
             has_context=context_mask.bool().any(dim=1, keepdim=True),
             cross_keys=tuple(k for k, _ in keys_values),
             cross_values=tuple(v for _, v in keys_values),
+            start_scores=self.copy_start(encoded.hidden)[..., 0].float() if spans else None,  # [B, T]
         )
 
     def _embed(self, tokens: torch.Tensor, start: int) -> torch.Tensor:  # [N, S] at positions start.. -> [N, S, d]
@@ -439,8 +465,24 @@ class TextHead(nn.Module):
         weight = self.embedding.weight if self.output is None else self.output.weight
         return F.linear(states, weight, self.output_bias)
 
-    def _mixture(self, states: torch.Tensor, inputs: torch.Tensor, memory: Memory, log: bool = True) -> TeacherForced:
-        """The gated mixture of generating and copying at each position of ``states`` [N, S, d].
+    def _span_scores(self, tokens: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """The ``copy_spans`` terms of the pointer scores [N, S, T] at decoder inputs ``tokens`` [N, S].
+
+        The start score where the input is BOS (the first answer position);
+        elsewhere the follow bonus at each position that may be copied and
+        whose predecessor may be copied and holds the input (the token written
+        last).
+        """
+        assert memory.start_scores is not None
+        first = tokens.eq(self.special.bos)[..., None]  # [N, S, 1]
+        copyable = memory.question_mask | memory.context_mask  # [N, T]
+        previous = memory.source_ids.masked_fill(~copyable, -1)  # [N, T] ids that may be copied, -1 elsewhere
+        previous = F.pad(previous[:, :-1], (1, 0), value=-1)  # [N, T] the id before each position
+        follows = previous[:, None, :].eq(tokens[..., None]) & copyable[:, None, :] & ~first  # [N, S, T]
+        return torch.where(first, memory.start_scores[:, None, :], follows * self.copy_follow.float())
+
+    def _mixture(self, states: torch.Tensor, inputs: torch.Tensor, tokens: torch.Tensor, memory: Memory, log: bool = True) -> TeacherForced:
+        """The gated mixture of generating and copying at each position of ``states`` [N, S, d], whose inputs were ``tokens`` [N, S].
 
         ``log=False`` leaves the probabilities themselves in ``log_probs``
         (greedy decoding needs only their argmax).
@@ -449,6 +491,8 @@ class TextHead(nn.Module):
         if not self.config.copy:
             return TeacherForced(log_probs=vocab_logits.log_softmax(dim=-1) if log else vocab_logits.softmax(dim=-1))
         scores = (self.pointer_query(states) @ memory.states.transpose(1, 2)).float() / self.scale  # [N, S, T]
+        if memory.start_scores is not None:
+            scores = scores + self._span_scores(tokens, memory)
         to_context = _masked_softmax(scores, memory.context_mask[:, None, :])  # [N, S, T]
         to_question = _masked_softmax(scores, memory.question_mask[:, None, :])  # [N, S, T]
         length = states.shape[1]
@@ -485,8 +529,9 @@ class TextHead(nn.Module):
     ) -> TeacherForced:
         """Log-probabilities of every answer position given the gold prefix, the gates, and the NLL loss."""
         memory = self.memory(encoded, input_ids, question_mask, context_mask)
-        states, inputs = self._decode_states(self._shifted(answer_ids), memory, cache=None)
-        out = self._mixture(states, inputs, memory)
+        tokens = self._shifted(answer_ids)
+        states, inputs = self._decode_states(tokens, memory, cache=None)
+        out = self._mixture(states, inputs, tokens, memory)
         out.loss = F.nll_loss(out.log_probs.flatten(0, 1), answer_ids.flatten(), ignore_index=IGNORE_INDEX)
         return out
 
@@ -512,10 +557,11 @@ class TextHead(nn.Module):
         well as gold ones.
         """
         memory = self.memory(encoded, input_ids, question_mask, context_mask)
-        states, inputs = self._decode_states(self._shifted(answer_ids), memory, cache=None)
+        tokens = self._shifted(answer_ids)
+        states, inputs = self._decode_states(tokens, memory, cache=None)
         real = answer_ids.ne(IGNORE_INDEX)  # [B, S]
         target = answer_ids.masked_fill(~real, self.special.pad)[..., None]  # [B, S, 1]
-        mixed = self._mixture(states, inputs, memory, log=False)
+        mixed = self._mixture(states, inputs, tokens, memory, log=False)
         probability = mixed.log_probs.gather(2, target)[..., 0]  # [B, S]
         generated = self._vocab_logits(states).float().softmax(dim=-1).gather(2, target)[..., 0]  # [B, S]
         vocab_gate = torch.ones_like(probability) if mixed.vocab_gate is None else mixed.vocab_gate
@@ -549,7 +595,7 @@ class TextHead(nn.Module):
         else:
             states, inputs = self._decode_states(tokens, memory, None)
             states, inputs = states[:, -1:], inputs[:, -1:]
-        return self._mixture(states, inputs, memory, log).log_probs[:, 0]  # [N, V]
+        return self._mixture(states, inputs, tokens[:, -1:], memory, log).log_probs[:, 0]  # [N, V]
 
     def _constrain(self, log_probs: torch.Tensor, step: int, config: DecodeConfig) -> torch.Tensor:
         """Never write PAD or BOS; no EOS before ``min_length`` tokens (scores of banned tokens become -inf)."""

@@ -209,6 +209,9 @@ def test_head_specs_share_label_layers_per_label_set_and_send_everything_to_the_
     assert {name: spec.key(name) for name, spec in typed.items()} == {"sst2": "choice", "conll2003": "tags-conll2003", "wnut17": "tags-wnut17", "multi30k_en_de": "text"}
     text = head_specs(tasks, task_specific=False, head_mode="text", decoder="tiny")
     assert {spec.format for spec in text.values()} == {"text"} and {spec.decoder for spec in text.values()} == {"tiny"}
+    assert not any(spec.copy_spans for spec in text.values())
+    spans = head_specs(tasks, task_specific=False, copy_spans=True)
+    assert [name for name, spec in spans.items() if spec.copy_spans] == ["multi30k_en_de"]  # the text head's spec only
     assert adapter_for("text").keeps_case and not any(adapter_for(f).keeps_case for f in ("choice", "span", "tags", "score"))
 
 

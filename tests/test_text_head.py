@@ -9,6 +9,7 @@ fastest way to the answer is to point at it: the copy gates.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -47,12 +48,12 @@ def toy_batch(size: int, generator: torch.Generator) -> tuple[torch.Tensor, torc
 class ToyModel(torch.nn.Module):
     """A two-layer 2017 encoder under a tiny text head."""
 
-    def __init__(self, copy: bool = True, seed: int = 0) -> None:
+    def __init__(self, copy: bool = True, seed: int = 0, copy_spans: bool = False) -> None:
         super().__init__()
         torch.manual_seed(seed)
         encoder_config = TransformerConfig(vocab_size=VOCAB, d_model=32, num_layers=2, num_heads=2, d_ff=64, dropout=0.0)
         self.encoder = TransformerBackbone(encoder_config, tokenizer=None)
-        head_config = text_head_config("tiny", d_model=32, dropout=0.0, copy=copy)
+        head_config = text_head_config("tiny", d_model=32, dropout=0.0, copy=copy, copy_spans=copy_spans)
         self.head = TextHead(32, VOCAB, SPECIAL, head_config)
 
     def inputs(self, ids: torch.Tensor, attention: torch.Tensor, types: torch.Tensor) -> tuple[Encoded, torch.Tensor, torch.Tensor]:
@@ -159,24 +160,27 @@ def test_without_copy_the_same_budget_does_not_suffice() -> None:
     assert exact < 0.5
 
 
-def test_beam_of_one_is_greedy(trained: ToyModel) -> None:
+@pytest.mark.parametrize("copy_spans", [False, True])
+def test_beam_of_one_is_greedy(trained: ToyModel, copy_spans: bool) -> None:
     batch = toy_batch(64, torch.Generator().manual_seed(2))
-    untrained = ToyModel(seed=3).eval()  # a random model writes long, varied answers
+    untrained = ToyModel(seed=3, copy_spans=copy_spans).eval()  # a random model writes long, varied answers
     for model in (trained, untrained):
         greedy = decode(model, batch, DecodeConfig(max_length=12))
         beam = decode(model, batch, DecodeConfig(beam_size=1, max_length=12, length_penalty=1.0))
         assert beam == greedy
 
 
-def test_cached_decoding_equals_recomputing_the_prefix() -> None:
-    model = ToyModel(seed=4).eval()
+@pytest.mark.parametrize("copy_spans", [False, True])
+def test_cached_decoding_equals_recomputing_the_prefix(copy_spans: bool) -> None:
+    model = ToyModel(seed=4, copy_spans=copy_spans).eval()
     batch = toy_batch(16, torch.Generator().manual_seed(3))
     for config in (DecodeConfig(max_length=15), DecodeConfig(beam_size=3, max_length=15, length_penalty=0.6)):
         assert decode(model, batch, config, use_cache=True) == decode(model, batch, config, use_cache=False)
 
 
-def test_cached_step_log_probs_match_teacher_forcing() -> None:
-    model = ToyModel(seed=5).eval()
+@pytest.mark.parametrize("copy_spans", [False, True])
+def test_cached_step_log_probs_match_teacher_forcing(copy_spans: bool) -> None:
+    model = ToyModel(seed=5, copy_spans=copy_spans).eval()
     ids, attention, types, answers = toy_batch(4, torch.Generator().manual_seed(4))
     encoded, question_mask, context_mask = model.inputs(ids, attention, types)
     with torch.no_grad():
@@ -206,6 +210,39 @@ def test_beam_search_finds_at_least_the_greedy_score() -> None:
     greedy = decode(model, batch, DecodeConfig(max_length=10))
     beam = decode(model, batch, DecodeConfig(beam_size=4, max_length=10, length_penalty=0.0))
     assert bool((total_log_prob(beam) >= total_log_prob(greedy) - 1e-4).all())
+
+
+def test_span_copying_scores_the_start_first_then_the_position_after_each_copy() -> None:
+    model = ToyModel(seed=10, copy_spans=True).eval()
+    ids = torch.tensor([[CLS, ASK, SEP, 7, 8, 9, 7, 11, SEP]])  # 7 twice in the context
+    types = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1, 1]])
+    encoded, question_mask, context_mask = model.inputs(ids, torch.ones_like(ids), types)
+    head = model.head
+    with torch.no_grad():
+        memory = head.memory(encoded, ids, question_mask, context_mask)
+        inputs = torch.tensor([[CLS, 7, 9, ASK, SEP]])  # decoder inputs: BOS, then tokens written
+        scores = head._span_scores(inputs, memory)  # [1, 5, T]
+    start = head.copy_start(encoded.hidden)[0, :, 0]
+    assert torch.equal(scores[0, 0], start)  # the first answer position: the start score of every position
+    bonus = head.copy_follow.item()
+    assert bonus == pytest.approx(math.log(128))
+    assert scores[0, 1].tolist() == [0, 0, 0, 0, bonus, 0, 0, bonus, 0]  # after writing 7: both positions after a 7
+    assert scores[0, 2].tolist() == [0, 0, 0, 0, 0, 0, bonus, 0, 0]  # after 9: the 7 that follows it
+    assert scores[0, 3].tolist() == [0] * 9  # after ASK: the [SEP] after it is never copied
+    assert scores[0, 4].tolist() == [0] * 9  # after [SEP], never copied: nothing
+
+
+def test_span_copying_learns_the_toy_task_in_fewer_steps() -> None:
+    def exact_after_100_steps(copy_spans: bool, seed: int) -> float:
+        model = ToyModel(seed=seed, copy_spans=copy_spans)
+        train_toy(model, steps=100)
+        batch = toy_batch(200, torch.Generator().manual_seed(1))
+        predicted = decode(model.eval(), batch, DecodeConfig(max_length=5))
+        return sum(p == g for p, g in zip(predicted, gold(batch))) / len(predicted)
+
+    # Measured: 0.31 and 0.53 exact with span copying, 0.06 and 0.28 without (seeds 11, 12); all reach 0.7-1.0 by 150 steps.
+    spans, plain = ([exact_after_100_steps(copy_spans, seed) for seed in (11, 12)] for copy_spans in (True, False))
+    assert sum(spans) / 2 > sum(plain) / 2 + 0.15
 
 
 def test_decoding_respects_length_limits() -> None:

@@ -86,6 +86,27 @@ def test_a_saved_text_model_evaluates_again_to_the_same_predictions(tmp_path: Pa
     second = [json.loads(line)["prediction"] for line in (tmp_path / "again" / "predictions.jsonl").read_text().splitlines()]
     assert first == second
 
+    from models.heads import load_model
+
+    model = load_model(run_dir / "model")
+    assert model.specs["squad"].copy_spans and hasattr(model.head_for("squad"), "copy_start")  # span copying is the default, and saved with the model
+
+
+def test_a_text_model_saved_before_span_copying_loads_and_answers_as_it_did(tmp_path: Path) -> None:
+    from models.heads import HEADS_FILE, load_model
+
+    record = run(tmp_path, "--set", "heads.mode=text", "--set", "heads.copy_spans=false", "--set", "tasks=[{name: squad, train_limit: 8, eval_limit: 6}]")
+    run_dir = Path(record["config"]["output"]["dir"]) / record["run_id"]
+    meta_file = run_dir / "model" / HEADS_FILE
+    meta = json.loads(meta_file.read_text())
+    assert [spec.pop("copy_spans") for spec in meta["specs"].values()] == [False]
+    meta_file.write_text(json.dumps(meta))  # as an older qabench wrote it: no copy_spans key, no span weights
+    assert not hasattr(load_model(run_dir / "model").head_for("squad"), "copy_start")
+    again = CliRunner().invoke(main, ["eval", str(run_dir), "--out", str(tmp_path / "again")], catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    second = [json.loads(line)["prediction"] for line in (tmp_path / "again" / "predictions.jsonl").read_text().splitlines()]
+    assert second == [r["prediction"] for r in predictions(record)]
+
 
 @pytest.mark.parametrize("words", ["backbone", "fresh"])
 def test_over_a_pretrained_backbone_the_text_head_starts_from_its_word_vectors(tmp_path: Path, words: str) -> None:
