@@ -20,11 +20,22 @@ as the median of the per-round ratios. Every warm quickstart must print the
 same decaScore as the cold one.
 
     QABENCH_DATA=../shared/data python bench/warm_start.py
-    QABENCH_DATA=../shared/data python bench/warm_start.py --rounds 5 --jobs quickstart
+    QABENCH_DATA=../shared/data python bench/warm_start.py --rounds 5 --jobs quickstart --floor
     QABENCH_DATA=../shared/data python bench/warm_start.py --baseline /path/to/other/checkout   # its rows beside this one's
 
+A warm quickstart is a user's second ``qabench run``: the same cache and the
+same leaderboard database (``QABENCH_DB``), which the first run created; a
+cold one starts with neither.
+
 ``--baseline`` runs the same jobs with another checkout of qabench first on
-``PYTHONPATH`` (a worktree of an older commit), in the same rounds.
+``PYTHONPATH`` (a worktree of an older commit), in the same rounds, the two
+checkouts' order alternating from round to round.
+
+``--floor`` also measures, once a round, a process that does only what no
+BERT run can skip: start Python, import torch and transformers' BERT
+modelling code, exit (with the collector settings qabench uses). Under the
+table, each checkout's warm quickstart is split into that floor, training,
+evaluation and the rest (qabench's own work and every other import).
 """
 
 from __future__ import annotations
@@ -56,6 +67,15 @@ config = load_config(sys.argv[1], tuple(sys.argv[2:]))
 print(json.dumps({"prepare_seconds": prepare(config).seconds}))
 """
 
+# What every run of a transformers BERT pays before doing anything, at qabench's collector settings (harness.cli.collect_less).
+FLOOR = """
+import atexit, gc
+gc.set_threshold(50_000, 20, 20)
+atexit.register(gc.freeze)
+import torch
+import transformers.models.bert.modeling_bert
+"""
+
 
 @dataclass(frozen=True)
 class Measure:
@@ -75,9 +95,13 @@ def main() -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=None, help="overrides of the prepare job (default optim.steps=20)")
     parser.add_argument("--baseline", default=None, help="another qabench checkout to measure beside this one")
     parser.add_argument("--nice", type=int, default=0, help="run the measured processes at this niceness")
+    parser.add_argument("--floor", action="store_true", help="also measure Python + torch + transformers' BERT modelling imports, once a round")
     args = parser.parse_args()
     overrides = args.overrides or ["optim.steps=20"]
     jobs = [job for job in args.jobs.split(",") if job]
+    unknown = sorted(set(jobs) - {"prepare", "quickstart"})
+    if unknown:
+        parser.error(f"--jobs: unknown job {unknown[0]!r}; the jobs are prepare, quickstart")
     checkouts = {"this": REPO} | ({"baseline": Path(args.baseline).resolve()} if args.baseline else {})
     scratch = Path(tempfile.mkdtemp(prefix="qabench-warm-start-"))
     try:
@@ -86,8 +110,13 @@ def main() -> None:
             for job in jobs:
                 run_job(job, checkout, warm_caches[name], scratch, args, overrides)
         results: dict[tuple[str, str, str], list[Measure]] = {}
+        floor: list[Measure] = []
         for round_index in range(args.rounds):
-            for name, checkout in checkouts.items():
+            if args.floor:
+                floor.append(run_job("floor", REPO, scratch / "floor", scratch, args, overrides))
+            names = list(checkouts) if round_index % 2 == 0 else list(checkouts)[::-1]
+            for name in names:
+                checkout = checkouts[name]
                 for job in jobs:
                     order = ("cold", "warm") if round_index % 2 == 0 else ("warm", "cold")
                     for state in order:
@@ -96,6 +125,8 @@ def main() -> None:
                         if state == "cold":
                             shutil.rmtree(cache, ignore_errors=True)
         print_table(results, checkouts, jobs, args, overrides)
+        if floor:
+            print_floor(results, floor, checkouts, jobs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -118,10 +149,11 @@ def run_job(job: str, checkout: Path, cache: Path, scratch: Path, args: argparse
         cwd = scratch / "quickstart"
         shutil.rmtree(cwd, ignore_errors=True)
         cwd.mkdir()
-        env["QABENCH_DB"] = str(cwd / "leaderboard.db")
+        env["QABENCH_DB"] = str(cache / "leaderboard.db")  # a warm run's leaderboard is the one the first run made
         command = [*nice, sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())", "run"]  # the qabench script
-    else:
-        raise SystemExit(f"--jobs: unknown job {job!r}; the jobs are prepare, quickstart")
+    else:  # the floor
+        command = [*nice, sys.executable, "-c", FLOOR]
+        cwd = scratch
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
@@ -130,6 +162,8 @@ def run_job(job: str, checkout: Path, cache: Path, scratch: Path, args: argparse
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise SystemExit(f"{job} ({checkout}) failed with status {done.returncode}:\n{done.stdout}\n{done.stderr}")
+    if job == "floor":
+        return Measure(wall, cpu, {})
     if job == "prepare":
         return Measure(wall, cpu, json.loads(done.stdout.strip().splitlines()[-1]))
     record = json.loads(next((cwd / "runs").glob("*/record.json")).read_text())
@@ -172,6 +206,22 @@ def print_table(results: dict[tuple[str, str, str], list[Measure]], checkouts: d
     for row in [header, ["-" * w for w in widths], *rows]:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
     print(f"load average after: {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+def print_floor(results: dict[tuple[str, str, str], list[Measure]], floor: list[Measure], checkouts: dict[str, Path], jobs: list[str]) -> None:
+    """The floor's medians, and each checkout's warm quickstart split into floor, training, evaluation and the rest."""
+    floor_wall, floor_cpu = statistics.median(m.wall for m in floor), statistics.median(m.cpu for m in floor)
+    print(f"floor (python, import torch and transformers' BERT modelling, exit): wall {floor_wall:.2f} s, cpu {floor_cpu:.2f} s, median of {len(floor)}")
+    if "quickstart" not in jobs:
+        return
+    for name in checkouts:
+        warm = results[name, "quickstart", "warm"]
+        wall = statistics.median(m.wall for m in warm)
+        train, evaluate = statistics.median(m.phases["train"] for m in warm), statistics.median(m.phases["eval"] for m in warm)
+        print(
+            f"{name}: warm quickstart {wall:.2f} s wall = floor {floor_wall:.2f} + train {train:.2f} + eval {evaluate:.2f}"
+            f" + the rest {wall - floor_wall - train - evaluate:.2f} (medians)"
+        )
 
 
 def _prep(measure: Measure, job: str) -> float:
