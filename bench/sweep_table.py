@@ -92,6 +92,7 @@ ROWS = [
     Row("choices not a list", "tasks:taskdir-choices-string"),
     Row("data file not UTF-8", "tasks:mirror-not-utf8"),
     Row("empty task directory", "tasks:taskdir-empty-dir"),
+    Row("task directory whose train.jsonl is empty (tasks validate)", "tasks:taskdir-empty-file-validate"),
     # item 4: config and pretrain values
     Row("vocab_size 0", "config:vocab-size-zero"),
     Row("negative seed", "config:seed-negative"),
@@ -207,7 +208,7 @@ def setup_warm_train(root: Path, trained: Path) -> list[str]:
     from harness.config import QUICKSTART
 
     _cli(["train", str(QUICKSTART), *_train_args(), "--set", f"output.dir={root.parent / (root.name + '-warm')}"])  # the cache is filled
-    return ["train", str(QUICKSTART), *_train_args(), "--set", "output.dir=runs"]
+    return ["train", str(QUICKSTART), *_train_args(), "--set", "output.checkpoint_every=0", "--set", "output.dir=runs"]  # only the model is saved
 
 
 def setup_board_and_run(root: Path, trained: Path) -> list[str]:
@@ -319,7 +320,9 @@ def judge_refused(*needles: str) -> Callable[[Outcome, Path], str]:
     def judge(out: Outcome, root: Path) -> str:
         left = sorted(str(p.relative_to(root)) for p in root.rglob("*.tmp"))
         made = [p for p in (root / "runs", root / "readonly" / "runs") if p.exists() and any(p.iterdir())]
-        text = out.describe(needles)
+        # An output directory made and left empty is allowed (tests/test_bad_input_faults.py); anything else changed is not.
+        kept = dataclasses.replace(out, changed=tuple(p for p in out.changed if not ((root / p).is_dir() and not any((root / p).iterdir()))))
+        text = kept.describe(needles)
         if left:
             text += f"; temporaries left: {', '.join(left)}"
         if made:
@@ -391,10 +394,18 @@ class Outcome:
     code: int
     stdout: str
     stderr: str
-    unchanged: bool
+    changed: tuple[str, ...]  # paths under the process's directory that it made, changed or removed
 
-    def describe(self, needles: tuple[str, ...] = ()) -> str:
-        """One table cell: traceback, acceptance, or the error line (``ok: `` when the sweep's contract holds)."""
+    @property
+    def unchanged(self) -> bool:
+        return not self.changed
+
+    def describe(self, needles: tuple[str, ...] = (), report: bool = False) -> str:
+        """One table cell: traceback, acceptance, or the error line (``ok: `` when the sweep's contract holds).
+
+        ``report``: the command (``tasks validate``) prints a report of several
+        lines and exits 2; the needles are looked for in all of it.
+        """
         err = self.stderr
         if "Traceback (most recent call last)" in err:
             tail = err.split("Traceback (most recent call last)")[-1].splitlines()
@@ -403,6 +414,11 @@ class Outcome:
         if self.code == 0:
             return "exit 0: accepted" + ("" if self.unchanged else ", files written")
         lines = [line for line in err.splitlines() if line.strip() and not line.startswith("warning:")]
+        if report:
+            named = [line for line in (self.stdout + self.stderr).splitlines() if any(n in line for n in needles)]
+            text = f"exit {self.code}, a report: «{_clip((named or (self.stdout + self.stderr).splitlines() or [''])[0].strip(), 110)}»"
+            fine = self.code == 2 and all(n in self.stdout + self.stderr for n in needles) and self.unchanged
+            return ("ok: " if fine else "") + text + ("" if self.unchanged else "; files changed")
         if not lines:
             return f"exit {self.code}, no message"
         first = _clip(lines[0], 110)
@@ -483,10 +499,11 @@ def setup_all(plan: list[dict[str, str]], trained: str) -> list[dict[str, Any]]:
                 finally:
                     os.environ["QABENCH_CACHE"] = shared
                 needles: tuple[str, ...] = ()
+                report = False
             else:
                 case = find_case(item["source"])
-                argv, needles = list(case.setup(root)), case.needles
-            done.append({"argv": [str(a) for a in argv], "needles": list(needles)})
+                argv, needles, report = list(case.setup(root)), case.needles, case.report
+            done.append({"argv": [str(a) for a in argv], "needles": list(needles), "report": report})
         except Exception as err:  # noqa: BLE001 - a setup this checkout cannot do is a cell of the table, not a crash
             done.append({"error": f"{type(err).__name__}: {str(err).strip().splitlines()[0][:120] if str(err).strip() else ''}"})
         finally:
@@ -567,9 +584,10 @@ def train_once(checkout: Checkout) -> Path:
 
 def prepare(checkout: Checkout, rows: list[Row]) -> list[tuple[Path, dict[str, Any]]]:
     """Train the shared run and set every row up under this checkout: each row's root and its argv (or the setup's error)."""
-    trained = train_once(checkout)
+    needs_run = any(row.source.startswith("files:") or row.source in ("probe:stale-tmp", "probe:load-warnings") for row in rows)
+    trained = train_once(checkout) if needs_run else None
     plan = [{"source": row.source, "root": str(checkout.work / "cases" / f"{i:02d}")} for i, row in enumerate(rows)]
-    helper = subprocess.run([sys.executable, __file__, "--setup-helper"], input=json.dumps({"plan": plan, "trained": str(trained)}),
+    helper = subprocess.run([sys.executable, __file__, "--setup-helper"], input=json.dumps({"plan": plan, "trained": str(trained or "")}),
                             cwd=checkout.work, env=checkout.env(), capture_output=True, text=True, timeout=3600)
     if helper.returncode != 0:
         raise SystemExit(f"{checkout.label}: the setup helper failed:\n{helper.stderr[-3000:]}")
@@ -584,9 +602,10 @@ def run_row(checkout: Checkout, row: Row, root: Path, setup: dict[str, Any], tim
     probe = PROBES[name] if area == "probe" else None
     before = snapshot(root)
     done = run_qabench(checkout, setup["argv"], root, probe, timeout)
-    outcome = Outcome(done.returncode, done.stdout, done.stderr, snapshot(root) == before)
+    after = snapshot(root)
+    outcome = Outcome(done.returncode, done.stdout, done.stderr, tuple(sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))))
     try:
-        return probe.judge(outcome, root) if probe else outcome.describe(tuple(setup["needles"]))
+        return probe.judge(outcome, root) if probe else outcome.describe(tuple(setup["needles"]), setup["report"])
     except Exception as err:  # noqa: BLE001 - an output the judge cannot read is reported, with what the process did
         return f"{outcome.describe()} (output not readable: {type(err).__name__}: {_clip(str(err), 60)})"
 
