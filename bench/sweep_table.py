@@ -260,9 +260,14 @@ def setup_load_warnings(root: Path, trained: Path) -> list[str]:
     return ["eval", "run"]
 
 
+def failed(out: Outcome) -> str:
+    """The cell of a probe whose command should have succeeded: what it did, never marked ok (even one clean error line)."""
+    return out.describe().removeprefix("ok: ")
+
+
 def judge_csv_formulas(out: Outcome, root: Path) -> str:
     if out.code != 0:
-        return out.describe()
+        return failed(out)
     with open(root / "board.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
     live = sum(1 for row in rows for cell in row if cell[:1] in ("=", "+", "@", "\t", "\r") or (cell[:1] == "-" and not _number(cell)))
@@ -273,7 +278,7 @@ def judge_csv_rows(out: Outcome, root: Path) -> str:
     from test_leaderboard_export import HOSTILE
 
     if out.code != 0:
-        return out.describe()
+        return failed(out)
     raw = (root / "board.csv").read_bytes().decode("utf-8")
     with open(root / "board.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
@@ -287,7 +292,7 @@ def judge_markdown(out: Outcome, root: Path) -> str:
     from test_leaderboard_export import HOSTILE
 
     if out.code != 0:
-        return out.describe()
+        return failed(out)
     text = (root / "board.md").read_text(encoding="utf-8")
     rows = [line for line in text.splitlines() if line.startswith("| ")]
     widths = {line.replace("\\|", "").count("|") for line in rows}
@@ -300,7 +305,7 @@ def judge_latex(out: Outcome, root: Path) -> str:
     from test_leaderboard_export import HOSTILE
 
     if out.code != 0:
-        return out.describe()
+        return failed(out)
     text = (root / "board.tex").read_text(encoding="utf-8")
     body = text.split("\\midrule\n", 1)[-1].split("\\bottomrule", 1)[0]
     lines = len(body.strip().split("\n"))
@@ -313,7 +318,7 @@ def judge_warned_and_went_on(out: Outcome, root: Path) -> str:
     warned = [line for line in out.stderr.splitlines() if line.startswith("warning: damaged")]
     if out.code == 0 and warned:
         return f"ok: exit 0; {len(warned)} warnings («{_clip(warned[0], 70)}»), entries rebuilt"
-    return out.describe()
+    return failed(out)
 
 
 def judge_refused(*needles: str) -> Callable[[Outcome, Path], str]:
@@ -340,17 +345,17 @@ def judge_add_unchanged(out: Outcome, root: Path) -> str:
 def judge_stale(out: Outcome, root: Path) -> str:
     left = sorted(p.name for p in (root / "run" / "checkpoints").glob(".*.tmp"))
     if out.code != 0:
-        return out.describe()
+        return failed(out)
     return f"exit 0; {len(left)} stale temporaries left" if left else "ok: exit 0; stale temporaries removed"
 
 
 def judge_read_only_db(out: Outcome, root: Path) -> str:
-    return "ok: exit 0; the board is shown" if out.code == 0 and "run-1" in out.stdout else out.describe()
+    return "ok: exit 0; the board is shown" if out.code == 0 and "run-1" in out.stdout else failed(out)
 
 
 def judge_quiet(out: Outcome, root: Path) -> str:
     if out.code != 0:
-        return out.describe()
+        return failed(out)
     noise = [line for line in out.stderr.splitlines() if "warn" in line.lower()]
     if noise:
         return f"exit 0; {len(noise)} warning lines on the terminal («{_clip(noise[0], 70)}»)"
