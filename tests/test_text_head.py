@@ -212,7 +212,7 @@ def test_beam_search_finds_at_least_the_greedy_score() -> None:
     assert bool((total_log_prob(beam) >= total_log_prob(greedy) - 1e-4).all())
 
 
-def test_span_copying_scores_the_start_first_then_the_position_after_each_copy() -> None:
+def test_span_copying_scores_the_start_first_then_the_position_after_each_copy_and_where_it_may_end() -> None:
     model = ToyModel(seed=10, copy_spans=True).eval()
     ids = torch.tensor([[CLS, ASK, SEP, 7, 8, 9, 7, 11, SEP]])  # 7 twice in the context
     types = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1, 1]])
@@ -221,7 +221,7 @@ def test_span_copying_scores_the_start_first_then_the_position_after_each_copy()
     with torch.no_grad():
         memory = head.memory(encoded, ids, question_mask, context_mask)
         inputs = torch.tensor([[CLS, 7, 9, ASK, SEP]])  # decoder inputs: BOS, then tokens written
-        scores = head._span_scores(inputs, memory)  # [1, 5, T]
+        scores, ends = head._span_scores(inputs, memory)  # [1, 5, T], [1, 5]
     start = head.copy_start(encoded.hidden)[0, :, 0]
     assert torch.equal(scores[0, 0], start)  # the first answer position: the start score of every position
     bonus = head.copy_follow.item()
@@ -230,6 +230,31 @@ def test_span_copying_scores_the_start_first_then_the_position_after_each_copy()
     assert scores[0, 2].tolist() == [0, 0, 0, 0, 0, 0, bonus, 0, 0]  # after 9: the 7 that follows it
     assert scores[0, 3].tolist() == [0] * 9  # after ASK: the [SEP] after it is never copied
     assert scores[0, 4].tolist() == [0] * 9  # after [SEP], never copied: nothing
+    # Stopping: the end scores of the positions holding the token just written, never before the first token.
+    end = head.copy_end(encoded.hidden)[0, :, 0]
+    assert head.copy_end.bias.item() == pytest.approx(math.log(128) - math.log(3))
+    assert ends[0, 0].item() == float("-inf")  # no empty answer through the pointer
+    assert ends[0, 1].item() == pytest.approx(torch.logsumexp(end[[3, 6]], dim=0).item())  # either 7 may end the span
+    assert ends[0, 2].item() == pytest.approx(end[5].item())
+    assert ends[0, 3].item() == pytest.approx(end[1].item())  # ASK, copied from the question
+    assert ends[0, 4].item() == float("-inf")  # [SEP] was not copied from anywhere
+
+
+def test_the_pointers_stop_weight_goes_to_eos() -> None:
+    model = ToyModel(seed=10, copy_spans=True).eval()
+    ids = torch.tensor([[CLS, ASK, SEP, 7, 8, 9, 7, 11, SEP]])
+    types = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1, 1]])
+    encoded, question_mask, context_mask = model.inputs(ids, torch.ones_like(ids), types)
+    answer = answer_tensor([[8, 9]], SPECIAL, max_length=4)  # [1, 3]: 8 9 EOS
+    with torch.no_grad():
+        head = model.head
+        with_end = head.teacher_forced(encoded, ids, question_mask, context_mask, answer).log_probs.exp()
+        head.copy_end.bias.fill_(-1e4)  # no stopping through the pointer: EOS only from the vocabulary
+        without = head.teacher_forced(encoded, ids, question_mask, context_mask, answer).log_probs.exp()
+    torch.testing.assert_close(with_end.sum(-1), torch.ones(1, 3))
+    torch.testing.assert_close(without.sum(-1), torch.ones(1, 3))
+    assert with_end[0, 0, SEP].item() == pytest.approx(without[0, 0, SEP].item())  # the first position cannot stop
+    assert with_end[0, 2, SEP].item() > without[0, 2, SEP].item() + 0.01  # after writing 9, the pointer may stop
 
 
 def test_span_copying_learns_the_toy_task_in_fewer_steps() -> None:
