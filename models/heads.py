@@ -515,5 +515,18 @@ def load_model(directory: str | os.PathLike[str]) -> MultiTaskModel:
     try:
         model.heads.load_state_dict(state)
     except RuntimeError as err:
-        raise ModelError(f"{weights_file}: the heads' weights do not fit {HEADS_FILE} ({str(err).splitlines()[0][:160]})") from None
+        raise ModelError(f"{weights_file}: the heads' weights do not fit {HEADS_FILE} ({_misfit(model.heads.state_dict(), state, err)})") from None
     return model
+
+
+def _misfit(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor], err: RuntimeError) -> str:
+    """Which tensors a heads file lacks, has too many of or holds in the wrong shape (a few names of each), for one line."""
+
+    def few(names: list[str]) -> str:
+        return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+    missing = sorted(set(expected) - set(found))
+    unexpected = sorted(set(found) - set(expected))
+    reshaped = sorted(k for k in set(expected) & set(found) if expected[k].shape != found[k].shape)
+    parts = [f"{label} {few(names)}" for label, names in (("missing", missing), ("unexpected", unexpected), ("wrong shape", reshaped)) if names]
+    return "; ".join(parts) if parts else str(err).splitlines()[0][:160]

@@ -110,6 +110,15 @@ def legacy_torch_save_heads(path: Path) -> None:
     torch.save(state, path.parent / "heads.pt")
 
 
+def drop_a_tensor(path: Path) -> None:
+    """A valid safetensors file of the heads, less one of their tensors (as a qabench with other heads wrote it)."""
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(path))
+    del state[sorted(state)[-1]]
+    save_file(state, str(path))
+
+
 def legacy_pickle_checkpoint(path: Path) -> None:
     """An earlier qabench's checkpoint file name, holding a pickle that would run a command if loaded."""
     path.unlink()
@@ -137,6 +146,7 @@ CASES = [
     Case("heads-weights-truncated", damaged("model/heads.safetensors", truncate), ("run/model/heads.safetensors", "truncated or damaged")),
     Case("heads-weights-garbage", damaged("model/heads.safetensors", garbage), ("run/model/heads.safetensors",)),
     Case("heads-weights-missing", damaged("model/heads.safetensors", remove), ("run/model/heads.safetensors", "missing")),
+    Case("heads-weights-missing-a-tensor", damaged("model/heads.safetensors", drop_a_tensor), ("run/model/heads.safetensors", "do not fit", "missing ")),
     Case("heads-weights-hostile-legacy-pickle", damaged("model/heads.safetensors", legacy_pickle_heads),
          ("run/model/heads.pt", "older qabench, written by torch.save (pickle)", "qabench that wrote it")),
     Case("heads-weights-legacy-torch-save", damaged("model/heads.safetensors", legacy_torch_save_heads),
