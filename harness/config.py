@@ -79,7 +79,7 @@ class HeadsConfig:
     decoder: str = "auto"  # text head size: tiny | small | base | auto (the backbone's preset; small for a pretrained one)
     max_answer_tokens: int = 64  # text head: answers are cut to this many tokens (EOS included) in training, and decoding stops there
     decoder_words: str = "fresh"  # text head over a pretrained backbone: its word embeddings start from the backbone's (backbone) or at random (fresh)
-    copy_spans: bool = True  # text head: its pointer copies spans as a span head points (a start score, a bonus for continuing the stretch copied, an end score to stop after it); false: MQAN's pointer alone
+    copy_spans: bool = True  # text head: its pointer copies spans as a span head points (start score, bonus for following the stretch copied, end score); false: MQAN's pointer alone
 
 
 @dataclass(frozen=True)

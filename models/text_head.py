@@ -60,7 +60,7 @@ class TextHeadConfig:
     dropout: float = 0.1
     tie_embeddings: bool = True  # the vocabulary projection is the target embedding, transposed
     copy: bool = True  # mix in copying from question and context; False leaves a plain generator (an ablation)
-    copy_spans: bool = False  # the pointer copies spans as a span head points: a start score over the encoder states, a bonus for continuing the stretch just copied and an end score to stop after it (see TextHead)
+    copy_spans: bool = False  # the pointer copies spans as a span head points: start and end scores over the encoder states and a bonus for continuing the stretch just copied (see TextHead)
 
 
 TEXT_HEAD_PRESETS: dict[str, dict[str, Any]] = {
