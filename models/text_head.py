@@ -515,18 +515,17 @@ class TextHead(nn.Module):
             return TeacherForced(log_probs=vocab_logits.log_softmax(dim=-1) if log else vocab_logits.softmax(dim=-1))
         scores = (self.pointer_query(states) @ memory.states.transpose(1, 2)).float() / self.scale  # [N, S, T]
         length, positions = states.shape[1], scores.shape[2]
-        context_mask = memory.context_mask[:, None, :].expand(-1, length, -1)  # [N, S, T]
-        question_mask = memory.question_mask[:, None, :].expand(-1, length, -1)  # [N, S, T]
-        if memory.start_scores is not None:  # copy_spans: each pointer may also point past its last position, at "stop"
+        context_mask, question_mask = memory.context_mask[:, None, :], memory.question_mask[:, None, :]  # [N, 1, T] each
+        spans = memory.start_scores is not None  # copy_spans: each pointer may also point past its last position, at "stop"
+        if spans:
             span_scores, ends = self._span_scores(tokens, memory)  # [N, S, T], [N, S]
             scores = torch.cat([scores + span_scores, ends[..., None]], dim=-1)  # [N, S, T+1]
             can_end = ends.isfinite()[..., None]  # [N, S, 1]
-            context_mask = torch.cat([context_mask, can_end], dim=-1)
-            question_mask = torch.cat([question_mask, can_end], dim=-1)
-        to_context = _masked_softmax(scores, context_mask)  # [N, S, T] (or T+1)
-        to_question = _masked_softmax(scores, question_mask)  # [N, S, T] (or T+1)
-        stops = None
-        if to_context.shape[2] > positions:  # the stop column's weight goes to EOS
+            context_mask = torch.cat([context_mask.expand(-1, length, -1), can_end], dim=-1)  # [N, S, T+1]
+            question_mask = torch.cat([question_mask.expand(-1, length, -1), can_end], dim=-1)  # [N, S, T+1]
+        to_context = _masked_softmax(scores, context_mask)  # [N, S, T] (T+1 with spans)
+        to_question = _masked_softmax(scores, question_mask)  # [N, S, T] (T+1 with spans)
+        if spans:  # the stop column's weight goes to EOS below
             stops = torch.stack([to_context[..., positions], to_question[..., positions]], dim=-1)  # [N, S, 2]
             to_context, to_question = to_context[..., :positions], to_question[..., :positions]
         vectors = torch.cat([to_context, to_question], dim=1).to(states.dtype) @ memory.states  # [N, 2S, d], one pass over the memory
@@ -540,7 +539,7 @@ class TextHead(nn.Module):
             context_gate[..., None] * to_context + (1 - context_gate)[..., None] * to_question
         )  # [N, S, T]
         index = memory.source_ids[:, None, :].expand(-1, length, -1)  # [N, S, T]
-        if stops is not None:
+        if spans:
             stop = (1 - vocab_gate) * (context_gate * stops[..., 0] + (1 - context_gate) * stops[..., 1])  # [N, S]
             index = torch.cat([index, index.new_full((*index.shape[:2], 1), self.special.eos)], dim=-1)  # [N, S, T+1]
             copy_weights = torch.cat([copy_weights, stop[..., None]], dim=-1)
