@@ -54,7 +54,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
-from harness.features import large_blocks_mapped, read_chunks, release_freed_memory, sorted_batches
+from harness.features import HEAP_SLACK, FreedMemory, large_blocks_mapped, read_columns, read_rows, sorted_batches
 from harness.scaffold import autocast
 from harness.text_answers import AnswerCodec
 from models.heads import IGNORE_INDEX, TEXT, HeadOutput, HeadSpec, best_spans
@@ -149,15 +149,25 @@ class AnswerAdapter(ABC):
         before its last window's are given out, the rest at the end. Of an
         example's windows (span) the best-scored answer wins, the first window
         on a tie, whatever order they were batched in. Padding changes no
-        answer: every head masks it.
+        answer: every head masks it. Memory stays flat in the number of
+        examples: a chunk keeps only its lengths and example indices, each
+        batch's rows are read through a memory map of their own
+        (:func:`read_rows`), and freed memory is given back before the
+        chunk's large batches (:class:`FreedMemory`).
         """
         best: dict[int, tuple[float, int, str]] = {}  # example index -> (score, window row, answer) of the examples still open
         chunk_rows = settings.batch_size * max(1, settings.sort_chunk)
-        release_freed_memory()  # what preparing the run left behind
+        heap = FreedMemory()
+        heap.release()  # what preparing the run left behind
         with large_blocks_mapped():  # a batch's tensors leave no holes in the heap when freed
-            for first_row, chunk in zip(range(0, len(eval_set.features), chunk_rows), read_chunks(eval_set.features, chunk_rows)):
-                for positions in sorted_batches(chunk.column("length").to_pylist(), settings.batch_size):
-                    taken = chunk.take(positions)
+            for first_row in range(0, len(eval_set.features), chunk_rows):
+                chunk = read_columns(eval_set.features, ("length", "example_index"), first_row, first_row + chunk_rows)
+                lengths = chunk["length"]
+                batches = sorted_batches(lengths, settings.batch_size)
+                for positions in batches:
+                    if 2 * len(positions) * lengths[positions[0]] >= len(batches[0]) * lengths[batches[0][0]]:
+                        heap.release(unless_within=0 if positions is batches[0] else HEAP_SLACK)  # before each of the chunk's large batches
+                    taken = read_rows(eval_set.features, [first_row + p for p in positions])
                     columns = {name: taken.column(name) if name in self.arrow_columns else taken.column(name).to_pylist() for name in taken.column_names}
                     batch = {k: v.to(settings.device) for k, v in self.collate(columns, settings.pad_id, settings.pad_multiple).items()}
                     for position, (example, score, answer) in zip(positions, self.batch_answers(model, eval_set, settings, columns, batch)):
@@ -165,9 +175,8 @@ class AnswerAdapter(ABC):
                         kept = best.get(example)
                         if kept is None or score > kept[0] or (score == kept[0] and window < kept[1]):
                             best[example] = (score, window, answer)
-                last = chunk.column("example_index")[-1].as_py()  # its later windows may be in the next chunk
-                del chunk, columns, batch
-                release_freed_memory()  # what the chunk's batches freed, before the next chunk's longest batch
+                    del taken, columns, batch
+                last = chunk["example_index"][-1]  # its later windows may be in the next chunk
                 for example in sorted(e for e in best if e < last):
                     yield example, best.pop(example)[2]
         for example in sorted(best):

@@ -6,8 +6,8 @@ and the answers are put back in example order; an example's answer is final
 when its last window has been seen, its JSONL line is written at once, and
 only what the metrics need is kept (running sums for per-example metrics; the
 strings themselves only when the task has a corpus-level metric). Memory
-therefore does not grow with the number of examples (the chunks are read
-through a fresh memory map each: :func:`harness.features.read_chunks`).
+therefore does not grow with the number of examples (each batch's rows are
+read through a memory map of their own: :func:`harness.features.read_rows`).
 
 How a format's outputs become answer strings is its adapter's
 (:meth:`harness.adapters.AnswerAdapter.predict`).

@@ -83,6 +83,16 @@ def test_every_kind_of_example_reads_back_unchanged(tmp_path: Path) -> None:
     assert cache.read_entry(path, "k" * 64) == examples
 
 
+def test_questions_about_one_paragraph_share_its_string_when_read_back(tmp_path: Path) -> None:
+    paragraph = "Ada Lovelace wrote the first program. " * 20
+    examples = [Example(id=str(i), question=f"Question {i}?", context=paragraph, answer="Ada") for i in range(3)]
+    path = tmp_path / "entry.jsonl"
+    cache.write_entry(path, "k" * 64, examples)
+    read = cache.read_entry(path, "k" * 64)
+    assert read == examples
+    assert read[0].context is read[1].context is read[2].context  # SQuAD's 5,763 questions hold 1,083 distinct paragraphs
+
+
 def test_a_template_change_misses_the_cache(train: Path, tmp_path: Path) -> None:
     root = tmp_path / "cache"
     before = load_examples(sentiment(train), "train", cache_dir=root)

@@ -7,10 +7,11 @@ import ctypes.util
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from harness.adapters import ADAPTERS, SpanAdapter, adapter_for, head_specs, locate_choices
-from harness.features import FeatureConfig, build_features, large_blocks_mapped, length_grouped_batches, read_chunks, release_freed_memory, sorted_batches
+from harness.features import FeatureConfig, build_features, large_blocks_mapped, length_grouped_batches, read_columns, read_rows, release_freed_memory, sorted_batches, take_rows
 from tasks.types import Example
 
 CONTEXT = (
@@ -116,11 +117,11 @@ def test_collate_can_round_the_width_up_to_a_multiple_with_padding_masked(tokeni
     assert rounded["start_positions"].equal(exact["start_positions"])
 
 
-def test_read_chunks_gives_every_row_in_order_however_the_dataset_is_held(tokenizer, tmp_path: Path) -> None:
+def test_read_rows_and_columns_give_the_rows_asked_for_however_the_dataset_is_held(tokenizer, tmp_path: Path) -> None:
     import datasets
 
     cached = build_features(adapter_for("span"), span_examples(), tokenizer, FeatureConfig(max_length=48, stride=16), cache_dir=tmp_path)
-    assert cached.cache_files  # read through a fresh memory map of the cache file per chunk
+    assert cached.cache_files  # read through a fresh memory map of the cache file per call
     held = {
         "cache file": cached,
         "contiguous select (a slice of the file)": cached.select(range(2, cached.num_rows - 1)),
@@ -128,12 +129,22 @@ def test_read_chunks_gives_every_row_in_order_however_the_dataset_is_held(tokeni
         "in memory": datasets.Dataset.from_dict(cached.to_dict()),
     }
     for how, dataset in held.items():
-        chunks = list(read_chunks(dataset, 4))
-        assert [c.num_rows for c in chunks[:-1]] == [4] * (len(chunks) - 1), how
-        rows = [row for chunk in chunks for row in chunk.to_pylist()]
-        assert rows == dataset.to_list(), how
-    with pytest.raises(ValueError, match="positive"):
-        next(read_chunks(cached, 0))
+        every = dataset.to_list()
+        positions = list(range(dataset.num_rows))[::-1][::2] + [0]  # out of order, one row twice
+        assert read_rows(dataset, positions).to_pylist() == [every[p] for p in positions], how
+        assert read_columns(dataset, ["length", "example_index"], 1, 3) == {
+            "length": [row["length"] for row in every[1:3]], "example_index": [row["example_index"] for row in every[1:3]]}, how
+        assert read_columns(dataset, ["length"], dataset.num_rows, dataset.num_rows + 4) == {"length": []}, how
+
+
+def test_take_rows_copies_only_the_rows_taken_from_a_table_of_many_record_batches() -> None:
+    table = pa.Table.from_batches([pa.record_batch({"n": list(range(k, k + 1000)), "tokens": [[k] * 300] * 1000}) for k in range(0, 8000, 1000)])
+    before = pa.total_allocated_bytes()
+    taken = take_rows(table, [7999, 0, 4500, 4501, 0])
+    assert taken.column("n").to_pylist() == [7999, 0, 4500, 4501, 0]
+    assert taken.column("tokens").to_pylist()[2] == [4000] * 300
+    assert pa.total_allocated_bytes() - before < 100_000  # Table.take would first copy all 8,000 rows (9.6 MB of tokens)
+    assert take_rows(table, []).num_rows == 0
 
 
 def test_sorted_batches_put_each_position_once_longest_first() -> None:
@@ -240,3 +251,20 @@ def test_inside_large_blocks_mapped_a_few_mib_block_is_mapped_on_its_own_and_out
     with large_blocks_mapped():
         assert mapped(6 * 2**20) == 1
     assert mapped(6 * 2**20) == 0 and mapped(40 * 2**20) == 1  # back to glibc's largest threshold (32 MiB)
+
+
+def test_freed_memory_is_given_back_first_and_then_only_once_the_process_has_grown_by_the_slack(monkeypatch) -> None:
+    import harness.features as features
+
+    released, resident = [], [100 * 2**20]
+    monkeypatch.setattr(features, "release_freed_memory", lambda: released.append(resident[0]))
+    monkeypatch.setattr(features, "resident_bytes", lambda: resident[0])
+    heap = features.FreedMemory()
+    heap.release()
+    assert len(released) == 1  # always, without a slack
+    resident[0] += features.HEAP_SLACK  # grown by exactly the slack: not yet
+    heap.release(unless_within=features.HEAP_SLACK)
+    assert len(released) == 1
+    resident[0] += 1
+    heap.release(unless_within=features.HEAP_SLACK)
+    assert len(released) == 2
