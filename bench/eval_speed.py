@@ -242,8 +242,9 @@ def one_memory_map() -> Iterator[None]:
 
 def resident_mb() -> float:
     """The process's resident memory now, in MiB."""
-    with open("/proc/self/statm", encoding="ascii") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    from harness.features import resident_bytes
+
+    return resident_bytes() / 2**20
 
 
 def measure_memory(args: argparse.Namespace, size: int | None, setting: str, warm_up: bool = False) -> dict[str, Any]:

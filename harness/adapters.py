@@ -54,7 +54,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from harness.errors import UserError
-from harness.features import HEAP_SLACK, FreedMemory, large_blocks_mapped, read_columns, read_rows, sorted_batches
+from harness.features import FreedMemory, large_blocks_mapped, read_columns, read_rows, sorted_batches
 from harness.scaffold import autocast
 from harness.text_answers import AnswerCodec
 from models.heads import IGNORE_INDEX, TEXT, HeadOutput, HeadSpec, best_spans
@@ -165,8 +165,10 @@ class AnswerAdapter(ABC):
                 lengths = chunk["length"]
                 batches = sorted_batches(lengths, settings.batch_size)
                 for positions in batches:
-                    if 2 * len(positions) * lengths[positions[0]] >= len(batches[0]) * lengths[batches[0][0]]:
-                        heap.release(unless_within=0 if positions is batches[0] else HEAP_SLACK)  # before each of the chunk's large batches
+                    if positions is batches[0]:
+                        heap.release()  # before the chunk's largest batch
+                    elif 2 * len(positions) * lengths[positions[0]] >= len(batches[0]) * lengths[batches[0][0]]:
+                        heap.release_if_grown()  # before its other large batches, where the heap has grown
                     taken = read_rows(eval_set.features, [first_row + p for p in positions])
                     columns = {name: taken.column(name) if name in self.arrow_columns else taken.column(name).to_pylist() for name in taken.column_names}
                     batch = {k: v.to(settings.device) for k, v in self.collate(columns, settings.pad_id, settings.pad_multiple).items()}

@@ -292,12 +292,15 @@ class FreedMemory:
     def __init__(self) -> None:
         self.after_release = 0  # resident bytes right after the last release
 
-    def release(self, unless_within: int = 0) -> None:
-        """Release, unless the process is within ``unless_within`` bytes of its size after the last release (0: always)."""
-        if unless_within and resident_bytes() <= self.after_release + unless_within:
-            return
+    def release(self) -> None:
+        """Give the freed memory back now."""
         release_freed_memory()
         self.after_release = resident_bytes()
+
+    def release_if_grown(self, slack: int = HEAP_SLACK) -> None:
+        """Give it back if the process has grown by more than ``slack`` bytes since the last release."""
+        if resident_bytes() > self.after_release + slack:
+            self.release()
 
 
 def resident_bytes() -> int:

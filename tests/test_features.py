@@ -263,8 +263,8 @@ def test_freed_memory_is_given_back_first_and_then_only_once_the_process_has_gro
     heap.release()
     assert len(released) == 1  # always, without a slack
     resident[0] += features.HEAP_SLACK  # grown by exactly the slack: not yet
-    heap.release(unless_within=features.HEAP_SLACK)
+    heap.release_if_grown()
     assert len(released) == 1
     resident[0] += 1
-    heap.release(unless_within=features.HEAP_SLACK)
+    heap.release_if_grown()
     assert len(released) == 2
